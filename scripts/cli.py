@@ -1,0 +1,224 @@
+"""The one CLI behind bootstrap.sh, cache-models.sh, prepare-job.sh and run-pipeline.sh
+(and bootstrap.ps1), so every shell shares all logic."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shared.errors import PipelineError
+from shared.paths import DEFAULT_CACHE_DIR, DEFAULT_JOBS_ROOT
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Offline batch subtitling pipeline.")
+logger = logging.getLogger("subpipe")
+
+
+class LogLevel(str, Enum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+LogLevelOpt = Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False,
+                                               help="how much to log")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="log everything, show tracebacks")]
+OutOpt = Annotated[Path, typer.Option("--out", help="jobs folder")]
+
+
+def _setup_logging(level: LogLevel, debug: bool) -> str:
+    name = "DEBUG" if debug else level.value
+    logging.basicConfig(level=name, format="%(levelname)-7s %(message)s", stream=sys.stderr,
+                        force=True)
+    return name
+
+
+def _fail(error: BaseException, debug: bool) -> typer.Exit:
+    if debug:
+        logger.exception("failed")
+    sys.stderr.write(f"error: {error}\n")
+    return typer.Exit(getattr(error, "exit_code", 1))
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+@app.command()
+def bootstrap(
+    force: Annotated[bool, typer.Option("--force", help="rebuild the venvs")] = False,
+    envs: Annotated[list[str] | None, typer.Option(
+        "--envs", help="only these environments (comma-separated or repeated)")] = None,
+    skip_cache: Annotated[bool, typer.Option(
+        "--skip-cache", help="download no models (the embedded model is still installed)")] = False,
+    cache_models: Annotated[bool, typer.Option(
+        "--cache-models", help="download the models of the chosen profile")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="answer yes; never prompt")] = False,
+    profile: Annotated[str | None, typer.Option(
+        "--profile", help="model profile (cpu, cuda, apple); default: from the hardware")] = None,
+    cache_dir: Annotated[Path, typer.Option("--cache-dir", help="model cache root")]
+    = DEFAULT_CACHE_DIR,
+    log_level: LogLevelOpt = LogLevel.INFO,
+    debug: DebugOpt = False,
+) -> None:
+    """Probe the hardware, build the per-stage venvs, create the caches."""
+    from scripts.bootstrap import BootstrapOptions, run_bootstrap
+
+    _setup_logging(log_level, debug)
+    try:
+        code = run_bootstrap(BootstrapOptions(
+            force=force, envs=_split(envs), skip_cache=skip_cache, cache_models=cache_models,
+            yes=yes, profile=profile, cache_dir=cache_dir.expanduser().resolve()))
+    except PipelineError as e:
+        raise _fail(e, debug) from None
+    raise typer.Exit(code)
+
+
+@app.command("cache-models")
+def cache_models_cmd(
+    list_: Annotated[bool, typer.Option("--list", help="show what is cached and missing")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="every model in the registry")] = False,
+    workflow: Annotated[str | None, typer.Option("--workflow", help="models of a workflow")] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="models of one stage")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="cpu, cuda, apple")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would download")] = False,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="load each model offline in its venv; report OK / missing / corrupt")]
+    = False,
+    log_level: LogLevelOpt = LogLevel.INFO,
+    debug: DebugOpt = False,
+) -> None:
+    """List, download and verify models in the project cache."""
+    from scripts import cache_models_cli
+
+    _setup_logging(log_level, debug)
+    try:
+        code = cache_models_cli.main(list_=list_, every=all_, workflow=workflow, stage=stage,
+                                     profile=profile, dry_run=dry_run, verify=verify)
+    except PipelineError as e:
+        raise _fail(e, debug) from None
+    raise typer.Exit(code)
+
+
+@app.command()
+def prepare(
+    media: Annotated[list[Path], typer.Option(
+        "--media", help="a media file or a folder (repeat for several); one job per file")],
+    workflow: Annotated[str, typer.Option("--workflow", help="transcribe, translate, subtitle")]
+    = "transcribe",
+    source_lang: Annotated[str | None, typer.Option(
+        "-s", "--source-lang", help="spoken language (hi, en, ta, ...) or auto")] = None,
+    target_langs: Annotated[list[str] | None, typer.Option(
+        "-t", "--target-langs", help="target languages, e.g. en,gu")] = None,
+    start_time: Annotated[str | None, typer.Option(
+        "--start-time", help="clip start (90, 1:30, 00:01:30.5)")] = None,
+    end_time: Annotated[str | None, typer.Option("--end-time", help="clip end")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="film title (names outputs)")]
+    = None,
+    year: Annotated[int | None, typer.Option("--year", help="release year")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", help="cpu, cuda, apple")] = None,
+    sets: Annotated[list[str] | None, typer.Option(
+        "--set", help="stage parameter override, e.g. asr.beam_size=3 (repeatable)")] = None,
+    out: OutOpt = DEFAULT_JOBS_ROOT,
+    log_level: LogLevelOpt = LogLevel.INFO,
+    debug: DebugOpt = False,
+) -> None:
+    """Validate a request and write out/<job-id>/job.json; prints the job id last."""
+    from scripts.prepare import PrepareOptions
+    from scripts.prepare import prepare as do_prepare
+
+    _setup_logging(log_level, debug)
+    try:
+        created = do_prepare(PrepareOptions(
+            media=media, workflow=workflow, source_lang=source_lang,
+            target_langs=_split(target_langs), start_time=start_time, end_time=end_time,
+            title=title, year=year, profile=profile, sets=sets or [], out=out))
+    except PipelineError as e:
+        raise _fail(e, debug) from None
+    for job_id, job_dir in created:
+        sys.stderr.write(f"prepared {job_dir}\n")
+    sys.stderr.write(f"next: ./run-pipeline.sh -j {created[-1][0]}\n")
+    for job_id, _ in created:
+        sys.stdout.write(job_id + "\n")
+
+
+@app.command()
+def run(
+    job: Annotated[list[str] | None, typer.Option("-j", "--job", help="job id (repeatable)")]
+    = None,
+    latest: Annotated[bool, typer.Option("--latest", help="the most recently prepared job")]
+    = False,
+    from_stage: Annotated[str | None, typer.Option("--from", help="start at this stage")] = None,
+    to_stage: Annotated[str | None, typer.Option("--to", help="stop after this stage")] = None,
+    only: Annotated[list[str] | None, typer.Option("--only", help="run only this stage")] = None,
+    force: Annotated[list[str] | None, typer.Option(
+        "--force", help="re-run every selected stage, or only the named one (--force asr)")]
+    = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan; run nothing")]
+    = False,
+    status: Annotated[bool, typer.Option("--status", help="show the jobs' stages and state")]
+    = False,
+    out: OutOpt = DEFAULT_JOBS_ROOT,
+    log_level: LogLevelOpt = LogLevel.INFO,
+    debug: DebugOpt = False,
+) -> None:
+    """Run prepared jobs; re-running skips what is done and unchanged."""
+    from scripts import run as run_mod
+    from shared.runner import RunOptions
+
+    level = _setup_logging(log_level, debug)
+    jobs_root = out.expanduser().resolve()
+    try:
+        if status:
+            dirs = (run_mod.resolve_jobs(jobs_root, job or [], latest) if job or latest
+                    else run_mod.all_jobs(jobs_root))
+            run_mod.print_status(dirs)
+            raise typer.Exit(0)
+        dirs = run_mod.resolve_jobs(jobs_root, job or [], latest)
+        report = run_mod.run_jobs(dirs, RunOptions(
+            from_stage=from_stage, to_stage=to_stage, only=_split(only), force=_split(force),
+            dry_run=dry_run), level)
+    except PipelineError as e:
+        raise _fail(e, debug) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: completed stages are kept; run the same command to "
+                         "resume\n")
+        raise typer.Exit(130) from None
+    if dry_run:
+        raise typer.Exit(0)
+    for jr in report.jobs:
+        if jr.error is not None:
+            sys.stderr.write(f"error: {jr.error}\n")
+            continue
+        files = run_mod.deliverables(jr.job_dir)
+        sys.stdout.write(f"{jr.job.job_id}: {len(jr.ran)} ran, {len(jr.skipped)} skipped\n")
+        for path in files:
+            sys.stdout.write(f"  {path}\n")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def normalize_argv(argv: list[str]) -> list[str]:
+    """`--force` with no stage name means every stage: turn it into `--force=*`."""
+    out = []
+    for i, arg in enumerate(argv):
+        if arg == "--force" and "run" in argv[:i] and (i + 1 == len(argv)
+                                                      or argv[i + 1].startswith("-")):
+            out.append("--force=*")
+        else:
+            out.append(arg)
+    return out
+
+
+def main() -> None:
+    sys.argv[1:] = normalize_argv(sys.argv[1:])
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""prepare: validate a request up front and write one job folder per media file."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared import job as jobs
+from shared import media
+from shared.config_files import format_validation_error
+from shared.errors import InputError
+from shared.file_hashes import HashMemo
+from shared.languages import AUTO, load_languages
+from shared.model_registry import load_models
+from shared.runner import load_stage_module
+from shared.workflows import expand, load_workflows
+
+logger = logging.getLogger("prepare")
+
+_TIME = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d+)?)$")
+
+
+@dataclass
+class PrepareOptions:
+    media: list[Path]
+    workflow: str = "transcribe"
+    source_lang: str | None = None
+    target_langs: list[str] = field(default_factory=list)
+    start_time: str | None = None
+    end_time: str | None = None
+    title: str | None = None
+    year: int | None = None
+    profile: str | None = None
+    sets: list[str] = field(default_factory=list)
+    out: Path = Path("out")
+
+
+def parse_time(text: str, flag: str) -> float:
+    """Seconds from '90', '1:30', '01:02:03.5'."""
+    match = _TIME.match(text.strip())
+    if not match:
+        raise InputError(f"{flag} '{text}' is not a time",
+                         fix=f"write seconds (90), MM:SS (1:30) or HH:MM:SS(.ms), e.g. {flag} 0:45")
+    parts = [p for p in match.groups() if p is not None]
+    seconds = 0.0
+    for part in parts:
+        seconds = seconds * 60 + float(part)
+    return seconds
+
+
+def parse_set(item: str) -> tuple[str, str, Any]:
+    """'asr.beam_size=3' -> ('asr', 'beam_size', 3); values are JSON when they parse as JSON."""
+    key, sep, raw = item.partition("=")
+    stage, dot, param = key.strip().partition(".")
+    if not sep or not dot or not stage or not param:
+        raise InputError(f"--set '{item}' is malformed",
+                         fix="write --set stage.param=value, e.g. --set asr.beam_size=3")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return stage, param, value
+
+
+def collect_media(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        path = path.expanduser()
+        if not path.exists():
+            raise InputError(f"{path} does not exist", fix="check the path given to --media")
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*")
+                           if p.is_file() and p.suffix.lower() in media.MEDIA_EXTENSIONS)
+            if not files:
+                raise InputError(f"the folder {path} holds no media files",
+                                 fix=f"put media there ({', '.join(sorted(media.MEDIA_EXTENSIONS))})")
+            found += files
+        else:
+            found.append(path)
+    return [p.resolve() for p in dict.fromkeys(found)]
+
+
+def _validate_overrides(sets: list[str], stage_names: list[str]) -> dict[str, dict[str, Any]]:
+    overrides: dict[str, dict[str, Any]] = {}
+    for item in sets:
+        stage, param, value = parse_set(item)
+        if stage not in stage_names:
+            raise InputError(f"--set {item}: this workflow has no stage '{stage}'",
+                             fix=f"use one of: {', '.join(dict.fromkeys(stage_names))}")
+        overrides.setdefault(stage, {})[param] = value
+    for stage, values in overrides.items():
+        params_model = load_stage_module(stage).SPEC.params
+        unknown = [p for p in values if p not in params_model.model_fields]
+        if unknown:
+            raise InputError(f"--set: stage {stage} has no parameter {', '.join(unknown)}",
+                             fix=f"{stage} parameters: {', '.join(params_model.model_fields)}")
+        try:
+            params_model.model_validate(values)
+        except ValidationError as e:
+            raise InputError(f"--set: invalid value for {stage}:\n{format_validation_error(e)}",
+                             fix="check the value's type (numbers, true/false, JSON lists)") from e
+    return overrides
+
+
+def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
+    """Validate everything first; then create the job folders. Returns (job id, folder)."""
+    workflow = load_workflows().get(opts.workflow)
+    missing = workflow.missing_stages()
+    if missing:
+        raise InputError(f"workflow '{workflow.name}' needs stage(s) {', '.join(missing)}, which "
+                         "this version does not have yet", fix="use --workflow transcribe")
+    languages = load_languages()
+    source = (opts.source_lang or AUTO).strip().lower()
+    if source == AUTO:
+        if workflow.needs_targets:
+            raise InputError(f"-s auto works only with --workflow transcribe; {workflow.name} "
+                             "needs the spoken language", fix="name it, e.g. -s hi")
+    else:
+        lang = languages.get(source)
+        if not lang.whisper:
+            raise InputError(f"Whisper cannot transcribe {lang.name} ({lang.code})",
+                             fix="use -s auto or the closest language Whisper supports")
+        source = lang.code
+    targets = list(dict.fromkeys(languages.normalize(t) for t in opts.target_langs if t.strip()))
+    if workflow.needs_targets and not targets:
+        raise InputError(f"--workflow {workflow.name} needs target languages",
+                         fix="add -t en (or several: -t en,gu)")
+    if not workflow.needs_targets and targets:
+        raise InputError(f"--workflow {workflow.name} does not translate, but -t was given",
+                         fix="use --workflow translate or subtitle, or drop -t")
+    if source in targets:
+        raise InputError(f"target language {source} is the source language",
+                         fix="list only languages to translate into")
+    start = parse_time(opts.start_time, "--start-time") if opts.start_time else None
+    end = parse_time(opts.end_time, "--end-time") if opts.end_time else None
+    if start is not None and end is not None and end <= start:
+        raise InputError(f"--end-time ({end:g}s) must be after --start-time ({start:g}s)",
+                         fix="swap or correct the two times")
+    if opts.profile:
+        load_models().profile(opts.profile)
+    stage_names = workflow.stage_names()
+    overrides = _validate_overrides(opts.sets, stage_names)
+    files = collect_media(opts.media)
+
+    probed = []
+    for path in files:
+        info = media.probe(path)
+        if not info.audio_streams:
+            raise InputError(f"{path} has no audio stream", fix="choose a file with sound")
+        if start is not None and info.duration is not None and start >= info.duration:
+            raise InputError(f"--start-time {start:g}s is beyond the end of {path.name} "
+                             f"({info.duration:.1f}s)", fix="choose a start inside the media")
+        probed.append((path, info))
+
+    memo = HashMemo()
+    jobs_root = opts.out.expanduser().resolve()
+    created = []
+    for path, info in probed:
+        title = opts.title if (opts.title and len(probed) == 1) else path.stem
+        instances = expand(workflow, targets)
+        environments = {}
+        for inst in instances:
+            spec = load_stage_module(inst.stage).SPEC
+            environments[inst.stage] = spec.env_for(spec.params.model_validate(
+                overrides.get(inst.stage, {})))
+        job_id = jobs.new_job_id(title)
+        job = jobs.Job(
+            job_id=job_id, created_at=jobs.utc_now(), workflow=workflow.name,
+            media=jobs.MediaRef(path=path, sha256=memo.sha256(path), size=path.stat().st_size,
+                                duration=info.duration, has_video=info.has_video,
+                                audio_streams=len(info.audio_streams)),
+            title=title, year=opts.year, source_lang=source, target_langs=targets,
+            start_time=start, end_time=end, profile=opts.profile, overrides=overrides,
+            stages=instances, stage_environments=environments)
+        job_dir = jobs.create_job_dir(jobs_root, job_id)
+        (job_dir / "logs").mkdir()
+        jobs.save(job, job_dir)
+        created.append((job_id, job_dir))
+    return created

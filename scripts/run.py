@@ -1,0 +1,88 @@
+"""run: execute prepared jobs (resumable, skip-if-unchanged) and show their status."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from shared import hardware_cache, lockfile
+from shared import job as jobs
+from shared.display import PlainDisplay, RichDisplay
+from shared.errors import InputError, PipelineError
+from shared.paths import hardware_cache_path
+from shared.runner import Runner, RunOptions, RunReport
+from shared.stage import RESULT_FILE, StageResult
+
+logger = logging.getLogger("run")
+
+
+def resolve_jobs(jobs_root: Path, refs: list[str], latest: bool) -> list[Path]:
+    if not refs and not latest:
+        raise InputError("no job given", fix="pass -j <job-id> (printed by prepare-job.sh) or "
+                         "--latest")
+    dirs = [jobs.find_job(jobs_root, ref) for ref in refs]
+    if latest:
+        dirs.append(jobs.latest_job(jobs_root))
+    return list(dict.fromkeys(dirs))
+
+
+def run_jobs(job_dirs: list[Path], options: RunOptions, log_level: str) -> RunReport:
+    cache = hardware_cache.load(hardware_cache_path())
+    display = RichDisplay() if sys.stdout.isatty() else PlainDisplay()
+    runner = Runner(cache, display=display, log_level=log_level)
+    return runner.run(job_dirs, options)
+
+
+def deliverables(job_dir: Path) -> list[Path]:
+    folder = job_dir / "subtitles"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def stage_states(job_dir: Path) -> list[dict]:
+    job = jobs.load(job_dir)
+    lock = lockfile.load(job_dir)
+    rows = []
+    for inst in job.stages:
+        record = lock.stages.get(inst.key)
+        result_file = job_dir / inst.dir / RESULT_FILE
+        state, duration, outputs = "pending", None, []
+        if record is not None:
+            state, duration = "done", record.duration_s
+            outputs = [o.path for o in record.outputs]
+        elif result_file.is_file():
+            try:
+                result = StageResult.model_validate_json(result_file.read_text("utf-8"))
+                if result.status != "ok":
+                    state = "failed"
+            except ValueError:
+                state = "failed"
+        rows.append({"key": inst.key, "env": job.stage_environments.get(inst.stage, "?"),
+                     "state": state, "duration": duration, "outputs": outputs})
+    return rows
+
+
+def print_status(job_dirs: list[Path]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=True)
+    for job_dir in job_dirs:
+        try:
+            job = jobs.load(job_dir)
+        except PipelineError as e:
+            console.print(f"{job_dir.name}: unreadable ({e.message})", markup=False)
+            continue
+        table = Table(title=f"{job.job_id}  ({job.workflow}, {job.media.path.name})",
+                      title_justify="left")
+        for column in ("stage", "env", "state", "time", "outputs"):
+            table.add_column(column)
+        for row in stage_states(job_dir):
+            table.add_row(row["key"], row["env"], row["state"],
+                          f"{row['duration']:.1f}s" if row["duration"] is not None else "",
+                          "\n".join(row["outputs"]))
+        console.print(table)
+
+
+def all_jobs(jobs_root: Path) -> list[Path]:
+    return sorted(p.parent for p in jobs_root.glob(f"*/{jobs.JOB_FILE}"))

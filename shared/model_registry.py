@@ -1,0 +1,145 @@
+"""The model registry and hardware profiles (config/models.toml)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared import hf_cache
+from shared.config_files import load_toml, validate
+from shared.errors import ConfigError, InputError, ModelMissingError
+from shared.hardware import HardwareInfo
+from shared.paths import CONFIG_DIR
+
+MODELS_FILE = CONFIG_DIR / "models.toml"
+
+
+class ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    stage: str
+    kind: Literal["hf", "bundled"]
+    repo_id: str | None = None
+    revision: str = "main"
+    package: str | None = None
+    env: str
+    loader: Literal["faster_whisper", "mlx_whisper", "demucs", "transformers_seq2seq",
+                    "wav2vec2_ctc", "files"]
+    size_mb: int
+    embedded: bool = False
+    description: str = ""
+
+    def is_cached(self, hub_cache: Path) -> bool:
+        if self.kind == "bundled":
+            return True
+        assert self.repo_id
+        return hf_cache.is_cached(hub_cache, self.repo_id, self.revision)
+
+    def cached_revision(self, hub_cache: Path) -> str | None:
+        """The commit the cache resolves this model to (part of stage fingerprints)."""
+        if self.kind == "bundled":
+            return f"bundled:{self.package}"
+        assert self.repo_id
+        if len(self.revision) == 40:
+            return self.revision
+        return hf_cache.read_ref(hub_cache, self.repo_id, self.revision)
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    description: str
+    device: str
+    compute_type: str
+    batch_size: int
+    asr_backend: str
+    models: dict[str, list[str]]
+
+
+class ModelRegistry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    models: dict[str, ModelSpec]
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+
+    def model(self, name: str) -> ModelSpec:
+        try:
+            return self.models[name]
+        except KeyError:
+            raise InputError(f"unknown model '{name}'",
+                             fix=f"use one of: {', '.join(self.models)}") from None
+
+    def profile(self, name: str) -> Profile:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            raise InputError(f"unknown profile '{name}'",
+                             fix=f"use one of: {', '.join(self.profiles)}") from None
+
+    def candidates(self, profile: str, slot: str) -> list[ModelSpec]:
+        return [self.model(n) for n in self.profile(profile).models.get(slot, [])]
+
+    def resolve(self, profile: str, slot: str, hub_cache: Path) -> ModelSpec:
+        """The first cached candidate for ``slot`` in ``profile``; raise naming the fix if none."""
+        candidates = self.candidates(profile, slot)
+        if not candidates:
+            raise ConfigError(f"profile '{profile}' lists no model for '{slot}'",
+                              fix=f"add models.{slot} to [profiles.{profile}] in {MODELS_FILE}")
+        for spec in candidates:
+            if spec.is_cached(hub_cache):
+                return spec
+        names = ", ".join(s.name for s in candidates)
+        raise ModelMissingError(
+            f"no model for {slot} is cached in {hub_cache} (profile {profile} wants: {names})",
+            fix=f"./cache-models.sh --stage {slot} --profile {profile}"
+            + ("   (or ./bootstrap.sh --skip-cache for the embedded model)"
+               if any(s.embedded for s in candidates) else ""),
+        )
+
+    def by_repo_or_name(self, ref: str) -> ModelSpec | None:
+        for spec in self.models.values():
+            if ref in (spec.name, spec.repo_id):
+                return spec
+        return None
+
+
+def choose_profile(hw: HardwareInfo) -> str:
+    if hw.has_cuda:
+        return "cuda"
+    if hw.apple_silicon:
+        return "apple"
+    return "cpu"
+
+
+def batch_size_for(profile: Profile, hw: HardwareInfo) -> int:
+    """Scale the profile's GPU batch size to the smallest device's VRAM."""
+    if profile.device != "cuda" or not hw.cuda_devices:
+        return profile.batch_size
+    vram_gb = min(d.vram_mb for d in hw.cuda_devices) / 1024
+    if vram_gb >= 20:
+        return profile.batch_size
+    if vram_gb >= 10:
+        return max(1, profile.batch_size // 2)
+    return max(1, profile.batch_size // 4)
+
+
+@cache
+def load_models(path: Path = MODELS_FILE) -> ModelRegistry:
+    data = load_toml(path)
+    for section in ("models", "profiles"):
+        for name, entry in data.get(section, {}).items():
+            if isinstance(entry, dict):
+                entry["name"] = name
+    registry = validate(ModelRegistry, data, path)
+    for profile in registry.profiles.values():
+        for slot, names in profile.models.items():
+            for n in names:
+                if n not in registry.models:
+                    raise ConfigError(f"{path}: profiles.{profile.name}.models.{slot} names "
+                                      f"unknown model '{n}'", fix=f"correct {path}")
+    return registry

@@ -1,0 +1,367 @@
+"""The runner: plans each job's stages, decides run or skip (and says why), starts stage
+processes through the executor, and records successes in lock.json.
+
+All decisions live here; stages are idempotent processes that read request.json and write
+their outputs. A batch runs each stage once for all its jobs (one model load per batch),
+while every job keeps its own lock entries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import logging
+import os
+import time
+from collections.abc import Iterable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared import atomic, fingerprint, lockfile
+from shared import job as jobs
+from shared.config_files import format_validation_error, load_toml
+from shared.display import Display, PlainDisplay
+from shared.env_registry import EnvironmentRegistry, load_registry
+from shared.environment_manager import EnvironmentManager, stage_argv
+from shared.errors import InputError, PipelineError, StageFailedError
+from shared.file_hashes import HashMemo
+from shared.hardware_cache import HardwareCache
+from shared.model_registry import ModelRegistry, load_models
+from shared.paths import CONFIG_DIR
+from shared.stage import (
+    REQUEST_FILE,
+    RESULT_FILE,
+    ResolveContext,
+    StageRequest,
+    StageResult,
+    StageSpec,
+)
+
+logger = logging.getLogger(__name__)
+
+FORCE_ALL = "*"
+HASH_MEMO = ".hashes.json"
+
+
+@dataclass
+class RunOptions:
+    from_stage: str | None = None
+    to_stage: str | None = None
+    only: list[str] = field(default_factory=list)
+    force: list[str] = field(default_factory=list)  # stage names/keys, or ["*"] for all
+    dry_run: bool = False
+
+
+@dataclass
+class StagePlan:
+    key: str
+    stage: str
+    env: str
+    spec: StageSpec
+    params: Any
+    inputs: dict[str, Path]
+    models: list
+    components: dict[str, Any] | None
+    fingerprint: str | None
+    action: str  # "run" | "skip"
+    reasons: list[str]
+
+
+@dataclass
+class JobRun:
+    job: jobs.Job
+    job_dir: Path
+    memo: HashMemo
+    selected: list[str]
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    planned: dict[str, StagePlan] = field(default_factory=dict)
+    error: PipelineError | None = None
+
+    def log(self, message: str) -> None:
+        path = self.job_dir / "logs" / "pipeline.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+
+
+@dataclass
+class RunReport:
+    jobs: list[JobRun]
+
+    @property
+    def ok(self) -> bool:
+        return all(j.error is None for j in self.jobs)
+
+
+def load_stage_module(stage: str) -> ModuleType:
+    try:
+        module = importlib.import_module(f"stages.{stage}")
+    except ModuleNotFoundError as e:
+        raise InputError(f"stage '{stage}' does not exist in this version",
+                         fix="check config/workflows.toml against the stages/ folder") from e
+    if not isinstance(getattr(module, "SPEC", None), StageSpec):
+        raise PipelineError(f"stages/{stage}.py declares no SPEC")
+    return module
+
+
+def source_hash(module: ModuleType) -> str:
+    return hashlib.sha256(Path(inspect.getfile(module)).read_bytes()).hexdigest()
+
+
+def log_name(key: str) -> str:
+    return key.replace(":", "_") + ".log"
+
+
+def stage_timeouts() -> tuple[float, dict[str, float]]:
+    data = load_toml(CONFIG_DIR / "pipeline.toml").get("runner", {})
+    return (float(data.get("stage_timeout_s", 43200)),
+            {k: float(v) for k, v in data.get("stage_timeout_overrides", {}).items()})
+
+
+def select_keys(job: jobs.Job, options: RunOptions) -> list[str]:
+    """The instance keys of ``job`` that --from/--to/--only leave in the run."""
+    keys = [i.key for i in job.stages]
+    names = [i.stage for i in job.stages]
+
+    def positions(ref: str) -> list[int]:
+        found = [n for n, (k, s) in enumerate(zip(keys, names)) if ref in (k, s)]
+        if not found:
+            raise InputError(f"no stage '{ref}' in job {job.job_id}",
+                             fix=f"use one of: {', '.join(dict.fromkeys(names + keys))}")
+        return found
+
+    start = positions(options.from_stage)[0] if options.from_stage else 0
+    end = positions(options.to_stage)[-1] if options.to_stage else len(keys) - 1
+    chosen = set(range(start, end + 1))
+    if options.only:
+        chosen &= {p for ref in options.only for p in positions(ref)}
+    for ref in options.force:
+        if ref != FORCE_ALL:
+            positions(ref)  # validate
+    return [k for n, k in enumerate(keys) if n in chosen]
+
+
+class Runner:
+    def __init__(self, hardware: HardwareCache, *, manager: EnvironmentManager | None = None,
+                 display: Display | None = None, models: ModelRegistry | None = None,
+                 registry: EnvironmentRegistry | None = None, log_level: str = "INFO") -> None:
+        self.hardware = hardware
+        self.registry = registry or load_registry()
+        self.manager = manager or EnvironmentManager(hardware, self.registry)
+        self.display = display or PlainDisplay()
+        self.models = models or load_models()
+        self.log_level = log_level
+        self.default_timeout, self.timeouts = stage_timeouts()
+
+    # -- public ------------------------------------------------------------------------
+    def run(self, job_dirs: Iterable[Path], options: RunOptions) -> RunReport:
+        job_runs = []
+        for job_dir in job_dirs:
+            job = jobs.load(job_dir)
+            job_runs.append(JobRun(job=job, job_dir=job_dir,
+                                   memo=HashMemo(job_dir / HASH_MEMO),
+                                   selected=select_keys(job, options)))
+        with ExitStack() as stack:
+            if not options.dry_run:
+                for jr in job_runs:
+                    stack.enter_context(lockfile.hold(jr.job_dir))
+            order = list(dict.fromkeys(i.key for jr in job_runs for i in jr.job.stages))
+            self.display.begin([(jr.job.job_id, len(jr.selected)) for jr in job_runs],
+                               options.dry_run)
+            try:
+                for key in order:
+                    self._run_key(key, job_runs, options)
+            finally:
+                for jr in job_runs:
+                    jr.memo.save()
+                self.display.end()
+        return RunReport(job_runs)
+
+    # -- one stage instance across the batch ------------------------------------------
+    def _run_key(self, key: str, job_runs: list[JobRun], options: RunOptions) -> None:
+        to_run: list[tuple[JobRun, StagePlan]] = []
+        for jr in job_runs:
+            if jr.error is not None or key not in jr.selected:
+                continue
+            try:
+                plan = self._plan(jr, key, options)
+            except PipelineError as e:
+                jr.error = e
+                jr.log(f"{key}: cannot start: {e}")
+                self.display.failed(jr.job.job_id, key, str(e))
+                continue
+            jr.planned[key] = plan
+            self.display.decision(jr.job.job_id, key, plan.action, plan.reasons)
+            if options.dry_run:
+                continue
+            jr.log(f"{key}: {plan.action} ({'; '.join(plan.reasons)})")
+            if plan.action == "skip":
+                jr.skipped.append(key)
+            else:
+                to_run.append((jr, plan))
+        by_env: dict[str, list[tuple[JobRun, StagePlan]]] = {}
+        for jr, plan in to_run:
+            by_env.setdefault(plan.env, []).append((jr, plan))
+        for env, group in by_env.items():
+            self._execute(key, env, group)
+
+    def _plan(self, jr: JobRun, key: str, options: RunOptions) -> StagePlan:
+        job, instance = jr.job, jr.job.instance(key)
+        module = load_stage_module(instance.stage)
+        spec: StageSpec = module.SPEC
+        try:
+            params = spec.params.model_validate(job.overrides.get(spec.name, {}))
+        except ValidationError as e:
+            raise InputError(f"job {job.job_id}: invalid overrides for {spec.name}:\n"
+                             f"{format_validation_error(e)}",
+                             fix="prepare the job again with valid --set values") from e
+        ctx = ResolveContext(hardware=self.hardware, models=self.models, job=job,
+                             profile=job.profile or self.hardware.defaults.profile,
+                             lang=instance.lang)
+        if hasattr(module, "resolve"):
+            params = module.resolve(params, ctx)
+        env = spec.env_for(params)
+        models = module.model_refs(params, ctx) if hasattr(module, "model_refs") else []
+        inputs = {name: self._input_path(jr, ref) for name, ref in spec.inputs.items()}
+        missing = [n for n, p in inputs.items() if not p.exists()]
+        if missing:
+            upstream = {spec.inputs[n].split(":")[0] for n in missing}
+            if options.dry_run and any(jr.planned.get(u) for u in upstream):
+                return StagePlan(key, spec.name, env, spec, params, inputs, models, None, None,
+                                 "run", [f"after {', '.join(sorted(upstream))} runs"])
+            raise InputError(
+                f"stage {key} of job {job.job_id} needs {', '.join(spec.inputs[n] for n in missing)}"
+                ", which does not exist yet",
+                fix=f"run the earlier stages first: ./run-pipeline.sh -j {job.job_id}")
+        components = {
+            "stage": f"{spec.name}@{spec.version}",
+            "source": source_hash(module),
+            "environment": f"{env}:{self.registry.get(env).lock_hash()[:16]}",
+            "params": params.model_dump(mode="json"),
+            "models": {m.name: f"{m.repo_id}@{m.revision}" for m in models},
+            "inputs": {name: jr.memo.sha256(path) for name, path in inputs.items()},
+            "context": {"title": job.title, "lang": instance.lang},
+        }
+        digest = fingerprint.digest(components)
+        action, reasons = self._decide(jr, key, spec.name, digest, components, options)
+        if options.dry_run and action == "skip":
+            upstream = {ref.split(":")[0] for ref in spec.inputs.values()}
+            reruns = sorted(p.key for p in jr.planned.values()
+                            if p.stage in upstream and p.action == "run")
+            if reruns:
+                action, reasons = "run", [f"if {', '.join(reruns)} changes its outputs"]
+        return StagePlan(key, spec.name, env, spec, params, inputs, models, components, digest,
+                         action, reasons)
+
+    def _decide(self, jr: JobRun, key: str, stage: str, digest: str,
+                components: dict[str, Any], options: RunOptions) -> tuple[str, list[str]]:
+        if FORCE_ALL in options.force or key in options.force or stage in options.force:
+            return "run", ["forced"]
+        record = lockfile.load(jr.job_dir).stages.get(key)
+        if record is None:
+            return "run", ["not run before"]
+        if record.fingerprint != digest:
+            return "run", fingerprint.explain(record.components, components)
+        for output in record.outputs:
+            path = jr.job_dir / output.path
+            if not path.is_file():
+                return "run", [f"output {output.path} missing"]
+            if jr.memo.sha256(path) != output.sha256:
+                return "run", [f"output {output.path} modified"]
+        return "skip", ["up to date"]
+
+    def _input_path(self, jr: JobRun, ref: str) -> Path:
+        source, _, name = ref.partition(":")
+        if source == "job" and name == "media":
+            return jr.job.media.path
+        producers = [i for i in jr.job.stages if i.stage == source]
+        if not producers:
+            raise PipelineError(f"input '{ref}' names stage '{source}', which job "
+                                f"{jr.job.job_id} does not have")
+        return jr.job_dir / producers[0].dir / name
+
+    # -- running a stage process --------------------------------------------------------
+    def _execute(self, key: str, env: str, group: list[tuple[JobRun, StagePlan]]) -> None:
+        stage = group[0][1].stage
+        started_at = jobs.utc_now()
+        for jr, plan in group:
+            instance = jr.job.instance(key)
+            stage_dir = jr.job_dir / instance.dir
+            stage_dir.mkdir(parents=True, exist_ok=True)
+            (stage_dir / RESULT_FILE).unlink(missing_ok=True)
+            request = StageRequest(
+                job_id=jr.job.job_id, job_dir=jr.job_dir, stage=stage, key=key,
+                lang=instance.lang, stage_dir=stage_dir, deliverables_dir=jr.job_dir / "subtitles",
+                title=jr.job.title, media=jr.job.media.path,
+                params=plan.params.model_dump(mode="json"), inputs=plan.inputs,
+                models=plan.models)
+            atomic.write_text(stage_dir / REQUEST_FILE, request.model_dump_json(indent=2) + "\n")
+        log_paths = [jr.job_dir / "logs" / log_name(key) for jr, _ in group]
+        job_ids = [jr.job.job_id for jr, _ in group]
+        self.display.stage_started(job_ids, key)
+        timeout = self.timeouts.get(stage, self.default_timeout)
+        try:
+            result = self.manager.run_in_environment(
+                env, stage_argv(stage, [jr.job_dir for jr, _ in group], key),
+                log_paths=log_paths, timeout=timeout, on_line=self.display.on_line,
+                extra_env={"SUBPIPE_PARENT_PID": str(os.getpid()),
+                           "SUBPIPE_LOG_LEVEL": self.log_level})
+        except PipelineError as e:
+            for jr, _ in group:
+                jr.error = e
+                jr.log(f"{key}: cannot start: {e}")
+                self.display.failed(jr.job.job_id, key, str(e))
+            return
+        for (jr, plan), log_path in zip(group, log_paths):
+            self._collect(jr, plan, key, env, result, log_path, started_at)
+
+    def _collect(self, jr: JobRun, plan: StagePlan, key: str, env: str, result, log_path: Path,
+                 started_at: str) -> None:
+        stage_dir = jr.job_dir / jr.job.instance(key).dir
+        outcome: StageResult | None = None
+        if (stage_dir / RESULT_FILE).is_file():
+            outcome = StageResult.model_validate_json((stage_dir / RESULT_FILE).read_text("utf-8"))
+        reason = None
+        if result.timed_out:
+            reason = f"timed out after {self.timeouts.get(plan.stage, self.default_timeout):.0f}s"
+        elif outcome is None:
+            reason = f"the stage process exited with code {result.returncode} without a result"
+        elif outcome.status != "ok":
+            reason = outcome.error or "failed"
+        else:
+            missing = [o for o in plan.spec.outputs if not (stage_dir / o).is_file()]
+            missing += [o for o in outcome.outputs if not (jr.job_dir / o).is_file()]
+            if missing:
+                reason = f"outputs missing after the run: {', '.join(missing)}"
+        if reason is not None:
+            tail = [line for line in result.tail if line.strip()][-12:]
+            jr.error = StageFailedError(key, jr.job.job_id, log_path, tail, reason)
+            jr.log(f"{key}: FAILED: {reason} (log: {log_path})")
+            self.display.failed(jr.job.job_id, key, reason)
+            return
+        assert outcome is not None
+        declared = [(stage_dir / o).relative_to(jr.job_dir).as_posix() for o in plan.spec.outputs]
+        paths = list(dict.fromkeys(declared + outcome.outputs))
+        records = []
+        for rel in paths:
+            path = jr.job_dir / rel
+            records.append(lockfile.OutputRecord(path=rel, sha256=jr.memo.sha256(path),
+                                                 size=path.stat().st_size))
+        assert plan.fingerprint is not None and plan.components is not None
+        lockfile.record(jr.job_dir, lockfile.StageRecord(
+            key=key, stage=plan.stage, env=env, fingerprint=plan.fingerprint,
+            components=plan.components, outputs=records, started_at=started_at,
+            finished_at=jobs.utc_now(), duration_s=round(outcome.duration_s or
+                                                         result.duration_s, 3),
+            info=outcome.info))
+        jr.memo.save()
+        jr.ran.append(key)
+        jr.log(f"{key}: done in {result.duration_s:.1f}s")
+        self.display.stage_finished(jr.job.job_id, key, result.duration_s)

@@ -1,0 +1,119 @@
+"""The entry point every stage shares: `python -m stages.<name> --job DIR [--job DIR ...]`.
+
+Loads the requests, calls the stage's ``setup`` once for the whole batch (so a model loads
+once per batch), then ``process`` per job, writing each job's result.json as soon as that
+job is done: a crash in job 7 loses nothing of jobs 1-6.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shared.errors import PipelineError
+from shared.stage import (
+    RESULT_FILE,
+    StageOutcome,
+    StageRequest,
+    StageResult,
+    StageSpec,
+    load_request,
+    relative_outputs,
+    write_result,
+)
+
+logger = logging.getLogger("stages")
+
+PARENT_PID_ENV = "SUBPIPE_PARENT_PID"
+
+
+def _watch_parent() -> None:
+    """Exit when the runner that started us dies (kill -9, closed terminal): an orphaned
+    stage must not keep writing into a job that the next run will redo."""
+    expected = os.environ.get(PARENT_PID_ENV)
+    if not expected or os.name == "nt":
+        return
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != int(expected):
+                logging.getLogger("stages").error("runner (pid %s) is gone: stopping", expected)
+                os._exit(3)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watchdog").start()
+
+
+def stage_dir_for(job_dir: Path, key: str) -> Path:
+    job = json.loads((job_dir / "job.json").read_text("utf-8"))
+    for instance in job.get("stages", []):
+        if instance.get("key") == key:
+            return job_dir / instance["dir"]
+    raise PipelineError(f"job {job_dir} has no stage '{key}'")
+
+
+def main(spec: StageSpec, process: Callable[[StageRequest, Any], StageOutcome],
+         setup: Callable[[list[StageRequest]], Any] | None = None,
+         argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m stages.{spec.name}",
+                                     description=spec.description)
+    parser.add_argument("--job", action="append", required=True, type=Path,
+                        help="job folder (repeat for a batch)")
+    parser.add_argument("--key", default=spec.name, help="stage instance, e.g. subtitles:en")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=os.environ.get("SUBPIPE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    _watch_parent()
+
+    requests: list[StageRequest] = []
+    for job_dir in args.job:
+        stage_dir = stage_dir_for(job_dir.resolve(), args.key)
+        (stage_dir / RESULT_FILE).unlink(missing_ok=True)
+        requests.append(load_request(stage_dir))
+
+    try:
+        state = setup(requests) if setup else None
+    except Exception as e:  # noqa: BLE001 - reported per job below
+        message = _describe(e)
+        for request in requests:
+            write_result(request.stage_dir, StageResult(status="failed", error=message))
+        return 1
+
+    failed = 0
+    for request in requests:
+        started = time.monotonic()
+        logger.info("%s: job %s", request.key, request.job_id)
+        try:
+            outcome = process(request, state)
+        except Exception as e:  # noqa: BLE001 - one job's failure must not lose the others
+            failed += 1
+            write_result(request.stage_dir, StageResult(
+                status="failed", error=_describe(e), duration_s=time.monotonic() - started))
+            continue
+        write_result(request.stage_dir, StageResult(
+            status="ok", outputs=relative_outputs(request, outcome.outputs), info=outcome.info,
+            duration_s=round(time.monotonic() - started, 3)))
+    return 1 if failed else 0
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, PipelineError):
+        logger.error("%s", error)
+    else:
+        logger.error("%s", "".join(traceback.format_exception(error)).rstrip())
+    return str(error) or type(error).__name__
+
+
+def run(spec: StageSpec, process, setup=None) -> None:
+    """Call from a stage module's ``if __name__ == "__main__":`` block."""
+    sys.exit(main(spec, process, setup))

@@ -1,0 +1,235 @@
+"""asr: speech to timed text with faster-whisper (CTranslate2), in the whisperx venv.
+
+Segments are streamed to segments.jsonl as they are decoded (an interrupted run leaves a
+readable partial file), then written as segments.json with the detected language. The model
+is loaded once per batch and resolved from the project cache by repo id, offline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from shared import atomic
+from shared.stage import (
+    ModelRef,
+    StageOutcome,
+    StageParams,
+    StageRequest,
+    StageSpec,
+    report_progress,
+)
+
+logger = logging.getLogger(__name__)
+
+WHISPER_SIZES = ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium",
+                 "medium.en", "large-v1", "large-v2", "large-v3")
+
+
+class AsrParams(StageParams):
+    backend: Literal["faster-whisper"] = Field(
+        "faster-whisper", description="ASR engine (faster-whisper: CTranslate2, CPU or CUDA)")
+    model: str | None = Field(
+        None, description="registry name (faster-whisper-small), Whisper size (small), hub repo "
+        "id, or local folder; default: the first cached model of the machine's profile")
+    device: str | None = Field(None, description="cpu or cuda; default: the profile's")
+    compute_type: str | None = Field(None, description="int8, float16, ...; default: profile's")
+    cpu_threads: int = Field(0, description="CPU threads; 0 = the machine default")
+    batch_size: int = Field(1, description="reserved for batched backends")
+    language: str | None = Field(None, description="ISO code; None = detect (job -s auto)")
+    beam_size: int = Field(5, ge=1)
+    best_of: int = Field(5, ge=1)
+    temperatures: list[float] = Field(default_factory=lambda: [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    condition_on_previous_text: bool = Field(
+        False, description="off: a mistake cannot propagate into a repetition loop")
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    hallucination_silence_threshold: float | None = None
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+    word_timestamps: bool = True
+    vad_filter: bool = Field(True, description="skip non-speech with faster-whisper's Silero VAD")
+    min_silence_duration_ms: int = Field(500, description="VAD: silence that splits speech")
+    task: Literal["transcribe"] = Field(
+        "transcribe", description="always transcribe: translation is its own stage")
+
+
+SPEC = StageSpec(
+    name="asr",
+    environment="whisperx",
+    version=1,
+    params=AsrParams,
+    inputs={"audio": "demux:audio_16k.wav"},
+    outputs=("segments.json", "segments.jsonl"),
+    description="transcribe speech with Whisper",
+    model_slots=("asr",),
+)
+
+
+def resolve(params: AsrParams, ctx) -> AsrParams:
+    """Fill what the machine and the job decide: model, device, compute type, language."""
+    from shared.errors import ModelMissingError
+
+    defaults = ctx.hardware.defaults
+    hub = ctx.hardware.cache.hf_hub_cache
+    registry = ctx.models
+    update: dict = {}
+    if params.model is None:
+        update["model"] = registry.resolve(ctx.profile, "asr", hub).repo_id
+    else:
+        ref = params.model
+        spec = registry.by_repo_or_name(ref) or (
+            registry.by_repo_or_name(f"faster-whisper-{ref}") if ref in WHISPER_SIZES else None)
+        if spec is not None:
+            if not spec.is_cached(hub):
+                raise ModelMissingError(f"model {spec.name} ({spec.repo_id}) is not cached in {hub}",
+                                        fix="./cache-models.sh --stage asr   (or pick a cached "
+                                        "model: ./cache-models.sh --list)")
+            update["model"] = spec.repo_id
+        elif not Path(ref).is_dir() and "/" in ref:
+            from shared import hf_cache
+
+            if not hf_cache.is_cached(hub, ref):
+                raise ModelMissingError(f"model {ref} is not cached in {hub}",
+                                        fix=f"download it once with network: "
+                                        f"huggingface-cli download {ref} (HF_HOME="
+                                        f"{ctx.hardware.cache.hf_home})")
+    device = params.device or (defaults.device if defaults.device in ("cpu", "cuda") else "cpu")
+    update["device"] = device
+    compute = params.compute_type or defaults.compute_type
+    if device == "cpu" and compute in ("float16", "int8_float16", "bfloat16"):
+        logger.warning("compute type %s is not supported on the CPU: using int8", compute)
+        compute = "int8"
+    update["compute_type"] = compute
+    update["cpu_threads"] = params.cpu_threads or defaults.cpu_threads
+    if params.language is None and ctx.job.source_lang != "auto":
+        update["language"] = ctx.job.source_lang
+    return params.model_copy(update=update)
+
+
+def model_refs(params: AsrParams, ctx) -> list[ModelRef]:
+    from shared import hf_cache
+
+    assert params.model
+    if Path(params.model).is_dir():
+        return [ModelRef(name=params.model, repo_id=None, revision="local")]
+    revision = hf_cache.read_ref(ctx.hardware.cache.hf_hub_cache, params.model)
+    spec = ctx.models.by_repo_or_name(params.model)
+    return [ModelRef(name=spec.name if spec else params.model, repo_id=params.model,
+                     revision=revision)]
+
+
+def setup(requests: list[StageRequest]):
+    """Load each distinct model once for the whole batch."""
+    models = {}
+    for request in requests:
+        params = request.params_as(AsrParams)
+        key = (params.model, params.device, params.compute_type, params.cpu_threads)
+        if key not in models:
+            models[key] = _load_model(params)
+    return models
+
+
+def _load_model(params: AsrParams):
+    import ctranslate2
+    from faster_whisper import WhisperModel
+
+    from shared.errors import ModelMissingError
+
+    compute = params.compute_type
+    supported = ctranslate2.get_supported_compute_types(params.device)
+    if compute not in supported:
+        fallback = "int8" if "int8" in supported else "float32"
+        logger.warning("compute type %s is not supported on %s: using %s", compute,
+                       params.device, fallback)
+        compute = fallback
+    started = time.monotonic()
+    try:
+        model = WhisperModel(params.model, device=params.device, compute_type=compute,
+                             cpu_threads=params.cpu_threads, local_files_only=True)
+    except Exception as e:
+        if "local" in str(e).lower() or "snapshot" in str(e).lower() or \
+                type(e).__name__ in ("LocalEntryNotFoundError", "OfflineModeIsEnabled"):
+            raise ModelMissingError(f"model {params.model} is not in the project cache ({e})",
+                                    fix="./cache-models.sh --stage asr") from e
+        raise
+    logger.info("loaded %s on %s/%s in %.1fs", params.model, params.device, compute,
+                time.monotonic() - started)
+    return model
+
+
+def _segment_record(index: int, segment) -> dict:
+    words = [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
+              "probability": round(w.probability, 4)} for w in (segment.words or [])]
+    return {"id": index, "start": round(segment.start, 3), "end": round(segment.end, 3),
+            "text": segment.text.strip(), "avg_logprob": round(segment.avg_logprob, 4),
+            "no_speech_prob": round(segment.no_speech_prob, 4),
+            "compression_ratio": round(segment.compression_ratio, 4),
+            "temperature": segment.temperature, "words": words}
+
+
+def process(request: StageRequest, models) -> StageOutcome:
+    params = request.params_as(AsrParams)
+    model = models[(params.model, params.device, params.compute_type, params.cpu_threads)]
+    audio = Path(request.inputs["audio"])
+    jsonl = request.output("segments.jsonl")
+    duration = _wav_duration(audio)
+    result = {"language": params.language, "language_probability": None,
+              "duration": round(duration, 3), "model": params.model, "segments": []}
+    started = time.monotonic()
+    with open(jsonl, "w", encoding="utf-8") as stream:
+        if duration >= 0.1:
+            segments, info = model.transcribe(
+                str(audio), language=params.language, task=params.task,
+                beam_size=params.beam_size, best_of=params.best_of,
+                temperature=params.temperatures,
+                condition_on_previous_text=params.condition_on_previous_text,
+                no_speech_threshold=params.no_speech_threshold,
+                log_prob_threshold=params.log_prob_threshold,
+                compression_ratio_threshold=params.compression_ratio_threshold,
+                hallucination_silence_threshold=params.hallucination_silence_threshold,
+                initial_prompt=params.initial_prompt, hotwords=params.hotwords,
+                word_timestamps=params.word_timestamps, vad_filter=params.vad_filter,
+                vad_parameters={"min_silence_duration_ms": params.min_silence_duration_ms})
+            result["language"] = info.language
+            result["language_probability"] = round(info.language_probability, 4)
+            for index, segment in enumerate(segments):
+                record = _segment_record(index, segment)
+                result["segments"].append(record)
+                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+                stream.flush()
+                report_progress(segment.end, duration)
+        else:
+            logger.warning("%s holds no audio (%.2f s): writing an empty transcript", audio,
+                           duration)
+    if result["language"] is None:
+        result["language"] = "und"
+    elapsed = time.monotonic() - started
+    atomic.write_json(request.output("segments.json"), result)
+    logger.info("%d segments, language %s (p=%s), %.1f s audio in %.1f s (RTF %.3f)",
+                len(result["segments"]), result["language"], result["language_probability"],
+                duration, elapsed, elapsed / duration if duration else 0.0)
+    return StageOutcome(
+        outputs=[request.output("segments.json"), jsonl],
+        info={"language": result["language"], "segments": len(result["segments"]),
+              "audio_s": round(duration, 3), "rtf": round(elapsed / duration, 4) if duration
+              else None})
+
+
+def _wav_duration(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path), "rb") as handle:
+        return handle.getnframes() / handle.getframerate()
+
+
+if __name__ == "__main__":
+    from shared import stage_main
+
+    stage_main.run(SPEC, process, setup)
