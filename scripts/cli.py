@@ -164,6 +164,9 @@ def run(
     = False,
     status: Annotated[bool, typer.Option("--status", help="show the jobs' stages and state")]
     = False,
+    sets: Annotated[list[str] | None, typer.Option(
+        "--set", help="change a stage parameter of the job(s) before running "
+        "(asr.beam_size=3); only the stages it affects run again")] = None,
     out: OutOpt = DEFAULT_JOBS_ROOT,
     log_level: LogLevelOpt = LogLevel.INFO,
     debug: DebugOpt = False,
@@ -181,6 +184,9 @@ def run(
             run_mod.print_status(dirs)
             raise typer.Exit(0)
         dirs = run_mod.resolve_jobs(jobs_root, job or [], latest)
+        if sets and not dry_run:
+            for job_dir in dirs:
+                run_mod.apply_overrides(job_dir, sets)
         report = run_mod.run_jobs(dirs, RunOptions(
             from_stage=from_stage, to_stage=to_stage, only=_split(only), force=_split(force),
             dry_run=dry_run), level)

@@ -86,7 +86,7 @@ def collect_media(paths: list[Path]) -> list[Path]:
     return [p.resolve() for p in dict.fromkeys(found)]
 
 
-def _validate_overrides(sets: list[str], stage_names: list[str]) -> dict[str, dict[str, Any]]:
+def validate_overrides(sets: list[str], stage_names: list[str]) -> dict[str, dict[str, Any]]:
     overrides: dict[str, dict[str, Any]] = {}
     for item in sets:
         stage, param, value = parse_set(item)
@@ -145,7 +145,7 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
     if opts.profile:
         load_models().profile(opts.profile)
     stage_names = workflow.stage_names()
-    overrides = _validate_overrides(opts.sets, stage_names)
+    overrides = validate_overrides(opts.sets, stage_names)
     files = collect_media(opts.media)
 
     probed = []

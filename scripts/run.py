@@ -27,6 +27,19 @@ def resolve_jobs(jobs_root: Path, refs: list[str], latest: bool) -> list[Path]:
     return list(dict.fromkeys(dirs))
 
 
+def apply_overrides(job_dir: Path, sets: list[str]) -> None:
+    """run --set stage.param=value: change a prepared job's overrides (validated), so the
+    next run redoes exactly the stages the change reaches."""
+    from scripts.prepare import validate_overrides
+
+    job = jobs.load(job_dir)
+    changes = validate_overrides(sets, [i.stage for i in job.stages])
+    merged = {stage: dict(values) for stage, values in job.overrides.items()}
+    for stage, values in changes.items():
+        merged.setdefault(stage, {}).update(values)
+    jobs.save(job.model_copy(update={"overrides": merged}), job_dir)
+
+
 def run_jobs(job_dirs: list[Path], options: RunOptions, log_level: str) -> RunReport:
     cache = hardware_cache.load(hardware_cache_path())
     display = RichDisplay() if sys.stdout.isatty() else PlainDisplay()

@@ -1,0 +1,164 @@
+"""The transcribe workflow end to end, through the user-facing scripts, with the embedded
+faster-whisper base model resolved offline from a temporary cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pysubs2
+import pytest
+
+from tests.helpers import (
+    JFK_TEXT,
+    ROOT,
+    concat_audio,
+    lock,
+    make_video,
+    prepare,
+    run_pipeline,
+    srt_text,
+    stages_ran,
+    stages_skipped,
+    wer,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def deliverable(job_dir: Path, suffix: str) -> Path:
+    found = sorted((job_dir / "subtitles").glob(f"*{suffix}"))
+    assert found, f"no *{suffix} in {job_dir / 'subtitles'}"
+    return found[0]
+
+
+def test_jfk_transcribe_then_rerun_skips_everything(test_cache, speech, jobs_root):
+    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--title", "JFK",
+                     out=jobs_root)
+    first = run_pipeline(job_id, out=jobs_root)
+    assert stages_ran(first) == ["demux", "asr", "subtitles:source"]
+    job_dir = jobs_root / job_id
+    srt = job_dir / "subtitles" / "JFK.en.srt"
+    assert wer(JFK_TEXT, srt_text(srt)) <= 0.10
+    subs = pysubs2.load(str(srt))
+    assert len(subs) >= 1 and all(e.end > e.start for e in subs)
+    assert all(len(line) <= 42 for e in subs for line in e.plaintext.splitlines())
+    vtt = (job_dir / "subtitles" / "JFK.en.vtt").read_text("utf-8")
+    assert vtt.startswith("WEBVTT")
+    transcript = json.loads((job_dir / "subtitles" / "JFK.en.json").read_text("utf-8"))
+    assert transcript["language"] == "en" and transcript["segments"][0]["words"]
+    assert "fellow Americans" in (job_dir / "subtitles" / "JFK.en.txt").read_text("utf-8")
+    assert set(lock(job_dir)["stages"]) == {"demux", "asr", "subtitles:source"}
+
+    second = run_pipeline(job_id, out=jobs_root)
+    assert stages_ran(second) == []
+    assert stages_skipped(second) == ["demux", "asr", "subtitles:source"]
+
+
+def test_auto_language_detection_names_the_files(test_cache, speech, jobs_root):
+    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "auto", out=jobs_root)
+    run_pipeline(job_id, out=jobs_root)
+    assert (jobs_root / job_id / "subtitles" / "jfk.en.srt").is_file()
+
+
+def _first_cue_start(srt: Path) -> float:
+    return pysubs2.load(str(srt))[0].start / 1000
+
+
+def test_video_with_late_audio_keeps_cues_on_the_video_timeline(test_cache, speech, jobs_root,
+                                                                tmp_path):
+    plain = make_video(speech / "jfk.flac", tmp_path / "plain.mp4")
+    late = make_video(speech / "jfk.flac", tmp_path / "late audio.mkv", audio_offset=2.5,
+                      seconds=14)
+    starts = []
+    for media in (plain, late):
+        job_id = prepare("--media", str(media), "-s", "en", out=jobs_root)
+        run_pipeline(job_id, out=jobs_root)
+        job_dir = jobs_root / job_id
+        info = json.loads((job_dir / "stages" / "01_demux" / "media_info.json").read_text())
+        assert info["has_video"] is True
+        srt = deliverable(job_dir, ".en.srt")
+        assert wer(JFK_TEXT, srt_text(srt)) <= 0.15
+        starts.append(_first_cue_start(srt))
+    assert starts[1] - starts[0] == pytest.approx(2.5, abs=0.25)
+
+
+def test_clip_times_stay_on_the_media_timeline(test_cache, speech, jobs_root):
+    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--start-time", "4",
+                     "--end-time", "0:11", out=jobs_root)
+    run_pipeline(job_id, out=jobs_root)
+    srt = deliverable(jobs_root / job_id, ".en.srt")
+    subs = pysubs2.load(str(srt))
+    assert subs[0].start / 1000 >= 3.9
+    text = srt_text(srt).lower()
+    assert "country" in text and "fellow" not in text
+
+
+def test_changed_override_reruns_only_what_it_reaches(test_cache, speech, jobs_root):
+    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", out=jobs_root)
+    run_pipeline(job_id, out=jobs_root)
+    job_dir = jobs_root / job_id
+    before = deliverable(job_dir, ".en.srt").read_text("utf-8")
+
+    narrow = run_pipeline(job_id, "--set", "subtitles.max_chars_per_line=20", out=jobs_root)
+    assert stages_ran(narrow) == ["subtitles:source"]
+    assert stages_skipped(narrow) == ["demux", "asr"]
+    assert "params.max_chars_per_line 42->20" in narrow.stdout
+    after = deliverable(job_dir, ".en.srt").read_text("utf-8")
+    assert after != before
+    assert all(len(line) <= 20 for line in after.splitlines() if line and "-->" not in line
+               and not line.isdigit())
+
+    beam = run_pipeline(job_id, "--set", "asr.beam_size=2", out=jobs_root)
+    assert "asr" in stages_ran(beam) and "demux" in stages_skipped(beam)
+    assert "params.beam_size 5->2" in beam.stdout
+
+
+def _start_run(job_id: str, jobs_root: Path) -> subprocess.Popen:
+    return subprocess.Popen([str(ROOT / "run-pipeline.sh"), "-j", job_id, "--out", str(jobs_root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, env=dict(os.environ))
+
+
+def _wait_for_asr(job_dir: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
+    log = job_dir / "logs" / "asr.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.is_file() and "loaded" in log.read_text("utf-8", errors="replace"):
+            return
+        assert proc.poll() is None, f"run ended early:\n{proc.stdout.read()}"
+        time.sleep(0.1)
+    raise AssertionError("asr did not start in time")
+
+
+def test_killed_during_asr_resumes_with_the_same_outputs(test_cache, speech, jobs_root,
+                                                         tmp_path):
+    long_audio = concat_audio([speech / "jfk.flac"] * 4, tmp_path / "jfk x4.wav")
+    reference_id = prepare("--media", str(long_audio), "-s", "en", "--title", "ref",
+                           out=jobs_root)
+    run_pipeline(reference_id, out=jobs_root)
+    job_id = prepare("--media", str(long_audio), "-s", "en", "--title", "ref", out=jobs_root)
+    job_dir = jobs_root / job_id
+    proc = _start_run(job_id, jobs_root)
+    _wait_for_asr(job_dir, proc)
+
+    second = run_pipeline(job_id, out=jobs_root, check=False)  # while the first one runs
+    assert second.returncode == 1
+    assert "already being run by process" in second.stderr
+
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    recorded = lock(job_dir)["stages"]
+    assert "demux" in recorded and "asr" not in recorded, "asr finished before the kill"
+    time.sleep(1.5)  # the orphaned stage notices its runner is gone and stops
+
+    resumed = run_pipeline(job_id, out=jobs_root)
+    assert stages_ran(resumed) == ["asr", "subtitles:source"]
+    assert stages_skipped(resumed) == ["demux"]
+    ours = deliverable(job_dir, ".en.srt").read_text("utf-8")
+    theirs = deliverable(jobs_root / reference_id, ".en.srt").read_text("utf-8")
+    assert ours == theirs

@@ -1,0 +1,133 @@
+"""Helpers the tests share: where the real speech is, making media with ffmpeg / espeak-ng,
+running the user-facing scripts, and scoring transcripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _speech_candidates() -> list[Path]:
+    candidates = []
+    if os.environ.get("SUBPIPE_SPEECH_DATA"):
+        candidates.append(Path(os.environ["SUBPIPE_SPEECH_DATA"]))
+    candidates.append(ROOT.parent / "shared" / "data" / "speech")
+    origin = subprocess.run(["git", "-C", str(ROOT), "config", "--get", "remote.origin.url"],
+                            capture_output=True, text=True).stdout.strip()
+    if origin and Path(origin).is_dir():  # a local clone (CI): the data sits beside the origin
+        candidates.append(Path(origin).resolve().parent / "shared" / "data" / "speech")
+    candidates.append(Path("/work/shared/data/speech"))
+    return candidates
+
+
+def speech_dir() -> Path:
+    for candidate in _speech_candidates():
+        if (candidate / "jfk.flac").is_file():
+            return candidate
+    raise FileNotFoundError(
+        "the real speech samples (jfk.flac, ...) were not found; looked in "
+        + ", ".join(str(c) for c in _speech_candidates())
+        + ". Set SUBPIPE_SPEECH_DATA to the folder that holds them.")
+
+
+JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
+            "ask what you can do for your country.")
+
+
+def normalize_words(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    import jiwer
+
+    return jiwer.wer(normalize_words(reference), normalize_words(hypothesis))
+
+
+def srt_text(path: Path) -> str:
+    import pysubs2
+
+    subs = pysubs2.load(str(path), encoding="utf-8")
+    return " ".join(e.plaintext.replace("\n", " ") for e in subs)
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args],
+                   check=True)
+
+
+def make_video(audio: Path, out: Path, *, audio_offset: float = 0.0, seconds: float = 12.0
+               ) -> Path:
+    """A test-pattern video with ``audio`` starting ``audio_offset`` seconds into it."""
+    args = ["-f", "lavfi", "-i", f"testsrc=size=160x120:rate=25:duration={seconds}"]
+    if audio_offset:
+        args += ["-itsoffset", f"{audio_offset}"]
+    args += ["-i", str(audio), "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset",
+             "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", str(out)]
+    ffmpeg(*args)
+    return out
+
+
+def make_silence(out: Path, seconds: float) -> Path:
+    ffmpeg("-f", "lavfi", "-i", f"anullsrc=r=16000:cl=mono", "-t", str(seconds), str(out))
+    return out
+
+
+def concat_audio(parts: list[Path], out: Path) -> Path:
+    inputs = []
+    for part in parts:
+        inputs += ["-i", str(part)]
+    filt = "".join(f"[{i}:a]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=0:a=1[a]"
+    ffmpeg(*inputs, "-filter_complex", filt, "-map", "[a]", "-ar", "16000", "-ac", "1", str(out))
+    return out
+
+
+def espeak(text: str, out: Path, voice: str = "en") -> Path:
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(out), text], check=True)
+    return out
+
+
+def run_script(script: str, *args: str, env: dict[str, str] | None = None,
+               timeout: float = 900, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run one of the user-facing scripts (./prepare-job.sh, ...) the way a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([str(ROOT / script), *args], capture_output=True, text=True,
+                          env=full_env, timeout=timeout, cwd=str(cwd or ROOT))
+
+
+def prepare(*args: str, out: Path, env: dict[str, str] | None = None) -> str:
+    """prepare-job.sh ... --out OUT; returns the job id (the last line of stdout)."""
+    proc = run_script("prepare-job.sh", *args, "--out", str(out), env=env)
+    assert proc.returncode == 0, f"prepare-job failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def run_pipeline(job_id: str, *args: str, out: Path, env: dict[str, str] | None = None,
+                 check: bool = True) -> subprocess.CompletedProcess:
+    proc = run_script("run-pipeline.sh", "-j", job_id, "--out", str(out), *args, env=env)
+    if check:
+        assert proc.returncode == 0, f"run-pipeline failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def stages_ran(proc: subprocess.CompletedProcess) -> list[str]:
+    """Stage keys the run executed, from its plain-text progress lines."""
+    return re.findall(r"^\s*(\S+): done in", proc.stdout, flags=re.M)
+
+
+def stages_skipped(proc: subprocess.CompletedProcess) -> list[str]:
+    return re.findall(r"^\s*(\S+)\s+skip\s", proc.stdout, flags=re.M)
+
+
+def lock(job_dir: Path) -> dict:
+    return json.loads((job_dir / "lock.json").read_text("utf-8"))
+
+
+def have(tool: str) -> bool:
+    return shutil.which(tool) is not None
