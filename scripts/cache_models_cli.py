@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from rich.console import Console
 from rich.table import Table
 
 from scripts import model_cache
 from shared import hardware_cache
+from shared.display import make_console
 from shared.environment_manager import EnvironmentManager
 from shared.errors import InputError
 from shared.model_registry import load_models
@@ -23,7 +23,7 @@ def main(*, list_: bool, every: bool, workflow: str | None, stage: str | None,
     registry = load_models()
     profile = profile or cache.defaults.profile
     registry.profile(profile)
-    console = Console(soft_wrap=True)
+    console = make_console()
     if list_:
         table = Table(title=f"models in {cache.cache.hf_hub_cache} (profile {profile})",
                       title_justify="left")

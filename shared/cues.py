@@ -1,7 +1,7 @@
 """Turn timed ASR segments into subtitle cues that fit on screen: at most ``max_lines`` lines
 of ``max_chars`` characters and ``max_duration`` seconds, split at word boundaries using word
-timestamps. Character counts are reading units: Devanagari vowel signs and viramas (combining
-marks) do not count as characters of their own."""
+timestamps. Character counts are reading units: Devanagari vowel signs, viramas and the second
+consonant of a conjunct do not count as characters of their own."""
 
 from __future__ import annotations
 
@@ -17,8 +17,19 @@ class Cue:
 
 
 def visible_length(text: str) -> int:
-    return sum(1 for ch in text if unicodedata.category(ch)[0] != "M"
-               and ch not in "\u200c\u200d")
+    """Reading units: combining marks add nothing, and a consonant joined to the previous one
+    by a virama (a conjunct such as स्त) counts once, as in Unicode's grapheme clusters."""
+    count, after_virama = 0, False
+    for ch in text:
+        if ch in "\u200c\u200d":
+            continue
+        if unicodedata.category(ch)[0] == "M":
+            after_virama = "VIRAMA" in unicodedata.name(ch, "")
+            continue
+        if not (after_virama and ch.isalpha()):
+            count += 1
+        after_virama = False
+    return count
 
 
 def wrap(text: str, max_chars: int, max_lines: int) -> list[str]:

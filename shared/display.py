@@ -133,3 +133,11 @@ class RichDisplay:
     def end(self):
         if not self.dry_run:
             self.progress.stop()
+
+
+def make_console():
+    """A rich Console: the terminal's width in a terminal; wide enough not to truncate table
+    cells when the output goes to a file or a pipe."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=240)

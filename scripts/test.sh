@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The test command (README, CI): set up what the tests need on a clean machine, then pytest.
+#   - system tools: ffmpeg/ffprobe (pipeline), espeak-ng and sox (test audio); bootstrap
+#     installs them with apt-get when it can, or prints the command
+#   - every applicable venv and the embedded model: ./bootstrap.sh --skip-cache (no model
+#     downloads; a no-op in seconds when everything is ready)
+# Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+./bootstrap.sh --skip-cache --yes
+for tool in ffmpeg ffprobe espeak-ng sox; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is missing (see bootstrap's message above)" >&2; exit 1; }
+done
+exec "$ROOT/.venvs/common/bin/python" -m pytest "$@"

@@ -1,0 +1,67 @@
+"""cache-models reports the embedded model as cached and loads it offline in its venv; it
+tells missing from corrupt and names the fix."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from shared import embedded_model, hardware, hf_cache
+from shared.env_registry import load_registry
+from shared.hardware_cache import build
+from shared.model_registry import load_models
+from shared.workflows import load_workflows
+from tests.helpers import run_script
+
+pytestmark = pytest.mark.integration
+
+
+def test_list_shows_the_embedded_model_cached_and_the_rest_missing(test_cache):
+    proc = run_script("cache-models.sh", "--list")
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split("│")[1].strip(): line for line in proc.stdout.splitlines()
+            if line.count("│") > 3}
+    assert "cached" in rows["faster-whisper-base"]
+    assert "missing" in rows["faster-whisper-small"]
+    assert "bundled" in rows["pyannote-segmentation-whisperx"]
+
+
+def test_verify_loads_the_embedded_model_offline(test_cache):
+    proc = run_script("cache-models.sh", "--verify", "--workflow", "transcribe")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if "faster-whisper-base" in line)
+    assert "OK" in line and "multilingual" in proc.stdout
+
+
+def test_verify_for_the_whole_profile_names_what_is_missing(test_cache):
+    proc = run_script("cache-models.sh", "--verify", "--profile", "cpu")
+    assert proc.returncode == 1
+    assert "MISSING" in proc.stdout and "./cache-models.sh --stage" in proc.stdout
+
+
+def test_dry_run_lists_downloads_without_touching_the_network(test_cache):
+    proc = run_script("cache-models.sh", "--dry-run", "--stage", "asr", "--profile", "cuda")
+    assert proc.returncode == 0, proc.stderr
+    assert "would download Systran/faster-whisper-large-v3" in proc.stderr
+
+
+def test_verify_reports_a_corrupt_model_with_the_fix(tmp_path):
+    cache = build(hardware.probe(), load_registry(), load_models(), load_workflows(),
+                  cache_base=tmp_path / "cache")
+    cache.cache.create()
+    snap = embedded_model.install(cache.cache.hf_hub_cache)
+    blob = (snap / "model.bin").resolve()
+    with open(blob, "r+b") as handle:  # a download cut short
+        handle.truncate(blob.stat().st_size // 2)
+    path = tmp_path / "hw.json"
+    cache.save(path)
+    proc = run_script("cache-models.sh", "--verify", "--workflow", "transcribe",
+                      env={"SUBPIPE_HARDWARE_CACHE": str(path)})
+    assert proc.returncode == 1
+    assert "CORRUPT" in proc.stdout and "model.bin" in proc.stdout
+    assert "./bootstrap.sh" in proc.stdout  # the embedded model's fix
+    shutil.rmtree(hf_cache.repo_folder(cache.cache.hf_hub_cache, embedded_model.REPO_ID))
+    proc = run_script("cache-models.sh", "--list", env={"SUBPIPE_HARDWARE_CACHE": str(path)})
+    assert "missing" in next(line for line in proc.stdout.splitlines()
+                             if "faster-whisper-base" in line)

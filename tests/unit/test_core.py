@@ -1,0 +1,182 @@
+"""Pure pieces of the core: HF cache layout checks, fingerprints, cues, run locks, venv state,
+option parsing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from scripts.prepare import parse_set, parse_time
+from shared import fingerprint, hf_cache, lockfile, venvs
+from shared.cues import build_cues, visible_length, wrap
+from shared.errors import InputError, JobBusyError
+from shared.file_hashes import HashMemo
+
+REPO = "org/model"
+REV = "a" * 40
+
+
+def make_repo(hub, files=None):
+    sources = {}
+    for name, data in (files or {"config.json": b"{}", "model.bin": b"weights"}).items():
+        path = hub.parent / f"src-{name}"
+        path.write_bytes(data)
+        sources[name] = path
+    return hf_cache.install_snapshot(hub, REPO, REV, sources)
+
+
+def test_installed_snapshot_has_the_hub_layout_and_checks_ok(tmp_path):
+    hub = tmp_path / "hub"
+    snap = make_repo(hub)
+    folder = hf_cache.repo_folder(hub, REPO)
+    assert folder.name == "models--org--model"
+    assert (folder / "refs" / "main").read_bytes() == REV.encode()  # no trailing newline
+    assert (snap / "model.bin").is_symlink() and (snap / "model.bin").read_bytes() == b"weights"
+    assert hf_cache.is_cached(hub, REPO)
+    assert hf_cache.check_repo(hub, REPO).status == "ok"
+
+
+def test_check_repo_finds_missing_and_corrupt_entries(tmp_path):
+    hub = tmp_path / "hub"
+    assert hf_cache.check_repo(hub, REPO).status == "missing"
+    snap = make_repo(hub)
+    ref = hf_cache.repo_folder(hub, REPO) / "refs" / "main"
+    ref.write_text(REV + "\n")
+    assert "newline" in hf_cache.check_repo(hub, REPO).detail
+    ref.write_text(REV)
+    blob = (snap / "model.bin").resolve()
+    blob.write_bytes(b"weigh")  # a truncated download
+    check = hf_cache.check_repo(hub, REPO)
+    assert check.status == "corrupt" and "model.bin" in check.detail
+    blob.unlink()
+    assert "missing blob" in hf_cache.check_repo(hub, REPO).detail
+
+
+def test_git_sha1_blob_names_are_verified_too(tmp_path):
+    hub = tmp_path / "hub"
+    snap = make_repo(hub, {"config.json": b"{}"})
+    blob = (snap / "config.json").resolve()
+    git_name = hf_cache.git_blob_sha1(blob)
+    expected = subprocess.run(["git", "hash-object", str(blob)], capture_output=True,
+                              text=True).stdout.strip()
+    assert git_name == expected
+    renamed = blob.with_name(git_name)
+    blob.rename(renamed)
+    (snap / "config.json").unlink()
+    (snap / "config.json").symlink_to(os.path.relpath(renamed, snap))
+    assert hf_cache.check_repo(hub, REPO).status == "ok"
+
+
+def test_fingerprint_explains_what_changed():
+    old = {"stage": "asr@1", "source": "x", "environment": "whisperx:1",
+           "params": {"beam_size": 5, "language": "hi"}, "models": {"base": "a@1"},
+           "inputs": {"audio": "h1"}}
+    new = json.loads(json.dumps(old))
+    assert fingerprint.digest(old) == fingerprint.digest(new)
+    new["params"]["beam_size"] = 3
+    new["inputs"]["audio"] = "h2"
+    new["source"] = "y"
+    assert fingerprint.explain(old, new) == ["stage code changed", "params.beam_size 5->3",
+                                             "input audio modified"]
+    assert fingerprint.digest(old) != fingerprint.digest(new)
+
+
+def test_hash_memo_reuses_hashes_until_the_file_changes(tmp_path):
+    f = tmp_path / "a.bin"
+    f.write_bytes(b"one")
+    memo = HashMemo(tmp_path / "memo.json")
+    first = memo.sha256(f)
+    memo.save()
+    again = HashMemo(tmp_path / "memo.json")
+    assert again.sha256(f) == first and not again._dirty
+    f.write_bytes(b"two!")
+    assert again.sha256(f) != first
+
+
+def test_wrap_balances_two_lines_and_counts_devanagari_reading_units():
+    assert wrap("short line", 42, 2) == ["short line"]
+    lines = wrap("And so my fellow Americans, ask not what your country can do", 42, 2)
+    assert len(lines) == 2 and all(len(line) <= 42 for line in lines)
+    assert len(lines[1]) >= len(lines[0]) - 4
+    assert visible_length("नमस्ते") == 3  # न, म, स्ते: signs and virama do not count
+    assert visible_length("hello") == 5
+
+
+def test_long_segments_split_at_word_times_within_limits():
+    words = [{"start": i * 0.5, "end": i * 0.5 + 0.4, "word": f" word{i}"} for i in range(40)]
+    segment = {"start": 0.0, "end": 20.0, "text": " ".join(w["word"] for w in words),
+               "words": words}
+    cues = build_cues([segment], offset=10.0)
+    assert len(cues) > 2
+    for cue in cues:
+        assert cue.end - cue.start <= 7.0
+        assert all(len(line) <= 42 for line in cue.text.split("\n"))
+        assert cue.start >= 10.0
+    assert all(a.end <= b.start for a, b in zip(cues, cues[1:], strict=False))
+
+
+def test_short_cue_is_extended_to_the_minimum_duration_without_overlap():
+    cues = build_cues([{"start": 1.0, "end": 1.2, "text": "Hi."},
+                       {"start": 1.5, "end": 3.0, "text": "Next line."}])
+    assert cues[0].end == pytest.approx(1.5)
+    assert build_cues([{"start": 1.0, "end": 1.2, "text": "Hi."}])[0].end == pytest.approx(
+        1.0 + 5 / 6)
+
+
+def test_run_lock_refuses_a_live_holder_and_takes_over_from_a_dead_one(tmp_path):
+    with lockfile.hold(tmp_path):
+        with pytest.raises(JobBusyError, match=str(os.getpid())):
+            with lockfile.hold(tmp_path):
+                pass
+    assert not (tmp_path / lockfile.RUN_PID_FILE).exists()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    import socket
+
+    (tmp_path / lockfile.RUN_PID_FILE).write_text(json.dumps(
+        {"pid": dead.pid, "host": socket.gethostname()}))
+    with lockfile.hold(tmp_path):
+        assert json.loads((tmp_path / lockfile.RUN_PID_FILE).read_text())["pid"] == os.getpid()
+
+
+def test_venv_state_tells_missing_incomplete_stale_and_ready(tmp_path):
+    lock = tmp_path / "uv.lock"
+    lock.write_text("v1")
+    venv = tmp_path / "venv"
+    assert venvs.venv_state(venv, lock)[0] == "missing"
+    venv.mkdir()
+    assert venvs.venv_state(venv, lock)[0] == "incomplete"
+    python = venvs.python_in(venv)
+    python.parent.mkdir()
+    python.symlink_to(sys.executable)
+    assert venvs.venv_state(venv, lock)[0] == "incomplete"
+    (venv / venvs.MARKER).write_text(json.dumps({"lock_sha256": venvs.lock_sha256(lock)}))
+    assert venvs.venv_state(venv, lock) == ("ready", "up to date")
+    lock.write_text("v2")
+    assert venvs.venv_state(venv, lock)[0] == "stale"
+
+
+@pytest.mark.parametrize("text, seconds", [("90", 90), ("1:30", 90), ("01:02:03.5", 3723.5),
+                                            ("0:45", 45), ("12.25", 12.25)])
+def test_parse_time(text, seconds):
+    assert parse_time(text, "--start-time") == seconds
+
+
+@pytest.mark.parametrize("bad", ["1:2:3:4", "abc", "-5", ""])
+def test_parse_time_rejects_garbage(bad):
+    with pytest.raises(InputError, match="is not a time"):
+        parse_time(bad, "--start-time")
+
+
+def test_parse_set_reads_json_values_and_rejects_malformed_items():
+    assert parse_set("asr.beam_size=3") == ("asr", "beam_size", 3)
+    assert parse_set("asr.initial_prompt=Shree Ram") == ("asr", "initial_prompt", "Shree Ram")
+    assert parse_set("asr.temperatures=[0,0.2]") == ("asr", "temperatures", [0, 0.2])
+    assert parse_set("asr.vad_filter=false") == ("asr", "vad_filter", False)
+    for bad in ("asr=3", "beam_size=3", "asr.beam_size", ".x=1"):
+        with pytest.raises(InputError, match="malformed"):
+            parse_set(bad)

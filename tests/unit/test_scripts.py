@@ -1,0 +1,56 @@
+"""The shell entry points stay thin and agree with the CLI."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import typer.main
+
+from scripts.cli import app, normalize_argv
+from tests.helpers import ROOT
+
+WRAPPERS = {"bootstrap.sh": "bootstrap", "cache-models.sh": "cache-models",
+            "prepare-job.sh": "prepare", "run-pipeline.sh": "run"}
+
+
+def cli_flags(command: str) -> set[str]:
+    click_cmd = typer.main.get_command(app).commands[command]
+    return {opt for p in click_cmd.params for opt in p.opts if opt.startswith("--")}
+
+
+def test_every_wrapper_is_executable_and_hands_over_to_its_cli_command():
+    for script, command in WRAPPERS.items():
+        path = ROOT / script
+        assert os.access(path, os.X_OK), f"{script} is not executable"
+        text = path.read_text()
+        assert f'subpipe_run_cli "$ROOT" {command} "$@"' in text
+        assert len([line for line in text.splitlines() if line and not line.startswith("#")]) <= 5
+
+
+def test_wrapper_help_shows_the_cli_options():
+    proc = subprocess.run([str(ROOT / "bootstrap.sh"), "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for flag in cli_flags("bootstrap"):
+        assert flag in proc.stdout
+
+
+def test_powershell_bootstrap_offers_the_same_options_and_calls_the_same_cli():
+    ps1 = (ROOT / "bootstrap.ps1").read_text()
+    emitted = set(re.findall(r'"(--[a-z-]+)"', ps1))
+    assert emitted == cli_flags("bootstrap") - {"--help"}
+    declared = re.findall(r"\[(?:switch|string(?:\[\])?)\]\$(\w+)", ps1)
+    assert len(declared) == len(emitted), "one PowerShell parameter per CLI option"
+    sh = (ROOT / "bootstrap.sh").read_text() + (ROOT / "scripts" / "wrapper.sh").read_text()
+    for needle in ("scripts/ensure_common.py", "-m scripts.cli"):
+        assert needle in sh and needle in ps1
+    assert '@("bootstrap")' in ps1
+
+
+def test_force_without_a_stage_means_every_stage():
+    assert normalize_argv(["run", "-j", "x", "--force"]) == ["run", "-j", "x", "--force=*"]
+    assert normalize_argv(["run", "--force", "--dry-run"]) == ["run", "--force=*", "--dry-run"]
+    assert normalize_argv(["run", "--force", "asr"]) == ["run", "--force", "asr"]
+    assert normalize_argv(["bootstrap", "--force"]) == ["bootstrap", "--force"]
