@@ -5,6 +5,8 @@
     The PowerShell twin of bootstrap.sh: the same options with PowerShell spelling, and the
     same CLI behind them (scripts/cli.py bootstrap), so both shells share all logic.
 .EXAMPLE
+    .\bootstrap.ps1 -SkipCache -Demo
+.EXAMPLE
     .\bootstrap.ps1 -SkipCache -Yes
 .EXAMPLE
     .\bootstrap.ps1 -Envs common,whisperx -Force
@@ -18,6 +20,9 @@ param(
     [Alias("Profile")]
     [string]$ModelProfile,          # --profile  ($PROFILE is a PowerShell automatic variable)
     [string]$CacheDir,              # --cache-dir
+    [switch]$Demo,                  # --demo
+    [string]$DemoMedia,             # --demo-media
+    [string]$Out,                   # --out
     [ValidateSet("DEBUG", "INFO", "WARNING", "ERROR")]
     [string]$LogLevel = "INFO",     # --log-level
     [switch]$Debug                  # --debug
@@ -49,6 +54,9 @@ if ($CacheModels) { $cliArgs += "--cache-models" }
 if ($Yes) { $cliArgs += "--yes" }
 if ($ModelProfile) { $cliArgs += @("--profile", $ModelProfile) }
 if ($CacheDir) { $cliArgs += @("--cache-dir", $CacheDir) }
+if ($Demo) { $cliArgs += "--demo" }
+if ($DemoMedia) { $cliArgs += @("--demo-media", $DemoMedia) }
+if ($Out) { $cliArgs += @("--out", $Out) }
 $cliArgs += @("--log-level", $LogLevel)
 if ($Debug) { $cliArgs += "--debug" }
 

@@ -19,7 +19,13 @@ from shared.env_registry import load_registry
 from shared.errors import InputError, PipelineError
 from shared.hardware_cache import HardwareCache, build
 from shared.model_registry import load_models
-from shared.paths import DEFAULT_CACHE_DIR, PROJECT_ROOT, VENVS_DIR, hardware_cache_path
+from shared.paths import (
+    DEFAULT_CACHE_DIR,
+    DEFAULT_JOBS_ROOT,
+    PROJECT_ROOT,
+    VENVS_DIR,
+    hardware_cache_path,
+)
 from shared.workflows import load_workflows
 
 logger = logging.getLogger("bootstrap")
@@ -34,6 +40,9 @@ class BootstrapOptions:
     yes: bool = False
     profile: str | None = None
     cache_dir: Path = DEFAULT_CACHE_DIR
+    demo: bool = False
+    demo_media: Path | None = None
+    jobs_root: Path = DEFAULT_JOBS_ROOT
 
 
 def interactive(opts: BootstrapOptions) -> bool:
@@ -89,7 +98,10 @@ def check_disk(path: Path, need_gb: float, what: str) -> None:
 
 def build_envs(opts: BootstrapOptions, cache: HardwareCache) -> dict[str, str]:
     registry = load_registry()
-    selected = registry.select(opts.envs)  # raises on unknown names
+    names = opts.envs
+    if not names and opts.demo:  # the demo needs only what the transcribe workflow uses
+        names = cache.workflow_environments["transcribe"]
+    selected = registry.select(names)  # raises on unknown names
     uv = None
     status: dict[str, str] = {}
     for spec in selected:
@@ -188,4 +200,10 @@ def run_bootstrap(opts: BootstrapOptions) -> int:
             [f"venv {n} failed" for n in failed] + [f"{t} missing" for t in missing_tools]))
         return 1
     logger.info("ready in %.1fs (%s)", elapsed, PROJECT_ROOT)
+    if opts.demo:
+        from scripts.demo import run_demo
+
+        for srt in run_demo(cache, opts.demo_media, opts.jobs_root):
+            logger.info("demo subtitles: %s", srt)
+            sys.stdout.write(f"{srt}\n")
     return 0

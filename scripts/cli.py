@@ -64,6 +64,12 @@ def bootstrap(
         "--profile", help="model profile (cpu, cuda, apple); default: from the hardware")] = None,
     cache_dir: Annotated[Path, typer.Option("--cache-dir", help="model cache root")]
     = DEFAULT_CACHE_DIR,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="then transcribe a sample (or --demo-media) with the embedded model "
+        "and print the subtitle path")] = False,
+    demo_media: Annotated[Path | None, typer.Option(
+        "--demo-media", help="media file for --demo (default: an espeak-ng sample)")] = None,
+    out: OutOpt = DEFAULT_JOBS_ROOT,
     log_level: LogLevelOpt = LogLevel.INFO,
     debug: DebugOpt = False,
 ) -> None:
@@ -74,7 +80,10 @@ def bootstrap(
     try:
         code = run_bootstrap(BootstrapOptions(
             force=force, envs=_split(envs), skip_cache=skip_cache, cache_models=cache_models,
-            yes=yes, profile=profile, cache_dir=cache_dir.expanduser().resolve()))
+            yes=yes, profile=profile, cache_dir=cache_dir.expanduser().resolve(),
+            demo=demo or demo_media is not None,
+            demo_media=demo_media.expanduser().resolve() if demo_media else None,
+            jobs_root=out.expanduser().resolve()))
     except PipelineError as e:
         raise _fail(e, debug) from None
     raise typer.Exit(code)

@@ -78,11 +78,17 @@ def collect_media(paths: list[Path]) -> list[Path]:
             files = sorted(p for p in path.rglob("*")
                            if p.is_file() and p.suffix.lower() in media.MEDIA_EXTENSIONS)
             if not files:
+                kinds = ", ".join(sorted(media.MEDIA_EXTENSIONS))
                 raise InputError(f"the folder {path} holds no media files",
-                                 fix=f"put media there ({', '.join(sorted(media.MEDIA_EXTENSIONS))})")
+                                 fix=f"put media there ({kinds})")
             found += files
         else:
             found.append(path)
+    for path in found:
+        if path.stat().st_size == 0:
+            raise InputError(f"{path} is empty (0 bytes)",
+                             fix="copy or export the media again (an interrupted copy leaves "
+                             "an empty file)")
     return [p.resolve() for p in dict.fromkeys(found)]
 
 
@@ -128,15 +134,18 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
                              fix="use -s auto or the closest language Whisper supports")
         source = lang.code
     targets = list(dict.fromkeys(languages.normalize(t) for t in opts.target_langs if t.strip()))
+    if source in targets:
+        raise InputError(f"target language {source} is the source language (-s {source})",
+                         fix=f"drop {source} from -t: the transcript is already in {source}")
     if workflow.needs_targets and not targets:
         raise InputError(f"--workflow {workflow.name} needs target languages",
                          fix="add -t en (or several: -t en,gu)")
     if not workflow.needs_targets and targets:
+        translating = [w.name for w in load_workflows().workflows.values()
+                       if w.needs_targets and not w.missing_stages()]
         raise InputError(f"--workflow {workflow.name} does not translate, but -t was given",
-                         fix="use --workflow translate or subtitle, or drop -t")
-    if source in targets:
-        raise InputError(f"target language {source} is the source language",
-                         fix="list only languages to translate into")
+                         fix=f"use --workflow {' or '.join(translating)}, or drop -t"
+                         if translating else "drop -t (translation is not in this version yet)")
     start = parse_time(opts.start_time, "--start-time") if opts.start_time else None
     end = parse_time(opts.end_time, "--end-time") if opts.end_time else None
     if start is not None and end is not None and end <= start:

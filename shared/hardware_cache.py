@@ -23,7 +23,12 @@ from shared.workflows import WorkflowRegistry
 
 SCHEMA_VERSION = 1
 APPLICATION_CACHES = ("tmdb", "musicbrainz", "glossary")
-REGENERATE = "./bootstrap.sh --skip-cache   (rewrites config/hardware_cache.json)"
+
+
+def _regenerate(path: Path) -> str:
+    """The fix for a missing or broken hardware cache, naming the file bootstrap rewrites
+    (config/hardware_cache.json, or $SUBPIPE_HARDWARE_CACHE where that is set)."""
+    return f"./bootstrap.sh --skip-cache   (rewrites {path})"
 
 
 class CachePaths(BaseModel):
@@ -143,19 +148,23 @@ def load(path: Path) -> HardwareCache:
     """Read and validate hardware_cache.json; every failure names the fix."""
     if not path.is_file():
         raise ConfigError(f"{path} does not exist: this machine has not been bootstrapped",
-                          fix=REGENERATE)
+                          fix=_regenerate(path))
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})",
-                          fix=f"fix it by hand or regenerate it: {REGENERATE}") from e
+                          fix=f"fix it by hand or regenerate it: {_regenerate(path)}") from e
     if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
         raise ConfigError(f"{path} has schema_version {data.get('schema_version')!r}, "
-                          f"this version reads {SCHEMA_VERSION}", fix=REGENERATE)
-    cache = validate(HardwareCache, data, path)
+                          f"this version reads {SCHEMA_VERSION}", fix=_regenerate(path))
+    try:
+        cache = validate(HardwareCache, data, path)
+    except ConfigError as e:
+        raise ConfigError(e.message, fix=f"correct it, or regenerate it: {_regenerate(path)}") \
+            from e
     if cache.project_root.resolve() != PROJECT_ROOT.resolve() and \
             cache.environments.get("common", None) is not None and \
             not cache.environments["common"].path.exists():
         raise ConfigError(f"{path} was written for {cache.project_root}, not {PROJECT_ROOT}",
-                          fix=REGENERATE)
+                          fix=_regenerate(path))
     return cache

@@ -74,7 +74,6 @@ SPEC = StageSpec(
 
 def resolve(params: AsrParams, ctx) -> AsrParams:
     """Fill what the machine and the job decide: model, device, compute type, language."""
-    from shared.errors import ModelMissingError
 
     defaults = ctx.hardware.defaults
     hub = ctx.hardware.cache.hf_hub_cache
@@ -83,23 +82,7 @@ def resolve(params: AsrParams, ctx) -> AsrParams:
     if params.model is None:
         update["model"] = registry.resolve(ctx.profile, "asr", hub).repo_id
     else:
-        ref = params.model
-        spec = registry.by_repo_or_name(ref) or (
-            registry.by_repo_or_name(f"faster-whisper-{ref}") if ref in WHISPER_SIZES else None)
-        if spec is not None:
-            if not spec.is_cached(hub):
-                raise ModelMissingError(f"model {spec.name} ({spec.repo_id}) is not cached in {hub}",
-                                        fix="./cache-models.sh --stage asr   (or pick a cached "
-                                        "model: ./cache-models.sh --list)")
-            update["model"] = spec.repo_id
-        elif not Path(ref).is_dir() and "/" in ref:
-            from shared import hf_cache
-
-            if not hf_cache.is_cached(hub, ref):
-                raise ModelMissingError(f"model {ref} is not cached in {hub}",
-                                        fix=f"download it once with network: "
-                                        f"huggingface-cli download {ref} (HF_HOME="
-                                        f"{ctx.hardware.cache.hf_home})")
+        update["model"] = _resolve_model_ref(params.model, registry, hub, ctx)
     device = params.device or (defaults.device if defaults.device in ("cpu", "cuda") else "cpu")
     update["device"] = device
     compute = params.compute_type or defaults.compute_type
@@ -111,6 +94,31 @@ def resolve(params: AsrParams, ctx) -> AsrParams:
     if params.language is None and ctx.job.source_lang != "auto":
         update["language"] = ctx.job.source_lang
     return params.model_copy(update=update)
+
+
+def _resolve_model_ref(ref: str, registry, hub: Path, ctx) -> str:
+    """A user's --set asr.model=...: a registry name, a Whisper size, a hub repo id or a local
+    CTranslate2 folder; it must be in the cache (a run never downloads)."""
+    from shared import hf_cache
+    from shared.errors import InputError, ModelMissingError
+
+    if Path(ref).expanduser().is_dir():
+        return str(Path(ref).expanduser().resolve())
+    spec = registry.by_repo_or_name(ref) or registry.by_repo_or_name(f"faster-whisper-{ref}")
+    repo_id = spec.repo_id if spec else ref
+    if spec is None and "/" not in ref:
+        if ref not in WHISPER_SIZES:
+            raise InputError(f"unknown ASR model '{ref}'",
+                             fix=f"use a Whisper size ({', '.join(WHISPER_SIZES)}), a registry "
+                             "name (./cache-models.sh --list), a hub repo id or a local folder")
+        repo_id = f"Systran/faster-whisper-{ref}"
+    assert repo_id
+    if not hf_cache.is_cached(hub, repo_id):
+        fix = ("./cache-models.sh --stage asr   (or pick a cached model: ./cache-models.sh --list)"
+               if spec else f"with network: HF_HOME={ctx.hardware.cache.hf_home} "
+               f"huggingface-cli download {repo_id}")
+        raise ModelMissingError(f"ASR model {repo_id} is not in the cache ({hub})", fix=fix)
+    return repo_id
 
 
 def model_refs(params: AsrParams, ctx) -> list[ModelRef]:

@@ -49,8 +49,8 @@ def test_probe_in_each_venv_sees_the_project_cache(env, test_cache, tmp_path):
 
 def _bootstrap(tmp_path: Path, *args: str):
     env = {"SUBPIPE_HARDWARE_CACHE": str(tmp_path / "hw.json"), "CI": "true"}
-    return run_script("bootstrap.sh", "--skip-cache", "--cache-dir", str(tmp_path / "cache"),
-                      *args, env=env, timeout=1200)
+    return run_script("bootstrap.sh", "--skip-cache", "--yes", "--cache-dir",
+                      str(tmp_path / "cache"), *args, env=env, timeout=1200)
 
 
 def test_bootstrap_rerun_on_a_ready_machine_changes_nothing(tmp_path, test_cache):
@@ -81,12 +81,18 @@ def test_bootstrap_repairs_a_half_built_venv(tmp_path, test_cache):
     assert proc.returncode == 0, proc.stderr
     assert "build llm" in proc.stderr and "ok   llm" in proc.stderr
     assert venvs.venv_state(llm.venv_dir, llm.lock_file)[0] == "ready"
+    forced = _bootstrap(tmp_path, "--envs", "llm", "--force")
+    assert forced.returncode == 0 and "build llm        forced rebuild" in forced.stderr
+    assert venvs.venv_state(llm.venv_dir, llm.lock_file)[0] == "ready"
 
 
 def test_bootstrap_rejects_an_unknown_environment(tmp_path):
     proc = _bootstrap(tmp_path, "--envs", "common,whisperz")
     assert proc.returncode == 2
     assert "unknown environment 'whisperz'" in proc.stderr and "whisperx" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    debug = _bootstrap(tmp_path, "--envs", "whisperz", "--debug")
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
 
 
 def test_wrapper_without_a_usable_python_names_the_fix(tmp_path):

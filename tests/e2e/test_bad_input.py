@@ -1,0 +1,403 @@
+"""Bad input end to end, through the user-facing scripts: every mistake a user can make gives
+a non-zero exit (2 for bad input or usage, 1 for a broken environment or a failed stage), a
+message on stderr that names the fix, and loses nothing: no job folder from a rejected
+request, the user's media untouched, an existing job's completed outputs kept."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import (
+    ffmpeg,
+    lock,
+    make_silence,
+    prepare,
+    run_pipeline,
+    run_script,
+    srt_text,
+    stages_ran,
+)
+
+pytestmark = pytest.mark.e2e
+
+ODD_NAME = "फ़िल्म 'टेस्ट' \"1\".flac"
+
+
+# -- helpers ------------------------------------------------------------------------------
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` with its hash: compare before and after a failed command."""
+    return {p.relative_to(folder).as_posix(): sha256(p)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_fails(proc: subprocess.CompletedProcess, code: int, *needles: str) -> None:
+    """Exit ``code``, an `error:` line and a `fix:` line on stderr, and every needle in it;
+    never a Python traceback."""
+    detail = f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert proc.returncode == code, detail
+    assert "error:" in proc.stderr and "fix:" in proc.stderr, detail
+    assert "Traceback" not in proc.stderr, detail
+    for needle in needles:
+        assert needle in proc.stderr, f"{needle!r} not in stderr\n{detail}"
+
+
+def prepare_fails(jobs_root: Path, *args: str) -> subprocess.CompletedProcess:
+    """prepare-job.sh with a bad request: it must exit 2 and create no job folder."""
+    proc = run_script("prepare-job.sh", *args, "--out", str(jobs_root))
+    assert proc.returncode == 2, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.stdout.strip() == "", "a rejected request printed a job id"
+    assert not jobs_root.exists() or not any(jobs_root.iterdir()), \
+        f"a rejected request left {list(jobs_root.iterdir())}"
+    return proc
+
+
+def hardware_cache_file() -> Path:
+    from shared.paths import HARDWARE_CACHE_ENV
+
+    return Path(os.environ[HARDWARE_CACHE_ENV])
+
+
+def copy_job(job_dir: Path, jobs_root: Path) -> Path:
+    jobs_root.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copytree(job_dir, jobs_root / job_dir.name))
+
+
+# -- fixtures -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def done_job(test_cache, speech, tmp_path_factory) -> dict:
+    """One job prepared and run to the end, from a file whose name has spaces, quotes, an
+    apostrophe and Devanagari; the run-pipeline tests below check it survives their errors."""
+    base = tmp_path_factory.mktemp("done")
+    media = base / "media folder" / ODD_NAME
+    media.parent.mkdir()
+    shutil.copyfile(speech / "jfk.flac", media)
+    media_hash = sha256(media)
+    jobs_root = base / "out"
+    job_id = prepare("--media", str(media), "-s", "en", out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root)
+    return {"media": media, "media_hash": media_hash, "jobs_root": jobs_root, "job_id": job_id,
+            "job_dir": jobs_root / job_id, "run": proc}
+
+
+@pytest.fixture
+def media_file(speech, tmp_path) -> Path:
+    path = tmp_path / "media" / "jfk.flac"
+    path.parent.mkdir()
+    shutil.copyfile(speech / "jfk.flac", path)
+    return path
+
+
+# -- prepare-job: the request is rejected before anything is written ---------------------
+def test_missing_media_file(test_cache, jobs_root, tmp_path):
+    proc = prepare_fails(jobs_root, "--media", str(tmp_path / "no such film.mp4"))
+    assert_fails(proc, 2, "no such film.mp4", "does not exist", "--media")
+
+
+def test_folder_without_media(test_cache, jobs_root, tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no media here\n")
+    proc = prepare_fails(jobs_root, "--media", str(folder))
+    assert_fails(proc, 2, "holds no media files", ".mp4", ".flac")
+    assert (folder / "readme.txt").read_text() == "no media here\n"
+
+
+def test_text_file_renamed_mp4(test_cache, jobs_root, tmp_path):
+    fake = tmp_path / "film.mp4"
+    fake.write_text("this is a text file, not a video\n")
+    before = sha256(fake)
+    proc = prepare_fails(jobs_root, "--media", str(fake))
+    assert_fails(proc, 2, "film.mp4", "not a media file", "plays in a media player")
+    assert sha256(fake) == before
+
+
+def test_video_without_audio(test_cache, jobs_root, tmp_path):
+    video = tmp_path / "silent film.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=2", "-c:v", "libx264",
+           "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(video))
+    before = sha256(video)
+    proc = prepare_fails(jobs_root, "--media", str(video))
+    assert_fails(proc, 2, "has no audio stream", "choose a file with sound")
+    assert sha256(video) == before
+
+
+def test_zero_length_file(test_cache, jobs_root, tmp_path):
+    empty = tmp_path / "film.mkv"
+    empty.touch()
+    proc = prepare_fails(jobs_root, "--media", str(empty))
+    assert_fails(proc, 2, "film.mkv", "is empty (0 bytes)", "copy or export the media again")
+    assert empty.stat().st_size == 0
+
+
+def test_unknown_language_code(test_cache, jobs_root, media_file):
+    before = sha256(media_file)
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "-s", "xx")
+    assert_fails(proc, 2, "unknown language code 'xx'", "config/languages.toml")
+    assert sha256(media_file) == before
+
+
+def test_language_whisper_cannot_transcribe(test_cache, jobs_root, media_file):
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "-s", "or")
+    assert_fails(proc, 2, "Whisper cannot transcribe Odia", "-s auto")
+
+
+def test_target_equal_to_source(test_cache, jobs_root, media_file):
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "-s", "en", "-t", "en")
+    assert_fails(proc, 2, "target language en is the source language", "drop en from -t")
+
+
+def test_targets_with_transcribe_workflow(test_cache, jobs_root, media_file):
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "-s", "en", "-t", "hi",
+                         "--workflow", "transcribe")
+    assert_fails(proc, 2, "--workflow transcribe does not translate", "drop -t")
+    # translate and subtitle need stages this version lacks: the fix must not send the user
+    # to a workflow that fails next.
+    assert "--workflow translate" not in proc.stderr
+
+
+@pytest.mark.parametrize("item", ["asrbeam_size=3", "asr.beam_size"])
+def test_malformed_set(test_cache, jobs_root, media_file, item):
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--set", item)
+    assert_fails(proc, 2, f"--set '{item}' is malformed", "--set stage.param=value")
+
+
+@pytest.mark.parametrize(("item", "message", "fix"), [
+    ("translation.beam_size=3", "this workflow has no stage 'translation'",
+     "use one of: demux, asr, subtitles"),
+    ("asr.beam=3", "stage asr has no parameter beam", "beam_size"),
+    ("asr.beam_size=abc", "invalid value for asr", "beam_size"),
+])
+def test_set_unknown_stage_param_or_type(test_cache, jobs_root, media_file, item, message, fix):
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--set", item)
+    assert_fails(proc, 2, message, fix)
+
+
+def test_end_time_before_start_time(test_cache, jobs_root, media_file):
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--start-time", "0:08",
+                         "--end-time", "5")
+    assert_fails(proc, 2, "--end-time (5s) must be after --start-time (8s)", "swap or correct")
+
+
+def test_bad_time_string(test_cache, jobs_root, media_file):
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--start-time", "1:3x")
+    assert_fails(proc, 2, "--start-time '1:3x' is not a time", "MM:SS")
+
+
+def test_out_not_writable(test_cache, media_file, tmp_path):
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        jobs_root = locked / "out"
+    else:
+        # Tests run as root in CI, where chmod 0o500 does not stop writes: a folder "under"
+        # a regular file can never be created, by anyone.
+        blocker = tmp_path / "file.txt"
+        blocker.write_text("a file, not a folder\n")
+        jobs_root = blocker / "out"
+    try:
+        proc = run_script("prepare-job.sh", "--media", str(media_file), "--out", str(jobs_root))
+        assert_fails(proc, 2, "cannot write to the jobs folder", "--out DIR")
+        assert not jobs_root.exists()
+    finally:
+        if jobs_root.parent.is_dir():
+            jobs_root.parent.chmod(0o700)
+
+
+def test_translate_workflow_not_in_this_version(test_cache, jobs_root, media_file):
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--workflow", "translate",
+                         "-s", "hi", "-t", "en")
+    assert_fails(proc, 2, "workflow 'translate' needs stage(s) translation",
+                 "this version does not have yet", "--workflow transcribe")
+
+
+# -- media that is unusual but valid: it must just work -----------------------------------
+def test_silent_file_gives_an_empty_srt(test_cache, jobs_root, tmp_path):
+    silence = make_silence(tmp_path / "silence.wav", 5)
+    before = sha256(silence)
+    job_id = prepare("--media", str(silence), out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root)
+    assert stages_ran(proc) == ["demux", "asr", "subtitles:source"]
+    srts = sorted((jobs_root / job_id / "subtitles").glob("silence.*.srt"))
+    assert len(srts) == 1, srts
+    assert "-->" not in srts[0].read_text("utf-8")  # zero cues
+    transcript = json.loads(srts[0].with_suffix(".json").read_text("utf-8"))
+    assert transcript["segments"] == []
+    assert sha256(silence) == before
+
+
+def test_odd_filename_runs_and_job_id_is_ascii(done_job):
+    from shared.job import JOB_ID_PATTERN
+
+    job_id, job_dir = done_job["job_id"], done_job["job_dir"]
+    assert job_id.isascii() and JOB_ID_PATTERN.match(job_id), job_id
+    assert stages_ran(done_job["run"]) == ["demux", "asr", "subtitles:source"]
+    srts = sorted((job_dir / "subtitles").glob("*.en.srt"))
+    assert len(srts) == 1 and srts[0].name.startswith("फ़िल्म 'टेस्ट'"), srts
+    assert "ask not what your country" in srt_text(srts[0]).lower()
+    for suffix in (".en.vtt", ".en.json", ".en.txt"):
+        assert (job_dir / "subtitles" / srts[0].name.replace(".en.srt", suffix)).is_file()
+    job = json.loads((job_dir / "job.json").read_text("utf-8"))
+    assert job["media"]["path"] == str(done_job["media"]) and job["title"] == ODD_NAME[:-5]
+    assert sha256(done_job["media"]) == done_job["media_hash"]
+
+
+# -- run-pipeline: a bad reference or a broken job is refused; the job is kept ------------
+def test_job_id_with_parent_folder(done_job, tmp_path):
+    jobs_root = tmp_path / "out"
+    jobs_root.mkdir()
+    decoy = copy_job(done_job["job_dir"], tmp_path / "outside")  # jobs_root/../outside/<id>
+    before = snapshot(decoy)
+    ref = f"../outside/{decoy.name}"
+    proc = run_script("run-pipeline.sh", "-j", ref, "--out", str(jobs_root))
+    assert_fails(proc, 2, f"'{ref}' is not a valid job id", "the id prepare-job printed")
+    assert snapshot(decoy) == before
+
+
+def test_unknown_job_id(done_job):
+    before = snapshot(done_job["job_dir"])
+    proc = run_script("run-pipeline.sh", "-j", "no-such-job-20200101-000000-abcd", "--out",
+                      str(done_job["jobs_root"]))
+    assert_fails(proc, 2, "no job 'no-such-job-20200101-000000-abcd'", "--status")
+    assert snapshot(done_job["job_dir"]) == before
+
+
+def test_no_job_given(done_job):
+    before = snapshot(done_job["job_dir"])
+    proc = run_script("run-pipeline.sh", "--out", str(done_job["jobs_root"]))
+    assert_fails(proc, 2, "no job given", "-j <job-id>", "--latest")
+    assert snapshot(done_job["job_dir"]) == before
+
+
+def test_job_json_edited_into_invalid_json(done_job, tmp_path):
+    job_dir = copy_job(done_job["job_dir"], tmp_path / "out")
+    job_file = job_dir / "job.json"
+    lines = job_file.read_text("utf-8").splitlines(keepends=True)
+    line_no = next(n for n, line in enumerate(lines, 1) if '"workflow"' in line)
+    lines[line_no - 1] = lines[line_no - 1].replace('"transcribe"', "transcribe")  # unquoted
+    job_file.write_text("".join(lines), "utf-8")
+    before = snapshot(job_dir)
+    proc = run_script("run-pipeline.sh", "-j", job_dir.name, "--out", str(tmp_path / "out"))
+    assert_fails(proc, 1, f"{job_file} is not valid JSON (line {line_no},",
+                 f"undo the edit to {job_file}")
+    assert snapshot(job_dir) == before
+
+
+def test_job_json_missing_a_field(done_job, tmp_path):
+    job_dir = copy_job(done_job["job_dir"], tmp_path / "out")
+    job_file = job_dir / "job.json"
+    data = json.loads(job_file.read_text("utf-8"))
+    del data["workflow"]
+    job_file.write_text(json.dumps(data, indent=2), "utf-8")
+    before = snapshot(job_dir)
+    proc = run_script("run-pipeline.sh", "-j", job_dir.name, "--out", str(tmp_path / "out"))
+    assert_fails(proc, 1, f"{job_file} is invalid", "workflow: Field required",
+                 "prepare the job again")
+    assert snapshot(job_dir) == before
+
+
+def test_from_unknown_stage(done_job):
+    before = snapshot(done_job["job_dir"])
+    proc = run_pipeline(done_job["job_id"], "--from", "translation", out=done_job["jobs_root"],
+                        check=False)
+    assert_fails(proc, 2, "no stage 'translation'", "use one of: demux, asr, subtitles")
+    assert snapshot(done_job["job_dir"]) == before
+
+
+# -- run-pipeline: the machine is not ready ------------------------------------------------
+def _edited_hardware_cache(tmp_path: Path, edit) -> Path:
+    data = json.loads(hardware_cache_file().read_text("utf-8"))
+    edit(data)
+    path = tmp_path / "hardware_cache.json"
+    path.write_text(json.dumps(data, indent=2), "utf-8")
+    return path
+
+
+def test_venv_missing_at_run_time(test_cache, jobs_root, media_file, tmp_path):
+    def no_whisperx(data: dict) -> None:
+        missing = tmp_path / "venvs" / "whisperx"
+        data["environments"]["whisperx"]["path"] = str(missing)
+        data["environments"]["whisperx"]["python"] = str(missing / "bin" / "python")
+
+    cache = _edited_hardware_cache(tmp_path, no_whisperx)
+    before = sha256(media_file)
+    job_id = prepare("--media", str(media_file), "-s", "en", out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root, env={"SUBPIPE_HARDWARE_CACHE": str(cache)},
+                        check=False)
+    assert_fails(proc, 1, "environment 'whisperx' is not usable", "./bootstrap.sh --envs whisperx")
+    assert stages_ran(proc) == ["demux"]
+    job_dir = jobs_root / job_id
+    recorded = lock(job_dir)["stages"]
+    assert set(recorded) == {"demux"}
+    for output in recorded["demux"]["outputs"]:  # demux's outputs are kept, unchanged
+        assert sha256(job_dir / output["path"]) == output["sha256"]
+    assert not (job_dir / "subtitles").exists()
+    assert sha256(media_file) == before
+
+
+def test_model_not_cached(test_cache, jobs_root, media_file, tmp_path):
+    from shared import hardware
+    from shared.env_registry import load_registry
+    from shared.hardware_cache import build
+    from shared.model_registry import load_models
+    from shared.workflows import load_workflows
+
+    # like tests/conftest.py, but the embedded model is not installed: an empty cache
+    empty = build(hardware.probe(), load_registry(), load_models(), load_workflows(),
+                  cache_base=tmp_path / "empty-cache")
+    empty.cache.create()
+    cache = tmp_path / "hardware_cache.json"
+    empty.save(cache)
+    job_id = prepare("--media", str(media_file), "-s", "en", out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root, env={"SUBPIPE_HARDWARE_CACHE": str(cache)},
+                        check=False)
+    assert_fails(proc, 1, "no model for asr is cached", "./cache-models.sh --stage asr",
+                 "./bootstrap.sh")
+    assert stages_ran(proc) == ["demux"]
+    job_dir = jobs_root / job_id
+    assert set(lock(job_dir)["stages"]) == {"demux"}
+    assert (job_dir / "stages" / "01_demux" / "audio_16k.wav").is_file()
+
+
+@pytest.mark.parametrize("model, message, fix", [
+    ("tiny", "ASR model Systran/faster-whisper-tiny is not in the cache",
+     "huggingface-cli download Systran/faster-whisper-tiny"),
+    ("faster-whisper-small", "ASR model Systran/faster-whisper-small is not in the cache",
+     "./cache-models.sh"),
+    ("gigantic", "unknown ASR model 'gigantic'", "a Whisper size"),
+])
+def test_asr_model_override_that_is_not_usable(test_cache, jobs_root, media_file, model,
+                                               message, fix):
+    job_id = prepare("--media", str(media_file), "-s", "en", "--set", f"asr.model={model}",
+                     out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root, check=False)
+    assert_fails(proc, 1, message, fix)
+    assert stages_ran(proc) == ["demux"]
+
+
+@pytest.mark.parametrize("broken", ["missing", "invalid JSON"])
+def test_hardware_cache_missing_or_invalid(done_job, tmp_path, broken):
+    cache = tmp_path / "hardware_cache.json"
+    if broken == "invalid JSON":
+        cache.write_text(hardware_cache_file().read_text("utf-8")[:200], "utf-8")  # cut short
+        message = f"{cache} is not valid JSON (line"
+    else:
+        message = f"{cache} does not exist"
+    env = {"SUBPIPE_HARDWARE_CACHE": str(cache)}
+    before = snapshot(done_job["job_dir"])
+    proc = run_pipeline(done_job["job_id"], out=done_job["jobs_root"], env=env, check=False)
+    assert_fails(proc, 1, message, "./bootstrap.sh", str(cache))
+    assert snapshot(done_job["job_dir"]) == before
+    proc = run_script("cache-models.sh", "--list", env=env)
+    assert_fails(proc, 1, message, "./bootstrap.sh")
