@@ -32,8 +32,9 @@ def main(*, list_: bool, every: bool, workflow: str | None, stage: str | None,
         for row in model_cache.list_rows(cache, registry):
             profiles = [p.name for p in registry.profiles.values()
                         if any(row.spec.name in names for names in p.models.values())]
-            table.add_row(row.spec.name, row.spec.stage, row.spec.repo_id or row.spec.package or "",
-                          f"~{row.spec.size_mb} MB", row.status, ", ".join(profiles), row.fix)
+            source = row.spec.repo_id or row.spec.package or ""
+            table.add_row(row.spec.name, row.spec.stage, source, f"~{row.spec.size_mb} MB",
+                          row.status, ", ".join(profiles), row.fix)
         console.print(table)
         others = model_cache.other_cached_repos(cache, registry)
         if others:
@@ -44,7 +45,8 @@ def main(*, list_: bool, every: bool, workflow: str | None, stage: str | None,
         registry, profile, workflow=workflow, stage=stage, every=every,
         cached_in=cache.cache.hf_hub_cache if verify else None)
     if not specs:
-        raise InputError("nothing selected", fix="use --all, --workflow W, --stage S or --profile P")
+        raise InputError("nothing selected",
+                         fix="use --all, --workflow W, --stage S or --profile P")
     if verify:
         rows = model_cache.verify(cache, specs, EnvironmentManager(cache))
         table = Table(title="offline load check", title_justify="left")

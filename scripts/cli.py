@@ -150,7 +150,7 @@ def prepare(
             title=title, year=year, profile=profile, sets=sets or [], out=out))
     except PipelineError as e:
         raise _fail(e, debug) from None
-    for job_id, job_dir in created:
+    for _job_id, job_dir in created:
         sys.stderr.write(f"prepared {job_dir}\n")
     sys.stderr.write(f"next: ./run-pipeline.sh -j {created[-1][0]}\n")
     for job_id, _ in created:

@@ -34,7 +34,7 @@ def make_sample(folder: Path) -> Path:
 def run_demo(cache: HardwareCache, media: Path | None, jobs_root: Path) -> list[Path]:
     from scripts.prepare import PrepareOptions, prepare
     from shared.display import PlainDisplay
-    from shared.runner import RunOptions, Runner
+    from shared.runner import Runner, RunOptions
 
     source = media or make_sample(cache.cache.base_dir / "demo")
     lang = "auto" if media else "en"

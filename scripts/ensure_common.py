@@ -20,9 +20,6 @@ LOCK = ROOT / "uv.lock"
 
 
 def main() -> int:
-    if sys.version_info < (3, 10):
-        sys.stderr.write(f"error: Python >= 3.10 is required, found {sys.version.split()[0]}\n")
-        return 2
     state, reason = venvs.venv_state(VENV, LOCK)
     if state != "ready":
         sys.stderr.write(f"[setup] common venv: {reason}; building it with uv\n")

@@ -63,7 +63,8 @@ def list_rows(cache: HardwareCache, registry: ModelRegistry) -> list[Row]:
     rows = []
     for spec in registry.models.values():
         if spec.kind == "bundled":
-            rows.append(Row(spec, "bundled", f"inside the {spec.package} package ({spec.env} venv)"))
+            where = f"inside the {spec.package} package ({spec.env} venv)"
+            rows.append(Row(spec, "bundled", where))
             continue
         assert spec.repo_id
         check = hf_cache.check_repo(hub, spec.repo_id, spec.revision, hash_blobs=False)

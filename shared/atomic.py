@@ -16,7 +16,8 @@ from typing import Any
 
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; rename it over ``target`` if the block succeeds."""
+    """Yield a temporary path next to ``target``; rename it over ``target`` when the block
+    succeeds (a failure removes the temporary file and leaves ``target`` as it was)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

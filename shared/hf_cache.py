@@ -98,9 +98,9 @@ def check_repo(hub_cache: Path, repo_id: str, revision: str = "main",
             else:
                 continue
             if actual != name:
-                return CacheCheck("corrupt", f"{path.relative_to(snap)}: content hash {actual[:12]} "
-                                  f"does not match blob {name[:12]} (partial or damaged download)",
-                                  revision=commit)
+                return CacheCheck(
+                    "corrupt", f"{path.relative_to(snap)}: content hash {actual[:12]} does not "
+                    f"match blob {name[:12]} (partial or damaged download)", revision=commit)
     return CacheCheck("ok", f"{size / 2**20:.0f} MB", size_bytes=size, revision=commit)
 
 

@@ -38,7 +38,8 @@ class LanguageTable(BaseModel):
             return by_iso2[key]
         raise InputError(
             f"unknown language code '{code}'",
-            fix="use an ISO 639-1 code such as hi, en, ta, te, bn, gu, mr (list: config/languages.toml)",
+            fix="use an ISO 639-1 code such as hi, en, ta, te, bn, gu, mr "
+            "(list: config/languages.toml)",
         )
 
     def normalize(self, code: str) -> str:

@@ -131,7 +131,7 @@ def select_keys(job: jobs.Job, options: RunOptions) -> list[str]:
     names = [i.stage for i in job.stages]
 
     def positions(ref: str) -> list[int]:
-        found = [n for n, (k, s) in enumerate(zip(keys, names)) if ref in (k, s)]
+        found = [n for n, (k, s) in enumerate(zip(keys, names, strict=True)) if ref in (k, s)]
         if not found:
             raise InputError(f"no stage '{ref}' in job {job.job_id}",
                              fix=f"use one of: {', '.join(dict.fromkeys(names + keys))}")
@@ -237,8 +237,8 @@ class Runner:
                 return StagePlan(key, spec.name, env, spec, params, inputs, models, None, None,
                                  "run", [f"after {', '.join(sorted(upstream))} runs"])
             raise InputError(
-                f"stage {key} of job {job.job_id} needs {', '.join(spec.inputs[n] for n in missing)}"
-                ", which does not exist yet",
+                f"stage {key} of job {job.job_id} needs "
+                f"{', '.join(spec.inputs[n] for n in missing)}, which does not exist yet",
                 fix=f"run the earlier stages first: ./run-pipeline.sh -j {job.job_id}")
         components = {
             "stage": f"{spec.name}@{spec.version}",
@@ -319,7 +319,7 @@ class Runner:
                 jr.log(f"{key}: cannot start: {e}")
                 self.display.failed(jr.job.job_id, key, str(e))
             return
-        for (jr, plan), log_path in zip(group, log_paths):
+        for (jr, plan), log_path in zip(group, log_paths, strict=True):
             self._collect(jr, plan, key, env, result, log_path, started_at)
 
     def _collect(self, jr: JobRun, plan: StagePlan, key: str, env: str, result, log_path: Path,

@@ -75,7 +75,7 @@ def make_video(audio: Path, out: Path, *, audio_offset: float = 0.0, seconds: fl
 
 
 def make_silence(out: Path, seconds: float) -> Path:
-    ffmpeg("-f", "lavfi", "-i", f"anullsrc=r=16000:cl=mono", "-t", str(seconds), str(out))
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", str(seconds), str(out))
     return out
 
 
