@@ -56,5 +56,5 @@ def main(*, list_: bool, every: bool, workflow: str | None, stage: str | None,
             table.add_row(row.spec.name, row.spec.env, row.status.upper(), row.detail, row.fix)
         console.print(table)
         return 0 if all(r.status in ("ok", "skipped") for r in rows) else 1
-    failed = model_cache.download(cache, specs, dry_run=dry_run)
-    return 1 if failed else 0
+    model_cache.download(cache, specs, dry_run=dry_run)  # raises if any download failed
+    return 0

@@ -36,6 +36,8 @@ def _setup_logging(level: LogLevel, debug: bool) -> str:
     name = "DEBUG" if debug else level.value
     logging.basicConfig(level=name, format="%(levelname)-7s %(message)s", stream=sys.stderr,
                         force=True)
+    if not debug:  # one line per HTTP request is noise during downloads
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     return name
 
 

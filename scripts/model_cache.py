@@ -12,7 +12,7 @@ from shared import hf_cache
 from shared.environment_manager import EnvironmentManager
 from shared.errors import InputError, PipelineError
 from shared.hardware_cache import HardwareCache
-from shared.model_registry import ModelRegistry, ModelSpec
+from shared.model_registry import MODELS_FILE, ModelRegistry, ModelSpec
 from shared.workflows import load_workflows
 
 logger = logging.getLogger("cache-models")
@@ -88,43 +88,66 @@ def other_cached_repos(cache: HardwareCache, registry: ModelRegistry) -> list[tu
     return sorted((r.repo_id, r.size_on_disk) for r in info.repos if r.repo_id not in known)
 
 
-def download(cache: HardwareCache, specs: list[ModelSpec], *, dry_run: bool) -> list[str]:
-    """Download into the project cache; return the names that failed."""
+def download(cache: HardwareCache, specs: list[ModelSpec], *, dry_run: bool) -> None:
+    """Download into the project cache; raise naming every repo that failed, after trying all."""
     hub = cache.cache.hf_hub_cache
-    todo = [s for s in specs if s.kind == "hf" and not s.is_cached(hub)]
+    todo = []
     for spec in specs:
         if spec.kind == "bundled":
             logger.info("%-32s bundled in %s: nothing to download", spec.name, spec.package)
-        elif spec not in todo:
+            continue
+        assert spec.repo_id
+        check = hf_cache.check_repo(hub, spec.repo_id, spec.revision, hash_blobs=False)
+        if check.status == "ok":
             logger.info("%-32s already cached", spec.name)
+        else:
+            if check.status == "incomplete":
+                logger.info("%-32s %s: downloading the rest", spec.name, check.detail)
+            todo.append(spec)
     need_mb = sum(s.size_mb for s in todo)
     if dry_run:
         for spec in todo:
             logger.info("%-32s would download %s (~%d MB)", spec.name, spec.repo_id, spec.size_mb)
         logger.info("total: ~%.1f GB into %s", need_mb / 1024, hub)
-        return []
+        return
     if not todo:
-        return []
+        return
     hub.mkdir(parents=True, exist_ok=True)
     free_mb = shutil.disk_usage(hub).free / 2**20
     if free_mb < need_mb * 1.1:
         raise PipelineError(f"not enough disk: {free_mb / 1024:.1f} GB free at {hub}, the models "
                             f"need ~{need_mb / 1024:.1f} GB",
                             fix="free space, or download fewer models (--stage / --workflow)")
+    # huggingface_hub reads these once, at import: set them before importing it. Its own
+    # files (token, telemetry opt-outs) go under the project cache, not the user's home.
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         os.environ.pop(var, None)
-    from huggingface_hub import snapshot_download
+    os.environ.setdefault("HF_HOME", str(cache.cache.hf_home))
+    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
 
     failed = []
     for spec in todo:
         logger.info("downloading %s (~%d MB)", spec.repo_id, spec.size_mb)
         try:
             snapshot_download(spec.repo_id, revision=spec.revision, cache_dir=hub)
-        except Exception as e:  # noqa: BLE001 - report every failure, then exit non-zero
-            logger.error("%s: download failed: %s (a re-run resumes partial downloads)",
-                         spec.repo_id, str(e).splitlines()[0] if str(e) else type(e).__name__)
-            failed.append(spec.name)
-    return failed
+        except Exception as e:  # noqa: BLE001 - report every failure, then raise
+            logger.debug("%s: download failed", spec.repo_id, exc_info=True)
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            if isinstance(e, (RepositoryNotFoundError, RevisionNotFoundError)):
+                logger.error("%s: not found on %s at revision %s (%s): check %s in %s",
+                             spec.repo_id, constants.ENDPOINT, spec.revision, first,
+                             spec.name, MODELS_FILE)
+            else:
+                logger.error("%s: download failed: %s (re-run the same command: files already "
+                             "downloaded are kept)", spec.repo_id, first)
+            failed.append(spec.repo_id)
+    if failed:
+        raise PipelineError(f"{len(failed)} of {len(todo)} model downloads failed: "
+                            f"{', '.join(failed)}",
+                            fix="fix the cause logged above (network, hub, repo_id), then re-run "
+                            "the same command: files already downloaded are kept")
 
 
 def verify(cache: HardwareCache, specs: list[ModelSpec], manager: EnvironmentManager) -> list[Row]:

@@ -4,11 +4,14 @@ in every venv and the checks are exactly the ones the loaders depend on:
     <hub>/models--<org>--<name>/blobs/<hash>
     <hub>/models--<org>--<name>/snapshots/<revision>/<file> -> ../../blobs/<hash>
     <hub>/models--<org>--<name>/refs/main        the revision, with NO trailing newline
+    <hub>/models--<org>--<name>/trees/<rev>.json the file listing huggingface_hub >= 1.x saves
+                                                 before fetching the files
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -38,8 +41,26 @@ def snapshot_dir(hub_cache: Path, repo_id: str, revision: str = "main") -> Path 
 
 
 def is_cached(hub_cache: Path, repo_id: str, revision: str = "main") -> bool:
+    """The snapshot exists, is not empty, and holds every file of its saved listing."""
     folder = snapshot_dir(hub_cache, repo_id, revision)
-    return folder is not None and any(folder.iterdir())
+    if folder is None or not any(folder.iterdir()):
+        return False
+    return not missing_files(hub_cache, repo_id, folder.name)
+
+
+def missing_files(hub_cache: Path, repo_id: str, commit: str) -> list[str]:
+    """Files the commit's saved listing (trees/<commit>.json) names but the snapshot lacks:
+    what an interrupted download left out. huggingface_hub writes refs/ and the listing before
+    it fetches the files, so a partial snapshot looks complete to a plain folder check.
+    Empty when no listing was saved (the embedded model, older huggingface_hub)."""
+    folder = repo_folder(hub_cache, repo_id)
+    try:
+        listing = json.loads((folder / "trees" / f"{commit}.json").read_text("utf-8"))
+        names = list(listing["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    snap = folder / "snapshots" / commit
+    return sorted(name for name in names if not (snap / name).exists())
 
 
 def sha256_file(path: Path) -> str:
@@ -60,7 +81,7 @@ def git_blob_sha1(path: Path) -> str:
 
 @dataclass
 class CacheCheck:
-    status: str  # "ok" | "missing" | "corrupt"
+    status: str  # "ok" | "missing" | "incomplete" | "corrupt"
     detail: str = ""
     size_bytes: int = 0
     revision: str | None = None
@@ -80,6 +101,10 @@ def check_repo(hub_cache: Path, repo_id: str, revision: str = "main",
     snap = folder / "snapshots" / commit
     if not snap.is_dir() or not any(snap.iterdir()):
         return CacheCheck("missing", f"snapshot {commit} is missing or empty", revision=commit)
+    missing = missing_files(hub_cache, repo_id, commit)
+    if missing:
+        return CacheCheck("incomplete", f"{len(missing)} file(s) missing (interrupted download): "
+                          f"{', '.join(missing)}", revision=commit)
     size = 0
     for path in sorted(snap.rglob("*")):
         if path.is_dir():

@@ -56,6 +56,22 @@ def test_check_repo_finds_missing_and_corrupt_entries(tmp_path):
     assert "missing blob" in hf_cache.check_repo(hub, REPO).detail
 
 
+def test_a_partial_snapshot_is_not_cached(tmp_path):
+    hub = tmp_path / "hub"
+    snap = make_repo(hub)
+    listing = {"format_version": 1, "files": {"config.json": {"size": 2, "blob_id": "x"},
+                                              "model.bin": {"size": 7, "blob_id": "y"},
+                                              "tokenizer.json": {"size": 9, "blob_id": "z"}}}
+    trees = hf_cache.repo_folder(hub, REPO) / "trees"
+    trees.mkdir()
+    (trees / f"{REV}.json").write_text(json.dumps(listing))
+    assert not hf_cache.is_cached(hub, REPO)  # a run must not pick it
+    check = hf_cache.check_repo(hub, REPO)
+    assert check.status == "incomplete" and "tokenizer.json" in check.detail
+    (snap / "tokenizer.json").write_text("{}")
+    assert hf_cache.is_cached(hub, REPO) and hf_cache.check_repo(hub, REPO).status == "ok"
+
+
 def test_git_sha1_blob_names_are_verified_too(tmp_path):
     hub = tmp_path / "hub"
     snap = make_repo(hub, {"config.json": b"{}"})
