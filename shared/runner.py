@@ -112,7 +112,11 @@ def load_stage_module(stage: str) -> ModuleType:
 
 
 def source_hash(module: ModuleType) -> str:
-    return hashlib.sha256(Path(inspect.getfile(module)).read_bytes()).hexdigest()
+    """sha256 over the stage module's source and the modules its SPEC.code names."""
+    digest = hashlib.sha256(Path(inspect.getfile(module)).read_bytes())
+    for name in module.SPEC.code:
+        digest.update(Path(inspect.getfile(importlib.import_module(name))).read_bytes())
+    return digest.hexdigest()
 
 
 def log_name(key: str) -> str:

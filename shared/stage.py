@@ -111,6 +111,7 @@ class StageSpec(Generic[P]):
     outputs: tuple[str, ...]  # files every successful run leaves in its stage folder
     description: str = ""
     model_slots: tuple[str, ...] = ()  # profile slots whose model goes into the fingerprint
+    code: tuple[str, ...] = ()  # other modules whose source shapes the outputs (fingerprinted)
     environment_for: Callable[[P], str] | None = None
 
     def env_for(self, params: P) -> str:

@@ -40,6 +40,7 @@ SPEC = StageSpec(
     inputs={"media": "job:media"},
     outputs=("audio_16k.wav", "media_info.json"),
     description="extract the audio track as 16 kHz mono WAV",
+    code=("shared.media",),
 )
 
 

@@ -35,6 +35,7 @@ SPEC = StageSpec(
     inputs={"segments": "asr:segments.json", "media_info": "demux:media_info.json"},
     outputs=(),
     description="write SRT / WebVTT subtitles and the transcript",
+    code=("shared.cues",),
 )
 
 _UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
