@@ -36,6 +36,8 @@ def main() -> int:
                 "(an interrupted build is repaired on the next run)\n")
             return 1
         sys.stderr.write(f"[setup] common venv ready in {seconds:.1f}s\n")
+    else:  # confirmed against the current uv.lock: let the wrappers take their fast path
+        (VENV / venvs.MARKER).touch()
     sys.stdout.write(str(venvs.python_in(VENV)) + "\n")
     return 0
 

@@ -22,7 +22,12 @@ subpipe_find_python() {
 
 subpipe_run_cli() {
   local root="$1"; shift
-  local py common
+  local py common marker="$root/.venvs/common/.subpipe-env.json"
+  common="$root/.venvs/common/bin/python"
+  # Fast path: the common venv was confirmed against uv.lock after uv.lock last changed.
+  if [ -x "$common" ] && [ -f "$marker" ] && [ "$marker" -nt "$root/uv.lock" ]; then
+    PYTHONPATH="$root" exec "$common" -m scripts.cli "$@"
+  fi
   py="$(subpipe_find_python)" || exit 2
   common="$("$py" "$root/scripts/ensure_common.py")" || exit 1
   PYTHONPATH="$root" exec "$common" -m scripts.cli "$@"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,10 @@ def test_bootstrap_rejects_an_unknown_environment(tmp_path):
 
 
 def test_wrapper_without_a_usable_python_names_the_fix(tmp_path):
+    fresh = tmp_path / "checkout"  # a fresh machine: the scripts, no venvs yet
+    (fresh / "scripts").mkdir(parents=True)
+    for name in ("prepare-job.sh", "scripts/wrapper.sh", "scripts/ensure_common.py", "uv.lock"):
+        shutil.copy2(ROOT / name, fresh / name)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in ("bash", "dirname", "env"):
@@ -105,7 +111,7 @@ def test_wrapper_without_a_usable_python_names_the_fix(tmp_path):
     old = bin_dir / "python3"
     old.write_text("#!/bin/sh\nexit 1\n")  # a Python that is too old
     old.chmod(0o755)
-    proc = run_script("prepare-job.sh", "--help", env={"PATH": str(bin_dir),
-                                                       "SUBPIPE_PYTHON": ""})
+    proc = subprocess.run([str(fresh / "prepare-job.sh"), "--help"], capture_output=True,
+                          text=True, env={"PATH": str(bin_dir), "SUBPIPE_PYTHON": ""})
     assert proc.returncode == 2
     assert "no Python 3.10-3.13 found" in proc.stderr and "fix:" in proc.stderr
