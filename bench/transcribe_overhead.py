@@ -70,6 +70,8 @@ t1 = time.perf_counter()
 cfg = json.loads(sys.argv[1])
 model = WhisperModel(cfg["model"], **cfg["model_kwargs"])
 t2 = time.perf_counter()
+import ctranslate2
+ctranslate2.set_random_seed(cfg["seed"])
 segments, info = model.transcribe(cfg["audio"], **cfg["transcribe_kwargs"])
 count, words, last_end, fallbacks = 0, 0, 0.0, 0
 for segment in segments:
@@ -205,6 +207,7 @@ def direct_settings(cache, audio: Path, language: str) -> dict:
     return {
         "model": model,
         "audio": str(audio),
+        "seed": p.seed,
         "model_kwargs": {"device": device, "compute_type": compute,
                          "cpu_threads": p.cpu_threads or defaults.cpu_threads,
                          "local_files_only": True},
@@ -350,6 +353,7 @@ def asr_mismatches(job_dir: Path, settings: dict) -> list[str]:
              "compute_type": (p["compute_type"], m["compute_type"]),
              "cpu_threads": (p["cpu_threads"], m["cpu_threads"]),
              "temperatures": (p["temperatures"], t["temperature"]),
+             "seed": (p["seed"], settings["seed"]),
              "min_silence_duration_ms": (p["min_silence_duration_ms"],
                                          t["vad_parameters"]["min_silence_duration_ms"])}
     for name in ("language", "task", "beam_size", "best_of", "condition_on_previous_text",

@@ -58,6 +58,8 @@ class AsrParams(StageParams):
     min_silence_duration_ms: int = Field(500, description="VAD: silence that splits speech")
     task: Literal["transcribe"] = Field(
         "transcribe", description="always transcribe: translation is its own stage")
+    seed: int = Field(0, description="seed of the sampling used by temperature fallback: the "
+                      "same audio and params give the same transcript")
 
 
 SPEC = StageSpec(
@@ -191,6 +193,9 @@ def process(request: StageRequest, models) -> StageOutcome:
     result = {"language": params.language, "language_probability": None,
               "duration": round(duration, 3), "model": params.model, "segments": []}
     started = time.monotonic()
+    import ctranslate2
+
+    ctranslate2.set_random_seed(params.seed)
     with open(jsonl, "w", encoding="utf-8") as stream:
         if duration >= 0.1:
             segments, info = model.transcribe(
