@@ -175,19 +175,10 @@ def build_speech(folder: Path, minutes: float) -> Path:
 
 def setup_cache(folder: Path):
     """A temporary model cache + hardware_cache.json, as tests/conftest.py's test_cache."""
-    from shared import embedded_model, hardware
-    from shared.env_registry import load_registry
-    from shared.hardware_cache import build
-    from shared.model_registry import load_models
     from shared.paths import HARDWARE_CACHE_ENV
-    from shared.workflows import load_workflows
+    from tests.helpers import make_model_cache
 
-    cache = build(hardware.probe(), load_registry(), load_models(), load_workflows(),
-                  cache_base=folder / ".cache")
-    cache.cache.create()
-    embedded_model.install(cache.cache.hf_hub_cache)
-    path = folder / "hardware_cache.json"
-    cache.save(path)
+    cache, path = make_model_cache(folder)
     os.environ[HARDWARE_CACHE_ENV] = str(path)
     return cache
 

@@ -76,10 +76,11 @@ def stage_states(job_dir: Path) -> list[dict]:
 
 
 def print_status(job_dirs: list[Path]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=True)
+    from shared.display import make_console
+
+    console = make_console()
     for job_dir in job_dirs:
         try:
             job = jobs.load(job_dir)

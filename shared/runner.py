@@ -237,7 +237,7 @@ class Runner:
         missing = [n for n, p in inputs.items() if not p.exists()]
         if missing:
             upstream = {spec.inputs[n].split(":")[0] for n in missing}
-            if options.dry_run and any(jr.planned.get(u) for u in upstream):
+            if options.dry_run and any(p.stage in upstream for p in jr.planned.values()):
                 return StagePlan(key, spec.name, env, spec, params, inputs, models, None, None,
                                  "run", [f"after {', '.join(sorted(upstream))} runs"])
             raise InputError(

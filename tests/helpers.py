@@ -13,6 +13,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def make_model_cache(folder: Path, *, embedded: bool = True):
+    """A model cache in the real layout under ``folder`` (the embedded faster-whisper base
+    assembled from its PyPI parts unless ``embedded`` is False) and a hardware_cache.json
+    pointing at it. Returns (HardwareCache, path of the json)."""
+    from shared import embedded_model, hardware
+    from shared.env_registry import load_registry
+    from shared.hardware_cache import build
+    from shared.model_registry import load_models
+    from shared.workflows import load_workflows
+
+    cache = build(hardware.probe(), load_registry(), load_models(), load_workflows(),
+                  cache_base=folder / ".cache")
+    cache.cache.create()
+    if embedded:
+        embedded_model.install(cache.cache.hf_hub_cache)
+    path = folder / "hardware_cache.json"
+    cache.save(path)
+    return cache, path
+
+
 def _speech_candidates() -> list[Path]:
     candidates = []
     if os.environ.get("SUBPIPE_SPEECH_DATA"):

@@ -347,18 +347,10 @@ def test_venv_missing_at_run_time(test_cache, jobs_root, media_file, tmp_path):
 
 
 def test_model_not_cached(test_cache, jobs_root, media_file, tmp_path):
-    from shared import hardware
-    from shared.env_registry import load_registry
-    from shared.hardware_cache import build
-    from shared.model_registry import load_models
-    from shared.workflows import load_workflows
+    from tests.helpers import make_model_cache
 
     # like tests/conftest.py, but the embedded model is not installed: an empty cache
-    empty = build(hardware.probe(), load_registry(), load_models(), load_workflows(),
-                  cache_base=tmp_path / "empty-cache")
-    empty.cache.create()
-    cache = tmp_path / "hardware_cache.json"
-    empty.save(cache)
+    _, cache = make_model_cache(tmp_path / "empty", embedded=False)
     job_id = prepare("--media", str(media_file), "-s", "en", out=jobs_root)
     proc = run_pipeline(job_id, out=jobs_root, env={"SUBPIPE_HARDWARE_CACHE": str(cache)},
                         check=False)

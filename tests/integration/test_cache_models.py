@@ -7,12 +7,8 @@ import shutil
 
 import pytest
 
-from shared import embedded_model, hardware, hf_cache
-from shared.env_registry import load_registry
-from shared.hardware_cache import build
-from shared.model_registry import load_models
-from shared.workflows import load_workflows
-from tests.helpers import run_script
+from shared import embedded_model, hf_cache
+from tests.helpers import make_model_cache, run_script
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +43,11 @@ def test_dry_run_lists_downloads_without_touching_the_network(test_cache):
 
 
 def test_verify_reports_a_corrupt_model_with_the_fix(tmp_path):
-    cache = build(hardware.probe(), load_registry(), load_models(), load_workflows(),
-                  cache_base=tmp_path / "cache")
-    cache.cache.create()
-    snap = embedded_model.install(cache.cache.hf_hub_cache)
+    cache, path = make_model_cache(tmp_path)
+    snap = hf_cache.snapshot_dir(cache.cache.hf_hub_cache, embedded_model.REPO_ID)
     blob = (snap / "model.bin").resolve()
     with open(blob, "r+b") as handle:  # a download cut short
         handle.truncate(blob.stat().st_size // 2)
-    path = tmp_path / "hw.json"
-    cache.save(path)
     proc = run_script("cache-models.sh", "--verify", "--workflow", "transcribe",
                       env={"SUBPIPE_HARDWARE_CACHE": str(path)})
     assert proc.returncode == 1
