@@ -162,3 +162,22 @@ def test_killed_during_asr_resumes_with_the_same_outputs(test_cache, speech, job
     ours = deliverable(job_dir, ".en.srt").read_text("utf-8")
     theirs = deliverable(jobs_root / reference_id, ".en.srt").read_text("utf-8")
     assert ours == theirs
+
+
+def test_ctrl_c_during_asr_stops_cleanly_and_the_next_run_resumes(test_cache, speech, jobs_root,
+                                                                  tmp_path):
+    long_audio = concat_audio([speech / "jfk.flac"] * 4, tmp_path / "jfk x4.wav")
+    job_id = prepare("--media", str(long_audio), "-s", "en", out=jobs_root)
+    job_dir = jobs_root / job_id
+    proc = _start_run(job_id, jobs_root)
+    _wait_for_asr(job_dir, proc)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted: completed stages are kept" in output
+    assert set(lock(job_dir)["stages"]) == {"demux"}
+    assert not (job_dir / "run.pid").exists()
+    resumed = run_pipeline(job_id, out=jobs_root)
+    assert stages_ran(resumed) == ["asr", "subtitles:source"]
+    # four back-to-back copies: Whisper blurs the joins, the rest must be right
+    assert wer(" ".join([JFK_TEXT] * 4), srt_text(deliverable(job_dir, ".en.srt"))) <= 0.3

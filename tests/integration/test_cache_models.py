@@ -57,3 +57,19 @@ def test_verify_reports_a_corrupt_model_with_the_fix(tmp_path):
     proc = run_script("cache-models.sh", "--list", env={"SUBPIPE_HARDWARE_CACHE": str(path)})
     assert "missing" in next(line for line in proc.stdout.splitlines()
                              if "faster-whisper-base" in line)
+
+
+def test_whisper_base_resolves_by_name_offline_in_the_whisperx_venv(test_cache, tmp_path):
+    from shared.environment_manager import EnvironmentManager
+
+    code = ("import socket\n"
+            "def refuse(*a, **k):\n"
+            "    raise OSError('network used')\n"
+            "socket.socket.connect = refuse\n"
+            "from faster_whisper import WhisperModel\n"
+            "model = WhisperModel('base', device='cpu', compute_type='int8')\n"
+            "print('resolved', model.model.is_multilingual)")
+    result = EnvironmentManager(test_cache).run_in_environment(
+        "whisperx", ["-c", code], log_paths=[tmp_path / "base.log"], timeout=300)
+    assert result.ok, "\n".join(result.tail)
+    assert result.tail[-1] == "resolved True"
