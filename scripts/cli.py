@@ -26,6 +26,12 @@ class LogLevel(str, Enum):
     ERROR = "ERROR"
 
 
+class VadChoice(str, Enum):
+    SILERO = "silero"
+    PYANNOTE = "pyannote"
+    NONE = "none"
+
+
 LogLevelOpt = Annotated[LogLevel, typer.Option("--log-level", case_sensitive=False,
                                                help="how much to log")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="log everything, show tracebacks")]
@@ -134,6 +140,10 @@ def prepare(
     = None,
     year: Annotated[int | None, typer.Option("--year", help="release year")] = None,
     profile: Annotated[str | None, typer.Option("--profile", help="cpu, cuda, apple")] = None,
+    separate: Annotated[bool, typer.Option(
+        "--separate", help="isolate the vocals with Demucs before VAD and ASR")] = False,
+    vad: Annotated[VadChoice, typer.Option(
+        "--vad", help="voice activity detection before ASR")] = VadChoice.NONE,
     sets: Annotated[list[str] | None, typer.Option(
         "--set", help="stage parameter override, e.g. asr.beam_size=3 (repeatable)")] = None,
     out: OutOpt = DEFAULT_JOBS_ROOT,
@@ -149,7 +159,8 @@ def prepare(
         created = do_prepare(PrepareOptions(
             media=media, workflow=workflow, source_lang=source_lang,
             target_langs=_split(target_langs), start_time=start_time, end_time=end_time,
-            title=title, year=year, profile=profile, sets=sets or [], out=out))
+            title=title, year=year, profile=profile, separate=separate, vad=vad.value,
+            sets=sets or [], out=out))
     except PipelineError as e:
         raise _fail(e, debug) from None
     for _job_id, job_dir in created:

@@ -37,6 +37,8 @@ class PrepareOptions:
     title: str | None = None
     year: int | None = None
     profile: str | None = None
+    separate: bool = False
+    vad: str = "none"
     sets: list[str] = field(default_factory=list)
     out: Path = Path("out")
 
@@ -117,10 +119,12 @@ def validate_overrides(sets: list[str], stage_names: list[str]) -> dict[str, dic
 def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
     """Validate everything first; then create the job folders. Returns (job id, folder)."""
     workflow = load_workflows().get(opts.workflow)
-    missing = workflow.missing_stages()
+    features = (["separation"] if opts.separate else []) + (["vad"] if opts.vad != "none" else [])
+    missing = workflow.missing_stages(features)
     if missing:
-        raise InputError(f"workflow '{workflow.name}' needs stage(s) {', '.join(missing)}, which "
-                         "this version does not have yet", fix="use --workflow transcribe")
+        raise InputError(f"workflow '{workflow.name}' with {features or 'no options'} needs "
+                         f"stage(s) {', '.join(missing)}, which this version does not have yet",
+                         fix="use --workflow transcribe without --separate / --vad")
     languages = load_languages()
     source = (opts.source_lang or AUTO).strip().lower()
     if source == AUTO:
@@ -153,8 +157,10 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
                          fix="swap or correct the two times")
     if opts.profile:
         load_models().profile(opts.profile)
-    stage_names = workflow.stage_names()
+    stage_names = workflow.stage_names(features)
     overrides = validate_overrides(opts.sets, stage_names)
+    if "vad" in features:
+        overrides.setdefault("vad", {}).setdefault("backend", opts.vad)
     files = collect_media(opts.media)
 
     probed = []
@@ -172,7 +178,7 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
     created = []
     for path, info in probed:
         title = opts.title if (opts.title and len(probed) == 1) else path.stem
-        instances = expand(workflow, targets)
+        instances = expand(workflow, targets, features)
         environments = {}
         for inst in instances:
             spec = load_stage_module(inst.stage).SPEC
@@ -185,7 +191,8 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
                                 duration=info.duration, has_video=info.has_video,
                                 audio_streams=len(info.audio_streams)),
             title=title, year=opts.year, source_lang=source, target_langs=targets,
-            start_time=start, end_time=end, profile=opts.profile, overrides=overrides,
+            start_time=start, end_time=end, profile=opts.profile, features=features,
+            overrides=overrides,
             stages=instances, stage_environments=environments)
         job_dir = jobs.create_job_dir(jobs_root, job_id)
         (job_dir / "logs").mkdir()

@@ -53,6 +53,7 @@ class Job(BaseModel):
     start_time: float | None = None
     end_time: float | None = None
     profile: str | None = None  # None: the profile bootstrap chose for this machine
+    features: list[str] = Field(default_factory=list)  # optional steps: separation, vad
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     stages: list[StageInstance]
     stage_environments: dict[str, str]

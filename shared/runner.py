@@ -233,16 +233,18 @@ class Runner:
             params = module.resolve(params, ctx)
         env = spec.env_for(params)
         models = module.model_refs(params, ctx) if hasattr(module, "model_refs") else []
-        inputs = {name: self._input_path(jr, ref) for name, ref in spec.inputs.items()}
+        refs = {name: ref for name, alternatives in spec.inputs.items()
+                if (ref := self._input_ref(jr, alternatives)) is not None}
+        inputs = {name: self._input_path(jr, ref) for name, ref in refs.items()}
         missing = [n for n, p in inputs.items() if not p.exists()]
         if missing:
-            upstream = {spec.inputs[n].split(":")[0] for n in missing}
+            upstream = {refs[n].split(":")[0] for n in missing}
             if options.dry_run and any(p.stage in upstream for p in jr.planned.values()):
                 return StagePlan(key, spec.name, env, spec, params, inputs, models, None, None,
                                  "run", [f"after {', '.join(sorted(upstream))} runs"])
             raise InputError(
                 f"stage {key} of job {job.job_id} needs "
-                f"{', '.join(spec.inputs[n] for n in missing)}, which does not exist yet",
+                f"{', '.join(refs[n] for n in missing)}, which does not exist yet",
                 fix=f"run the earlier stages first: ./run-pipeline.sh -j {job.job_id}")
         components = {
             "stage": f"{spec.name}@{spec.version}",
@@ -256,7 +258,7 @@ class Runner:
         digest = fingerprint.digest(components)
         action, reasons = self._decide(jr, key, spec.name, digest, components, options)
         if options.dry_run and action == "skip":
-            upstream = {ref.split(":")[0] for ref in spec.inputs.values()}
+            upstream = {ref.split(":")[0] for ref in refs.values()}
             reruns = sorted(p.key for p in jr.planned.values()
                             if p.stage in upstream and p.action == "run")
             if reruns:
@@ -280,6 +282,20 @@ class Runner:
             if jr.memo.sha256(path) != output.sha256:
                 return "run", [f"output {output.path} modified"]
         return "skip", ["up to date"]
+
+    @staticmethod
+    def _input_ref(jr: JobRun, alternatives: str | tuple[str, ...]) -> str | None:
+        """The input reference this job uses: the first alternative whose producing stage is
+        in the job; None for an optional input ("...?") the job has no producer for."""
+        options = (alternatives,) if isinstance(alternatives, str) else alternatives
+        stages = {i.stage for i in jr.job.stages} | {"job"}
+        for ref in options:
+            if ref.split(":")[0] in stages:
+                return ref.rstrip("?")
+        if all(ref.endswith("?") for ref in options):
+            return None
+        raise PipelineError(f"job {jr.job.job_id} has no stage producing {' or '.join(options)}",
+                            fix="check the workflow in config/workflows.toml")
 
     def _input_path(self, jr: JobRun, ref: str) -> Path:
         source, _, name = ref.partition(":")

@@ -107,7 +107,9 @@ class StageSpec(Generic[P]):
     environment: str
     version: int
     params: type[P]
-    inputs: dict[str, str]  # input name -> "<stage>:<file>" or "job:media"
+    # input name -> "<stage>:<file>" or "job:media"; a tuple lists alternatives (the first
+    # whose stage is in the job wins); a trailing "?" marks an input the job may not have
+    inputs: dict[str, str | tuple[str, ...]]
     outputs: tuple[str, ...]  # files every successful run leaves in its stage folder
     description: str = ""
     model_slots: tuple[str, ...] = ()  # profile slots whose model goes into the fingerprint

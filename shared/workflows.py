@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable
 from functools import cache
 from typing import Literal
 
@@ -16,11 +17,18 @@ WORKFLOWS_FILE = CONFIG_DIR / "workflows.toml"
 SOURCE = "source"
 
 
+FEATURES = ("separation", "vad")
+
+
 class WorkflowStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stage: str
     per_language: Literal["source", "targets", "all"] | None = None
+    when: Literal["separation", "vad"] | None = None  # included only if the job asks for it
+
+    def included(self, features: Iterable[str]) -> bool:
+        return self.when is None or self.when in set(features)
 
 
 class Workflow(BaseModel):
@@ -31,12 +39,15 @@ class Workflow(BaseModel):
     needs_targets: bool = False
     stages: list[WorkflowStep]
 
-    def stage_names(self) -> list[str]:
-        return [step.stage for step in self.stages]
+    def stage_names(self, features: Iterable[str] | None = None) -> list[str]:
+        """Stage names in order; with ``features``, only the steps a job with them runs."""
+        return [step.stage for step in self.stages
+                if features is None or step.included(features)]
 
-    def missing_stages(self) -> list[str]:
-        """Stages this version of the project does not have a module for yet."""
-        return [s for s in self.stage_names() if importlib.util.find_spec(f"stages.{s}") is None]
+    def missing_stages(self, features: Iterable[str] = ()) -> list[str]:
+        """Stages a job with ``features`` needs that this version has no module for yet."""
+        return [s for s in self.stage_names(features)
+                if importlib.util.find_spec(f"stages.{s}") is None]
 
 
 class WorkflowRegistry(BaseModel):
@@ -62,9 +73,12 @@ class StageInstance(BaseModel):
     dir: str  # relative to the job folder
 
 
-def expand(workflow: Workflow, targets: list[str]) -> list[StageInstance]:
+def expand(workflow: Workflow, targets: list[str],
+           features: Iterable[str] = ()) -> list[StageInstance]:
     instances: list[StageInstance] = []
     for step in workflow.stages:
+        if not step.included(features):
+            continue
         if step.per_language is None:
             langs: list[str | None] = [None]
         elif step.per_language == "source":
