@@ -54,12 +54,23 @@ class AsrParams(StageParams):
     initial_prompt: str | None = None
     hotwords: str | None = None
     word_timestamps: bool = True
-    vad_filter: bool = Field(True, description="skip non-speech with faster-whisper's Silero VAD")
+    vad_filter: bool = Field(True, description="skip non-speech with faster-whisper's Silero VAD "
+                             "(used only when the job has no vad stage)")
     min_silence_duration_ms: int = Field(500, description="VAD: silence that splits speech")
+    max_chunk_s: float = Field(30.0, gt=0, description="speech regions from the vad stage are "
+                               "merged into chunks of at most this many seconds; only those "
+                               "chunks are decoded, never the silence between them")
     task: Literal["transcribe"] = Field(
         "transcribe", description="always transcribe: translation is its own stage")
     seed: int = Field(0, description="seed of the sampling used by temperature fallback: the "
                       "same audio and params give the same transcript")
+    hallucination_filter: bool = Field(
+        True, description="remove repetition loops, boilerplate (\"thanks for watching\"), "
+        "segments over non-speech and impossible reading speeds; listed in hallucinations.json")
+    max_cps: float = Field(35.0, gt=0, description="hallucination filter: characters per second "
+                           "above which a segment cannot be speech")
+    min_repeats: int = Field(3, ge=2, description="hallucination filter: a phrase repeated this "
+                             "many times in a row is a loop")
 
 
 SPEC = StageSpec(
@@ -67,10 +78,12 @@ SPEC = StageSpec(
     environment="whisperx",
     version=1,
     params=AsrParams,
-    inputs={"audio": "demux:audio_16k.wav"},
-    outputs=("segments.json", "segments.jsonl"),
+    inputs={"audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav"),
+            "speech": "vad:speech_segments.json?"},
+    outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
     description="transcribe speech with Whisper",
     model_slots=("asr",),
+    code=("shared.hallucination",),
 )
 
 
@@ -174,6 +187,69 @@ def _load_model(params: AsrParams):
     return model
 
 
+def speech_chunks(regions: list[dict], max_chunk_s: float) -> list[tuple[float, float]]:
+    """Merge VAD speech regions (sorted or not) into chunks of at most ``max_chunk_s``: a
+    region joins the current chunk while the chunk stays within the limit (short pauses
+    inside a chunk are kept; the silence between chunks is never decoded). A region longer
+    than the limit is a chunk of its own."""
+    chunks: list[list[float]] = []
+    for region in sorted(regions, key=lambda r: float(r["start"])):
+        start, end = float(region["start"]), float(region["end"])
+        if end <= start:
+            continue
+        if chunks and end - chunks[-1][0] <= max_chunk_s:
+            chunks[-1][1] = max(chunks[-1][1], end)
+        else:
+            chunks.append([start, end])
+    return [(round(s, 3), round(e, 3)) for s, e in chunks]
+
+
+def decode_options(params: AsrParams, clips: list[tuple[float, float]] | None) -> dict:
+    """faster-whisper transcribe() arguments: the decoding Params, and either the vad
+    stage's speech chunks (clip_timestamps) or faster-whisper's own VAD filter."""
+    options = dict(
+        language=params.language, task=params.task, beam_size=params.beam_size,
+        best_of=params.best_of, temperature=params.temperatures,
+        condition_on_previous_text=params.condition_on_previous_text,
+        no_speech_threshold=params.no_speech_threshold,
+        log_prob_threshold=params.log_prob_threshold,
+        compression_ratio_threshold=params.compression_ratio_threshold,
+        hallucination_silence_threshold=params.hallucination_silence_threshold,
+        initial_prompt=params.initial_prompt, hotwords=params.hotwords,
+        word_timestamps=params.word_timestamps)
+    if clips is not None:
+        options.update(clip_timestamps=[t for clip in clips for t in clip], vad_filter=False)
+    else:
+        options.update(vad_filter=params.vad_filter,
+                       vad_parameters={"min_silence_duration_ms": params.min_silence_duration_ms})
+    return options
+
+
+def _remove_hallucinations(request: StageRequest, params: AsrParams, segments: list[dict],
+                           regions: list[dict] | None) -> list[dict]:
+    """The post-pass: write hallucinations.json (what was removed or changed, and why) and
+    return the segments to keep, renumbered. segments.jsonl keeps the raw decode."""
+    from shared.hallucination import FilterOptions, filter_segments
+
+    if not params.hallucination_filter:
+        atomic.write_json(request.output("hallucinations.json"),
+                          {"enabled": False, "removed": [], "changed": []})
+        return segments
+    speech = [(float(r["start"]), float(r["end"])) for r in regions] if regions is not None \
+        else None
+    report = filter_segments(segments, speech, FilterOptions(
+        min_repeats=params.min_repeats, max_cps=params.max_cps))
+    atomic.write_json(request.output("hallucinations.json"), {
+        "enabled": True, "removed": report.removed, "changed": report.changed})
+    for item in report.removed:
+        logger.warning("removed segment %s (%.2f-%.2f s, %r): %s", item["segment"].get("id"),
+                       item["segment"]["start"], item["segment"]["end"],
+                       item["segment"]["text"][:60], item["reason"])
+    for item in report.changed:
+        logger.warning("segment %s: %s", item.get("id"), item["reason"])
+    return [{**s, "id": i} for i, s in enumerate(report.kept)]
+
+
 def _segment_record(index: int, segment) -> dict:
     words = [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
               "probability": round(w.probability, 4)} for w in (segment.words or [])]
@@ -193,23 +269,22 @@ def process(request: StageRequest, models) -> StageOutcome:
     result = {"language": params.language, "language_probability": None,
               "duration": round(duration, 3), "model": params.model, "segments": []}
     started = time.monotonic()
+    clips: list[tuple[float, float]] | None = None
+    regions: list[dict] | None = None
+    if "speech" in request.inputs:
+        regions = json.loads(Path(request.inputs["speech"]).read_text("utf-8"))["segments"]
+        clips = speech_chunks(regions, params.max_chunk_s)
+        result["speech_chunks"] = len(clips)
+        logger.info("vad: %d speech region(s) -> %d chunk(s), %.1f s of %.1f s decoded",
+                    len(regions), len(clips), sum(e - s for s, e in clips), duration)
     import ctranslate2
 
     ctranslate2.set_random_seed(params.seed)
     with open(jsonl, "w", encoding="utf-8") as stream:
-        if duration >= 0.1:
-            segments, info = model.transcribe(
-                str(audio), language=params.language, task=params.task,
-                beam_size=params.beam_size, best_of=params.best_of,
-                temperature=params.temperatures,
-                condition_on_previous_text=params.condition_on_previous_text,
-                no_speech_threshold=params.no_speech_threshold,
-                log_prob_threshold=params.log_prob_threshold,
-                compression_ratio_threshold=params.compression_ratio_threshold,
-                hallucination_silence_threshold=params.hallucination_silence_threshold,
-                initial_prompt=params.initial_prompt, hotwords=params.hotwords,
-                word_timestamps=params.word_timestamps, vad_filter=params.vad_filter,
-                vad_parameters={"min_silence_duration_ms": params.min_silence_duration_ms})
+        if clips == []:
+            logger.warning("the vad stage found no speech: writing an empty transcript")
+        elif duration >= 0.1:
+            segments, info = model.transcribe(str(audio), **decode_options(params, clips))
             result["language"] = info.language
             result["language_probability"] = round(info.language_probability, 4)
             for index, segment in enumerate(segments):
@@ -224,12 +299,13 @@ def process(request: StageRequest, models) -> StageOutcome:
     if result["language"] is None:
         result["language"] = "und"
     elapsed = time.monotonic() - started
+    result["segments"] = _remove_hallucinations(request, params, result["segments"], regions)
     atomic.write_json(request.output("segments.json"), result)
     logger.info("%d segments, language %s (p=%s), %.1f s audio in %.1f s (RTF %.3f)",
                 len(result["segments"]), result["language"], result["language_probability"],
                 duration, elapsed, elapsed / duration if duration else 0.0)
     return StageOutcome(
-        outputs=[request.output("segments.json"), jsonl],
+        outputs=[request.output("segments.json"), jsonl, request.output("hallucinations.json")],
         info={"language": result["language"], "segments": len(result["segments"]),
               "audio_s": round(duration, 3), "rtf": round(elapsed / duration, 4) if duration
               else None})

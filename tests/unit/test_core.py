@@ -196,3 +196,17 @@ def test_parse_set_reads_json_values_and_rejects_malformed_items():
     for bad in ("asr=3", "beam_size=3", "asr.beam_size", ".x=1"):
         with pytest.raises(InputError, match="malformed"):
             parse_set(bad)
+
+
+def test_speech_regions_merge_into_chunks_of_at_most_max_chunk():
+    from stages.asr import AsrParams, decode_options, speech_chunks
+
+    regions = [{"start": 40.0, "end": 45.0}, {"start": 1.0, "end": 4.0},
+               {"start": 5.0, "end": 20.0}, {"start": 28.0, "end": 33.0},
+               {"start": 50.0, "end": 95.0}, {"start": 96.0, "end": 96.0}]
+    assert speech_chunks(regions, 30.0) == [(1.0, 20.0), (28.0, 45.0), (50.0, 95.0)]
+    assert speech_chunks([], 30.0) == []
+    options = decode_options(AsrParams(), [(1.0, 20.0), (28.0, 45.0)])
+    assert options["clip_timestamps"] == [1.0, 20.0, 28.0, 45.0]
+    assert options["vad_filter"] is False and "vad_parameters" not in options
+    assert decode_options(AsrParams(), None)["vad_filter"] is True

@@ -1,0 +1,134 @@
+"""Whisper's known failure modes, removed after decoding and reported, never silently:
+
+- repetition loops: a phrase repeated many times inside a segment (collapsed to one), or the
+  same text in several consecutive segments (the repeats are removed);
+- boilerplate that Whisper emits over silence and music: "thanks for watching", subtitle
+  credits, "please subscribe", in English and Hindi;
+- segments that lie over non-speech, when the vad stage's speech regions are known;
+- segments with an impossible reading speed (characters per second).
+
+Pure functions on segment dicts (as written by the asr stage), so they run in any venv.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+# Phrases Whisper produces from its training data's subtitle credits and video outros. Matched
+# on the normalized text of a whole segment (lowercase, punctuation removed).
+BOILERPLATE = (
+    "thanks for watching", "thank you for watching", "thank you so much for watching",
+    "please subscribe", "subscribe to my channel", "like and subscribe",
+    "don't forget to subscribe", "see you in the next video", "subtitles by",
+    "subtitles by the amara org community", "amara org", "transcribed by",
+    "translated by", "captions by", "copyright", "www", "http",
+    "देखने के लिए धन्यवाद", "धन्यवाद", "सब्सक्राइब", "चैनल को सब्सक्राइब करें",
+    "लाइक और सब्सक्राइब", "शेयर और सब्सक्राइब", "उपशीर्षक",
+)
+
+
+@dataclass
+class FilterOptions:
+    min_repeats: int = 3  # a phrase this many times in a row is a loop
+    max_cps: float = 35.0  # characters per second no one can speak
+    min_speech_overlap: float = 0.2  # share of a segment that must lie over detected speech
+    boilerplate: tuple[str, ...] = BOILERPLATE
+
+
+@dataclass
+class FilterReport:
+    kept: list[dict] = field(default_factory=list)
+    removed: list[dict] = field(default_factory=list)  # {"segment", "reason"}
+    changed: list[dict] = field(default_factory=list)  # {"before", "after", "reason"}
+
+
+def normalize(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).lower()
+    text = "".join(ch if unicodedata.category(ch)[0] in "LMN" or ch in " '" else " "
+                   for ch in text)
+    return " ".join(text.split())
+
+
+def collapse_loop(text: str, min_repeats: int) -> str | None:
+    """The text with a phrase repeated ``min_repeats``+ times in a row reduced to one copy,
+    or None if there is no such loop."""
+    words = text.split()
+    n = len(words)
+    for size in range(1, n // min_repeats + 1):
+        i = 0
+        while i + size * min_repeats <= n:
+            unit = [normalize(w) for w in words[i:i + size]]
+            count = 1
+            while words[i + count * size:i + (count + 1) * size] and \
+                    [normalize(w) for w in words[i + count * size:i + (count + 1) * size]] == unit:
+                count += 1
+            if count >= min_repeats:
+                kept = words[:i + size] + words[i + count * size:]
+                return " ".join(kept)
+            i += 1
+    return None
+
+
+def _speech_overlap(segment: dict, regions: list[tuple[float, float]]) -> float:
+    start, end = float(segment["start"]), float(segment["end"])
+    if end <= start:
+        return 0.0
+    covered = sum(max(0.0, min(end, e) - max(start, s)) for s, e in regions)
+    return covered / (end - start)
+
+
+def _reading_units(text: str) -> int:
+    return sum(1 for ch in text if not ch.isspace() and unicodedata.category(ch)[0] != "M")
+
+
+def filter_segments(segments: list[dict], speech: list[tuple[float, float]] | None = None,
+                    options: FilterOptions | None = None) -> FilterReport:
+    """Apply every rule; each removal or change is reported with its reason."""
+    options = options or FilterOptions()
+    report = FilterReport()
+    boiler = {normalize(p) for p in options.boilerplate}
+    previous: list[str] = []
+    for segment in segments:
+        text = segment.get("text", "").strip()
+        norm = normalize(text)
+        if not norm:
+            report.removed.append({"segment": segment, "reason": "empty text"})
+            continue
+        if norm in boiler:
+            report.removed.append({"segment": segment, "reason": "boilerplate phrase Whisper "
+                                   "emits over silence or music"})
+            continue
+        collapsed = collapse_loop(text, options.min_repeats)
+        if collapsed is not None:
+            report.changed.append({"before": text, "after": collapsed, "id": segment.get("id"),
+                                   "reason": f"repetition loop (a phrase {options.min_repeats}+"
+                                   " times in a row) collapsed"})
+            segment = {**segment, "text": collapsed, "words": _trim_words(segment, collapsed)}
+            text, norm = collapsed, normalize(collapsed)
+        if len(previous) >= options.min_repeats - 1 and \
+                all(p == norm for p in previous[-(options.min_repeats - 1):]):
+            report.removed.append({"segment": segment, "reason": f"the same text in "
+                                   f"{options.min_repeats}+ consecutive segments"})
+            continue
+        previous.append(norm)
+        if speech is not None and _speech_overlap(segment, speech) < options.min_speech_overlap:
+            report.removed.append({"segment": segment, "reason": "over a region the vad stage "
+                                   "found no speech in"})
+            continue
+        duration = float(segment["end"]) - float(segment["start"])
+        cps = _reading_units(text) / duration if duration > 0 else float("inf")
+        if cps > options.max_cps:
+            report.removed.append({"segment": segment, "reason": f"{cps:.0f} characters per "
+                                   f"second (limit {options.max_cps:g}): not speech"})
+            continue
+        report.kept.append(segment)
+    return report
+
+
+def _trim_words(segment: dict, collapsed: str) -> list[dict]:
+    """Word timings for a collapsed text: keep the first words up to its length."""
+    words = segment.get("words") or []
+    keep = len(collapsed.split())
+    return words[:keep] if words else []
+
