@@ -199,7 +199,8 @@ def test_parse_set_reads_json_values_and_rejects_malformed_items():
 
 
 def test_speech_regions_merge_into_chunks_of_at_most_max_chunk():
-    from stages.asr import AsrParams, decode_options, speech_chunks
+    from stages.asr import AsrParams
+    from stages.asr.decode import decode_options, fixed_windows, speech_chunks
 
     regions = [{"start": 40.0, "end": 45.0}, {"start": 1.0, "end": 4.0},
                {"start": 5.0, "end": 20.0}, {"start": 28.0, "end": 33.0},
@@ -210,3 +211,5 @@ def test_speech_regions_merge_into_chunks_of_at_most_max_chunk():
     assert options["clip_timestamps"] == [1.0, 20.0, 28.0, 45.0]
     assert options["vad_filter"] is False and "vad_parameters" not in options
     assert decode_options(AsrParams(), None)["vad_filter"] is True
+    assert decode_options(AsrParams(), None, "hi")["language"] == "hi"
+    assert fixed_windows(65.0) == [(0.0, 30.0), (30.0, 60.0), (60.0, 65.0)]

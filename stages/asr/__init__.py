@@ -1,0 +1,144 @@
+"""asr: speech to timed text with faster-whisper (CTranslate2), in the whisperx venv.
+
+This module is the stage's contract (Params, SPEC) and what the runner calls in the common
+venv (resolve, model_refs); the decoding itself is in stages.asr.decode, which runs in the
+whisperx venv: `python -m stages.asr --job DIR`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from shared.stage import ModelRef, StageParams, StageSpec
+
+logger = logging.getLogger(__name__)
+
+WHISPER_SIZES = ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "medium",
+                 "medium.en", "large-v1", "large-v2", "large-v3")
+
+
+class AsrParams(StageParams):
+    backend: Literal["faster-whisper"] = Field(
+        "faster-whisper", description="ASR engine (faster-whisper: CTranslate2, CPU or CUDA)")
+    model: str | None = Field(
+        None, description="registry name (faster-whisper-small), Whisper size (small), hub repo "
+        "id, or local folder; default: the first cached model of the machine's profile")
+    device: str | None = Field(None, description="cpu or cuda; default: the profile's")
+    compute_type: str | None = Field(None, description="int8, float16, ...; default: profile's")
+    cpu_threads: int = Field(0, description="CPU threads; 0 = the machine default")
+    batch_size: int = Field(1, description="reserved for batched backends")
+    language: str | None = Field(None, description="ISO code; None = detect (job -s auto)")
+    beam_size: int = Field(5, ge=1)
+    best_of: int = Field(5, ge=1)
+    temperatures: list[float] = Field(default_factory=lambda: [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    condition_on_previous_text: bool = Field(
+        False, description="off: a mistake cannot propagate into a repetition loop")
+    no_speech_threshold: float = 0.6
+    log_prob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    hallucination_silence_threshold: float | None = None
+    initial_prompt: str | None = None
+    hotwords: str | None = None
+    word_timestamps: bool = True
+    vad_filter: bool = Field(True, description="skip non-speech with faster-whisper's Silero VAD "
+                             "(used only when the job has no vad stage)")
+    min_silence_duration_ms: int = Field(500, description="VAD: silence that splits speech")
+    language_detection_windows: int = Field(
+        4, ge=1, description="-s auto: 30 s windows of speech the language is detected on "
+        "(spread over the speech, not just the first 30 s of the file)")
+    multilingual: bool = Field(
+        False, description="-s auto: detect the language of every speech chunk (films that "
+        "switch between Hindi and English); each segment records its own language")
+    max_chunk_s: float = Field(30.0, gt=0, description="speech regions from the vad stage are "
+                               "merged into chunks of at most this many seconds; only those "
+                               "chunks are decoded, never the silence between them")
+    task: Literal["transcribe"] = Field(
+        "transcribe", description="always transcribe: translation is its own stage")
+    seed: int = Field(0, description="seed of the sampling used by temperature fallback: the "
+                      "same audio and params give the same transcript")
+    hallucination_filter: bool = Field(
+        True, description="remove repetition loops, boilerplate (\"thanks for watching\"), "
+        "segments over non-speech and impossible reading speeds; listed in hallucinations.json")
+    max_cps: float = Field(35.0, gt=0, description="hallucination filter: characters per second "
+                           "above which a segment cannot be speech")
+    min_repeats: int = Field(3, ge=2, description="hallucination filter: a phrase repeated this "
+                             "many times in a row is a loop")
+
+
+SPEC = StageSpec(
+    name="asr",
+    environment="whisperx",
+    version=1,
+    params=AsrParams,
+    inputs={"audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav"),
+            "speech": "vad:speech_segments.json?"},
+    outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
+    description="transcribe speech with Whisper",
+    model_slots=("asr",),
+    code=("stages.asr.decode", "shared.hallucination"),
+)
+
+
+def resolve(params: AsrParams, ctx) -> AsrParams:
+    """Fill what the machine and the job decide: model, device, compute type, language."""
+
+    defaults = ctx.hardware.defaults
+    hub = ctx.hardware.cache.hf_hub_cache
+    registry = ctx.models
+    update: dict = {}
+    if params.model is None:
+        update["model"] = registry.resolve(ctx.profile, "asr", hub).repo_id
+    else:
+        update["model"] = _resolve_model_ref(params.model, registry, hub, ctx)
+    device = params.device or (defaults.device if defaults.device in ("cpu", "cuda") else "cpu")
+    update["device"] = device
+    compute = params.compute_type or defaults.compute_type
+    if device == "cpu" and compute in ("float16", "int8_float16", "bfloat16"):
+        logger.warning("compute type %s is not supported on the CPU: using int8", compute)
+        compute = "int8"
+    update["compute_type"] = compute
+    update["cpu_threads"] = params.cpu_threads or defaults.cpu_threads
+    if params.language is None and ctx.job.source_lang != "auto":
+        update["language"] = ctx.job.source_lang
+    return params.model_copy(update=update)
+
+
+def _resolve_model_ref(ref: str, registry, hub: Path, ctx) -> str:
+    """A user's --set asr.model=...: a registry name, a Whisper size, a hub repo id or a local
+    CTranslate2 folder; it must be in the cache (a run never downloads)."""
+    from shared import hf_cache
+    from shared.errors import InputError, ModelMissingError
+
+    if Path(ref).expanduser().is_dir():
+        return str(Path(ref).expanduser().resolve())
+    spec = registry.by_repo_or_name(ref) or registry.by_repo_or_name(f"faster-whisper-{ref}")
+    repo_id = spec.repo_id if spec else ref
+    if spec is None and "/" not in ref:
+        if ref not in WHISPER_SIZES:
+            raise InputError(f"unknown ASR model '{ref}'",
+                             fix=f"use a Whisper size ({', '.join(WHISPER_SIZES)}), a registry "
+                             "name (./cache-models.sh --list), a hub repo id or a local folder")
+        repo_id = f"Systran/faster-whisper-{ref}"
+    assert repo_id
+    if not hf_cache.is_cached(hub, repo_id):
+        fix = ("./cache-models.sh --stage asr   (or pick a cached model: ./cache-models.sh --list)"
+               if spec else f"with network: HF_HOME={ctx.hardware.cache.hf_home} "
+               f"huggingface-cli download {repo_id}")
+        raise ModelMissingError(f"ASR model {repo_id} is not in the cache ({hub})", fix=fix)
+    return repo_id
+
+
+def model_refs(params: AsrParams, ctx) -> list[ModelRef]:
+    from shared import hf_cache
+
+    assert params.model
+    if Path(params.model).is_dir():
+        return [ModelRef(name=params.model, repo_id=None, revision="local")]
+    revision = hf_cache.read_ref(ctx.hardware.cache.hf_hub_cache, params.model)
+    spec = ctx.models.by_repo_or_name(params.model)
+    return [ModelRef(name=spec.name if spec else params.model, repo_id=params.model,
+                     revision=revision)]
