@@ -22,15 +22,19 @@ WHISPER_SIZES = ("tiny", "tiny.en", "base", "base.en", "small", "small.en", "med
 
 
 class AsrParams(StageParams):
-    backend: Literal["faster-whisper"] = Field(
-        "faster-whisper", description="ASR engine (faster-whisper: CTranslate2, CPU or CUDA)")
+    backend: Literal["faster-whisper", "batched", "mlx"] | None = Field(
+        None, description="faster-whisper: sequential decoding with timestamps (CPU, CUDA); "
+        "batched: WhisperX-style batched inference over the speech chunks (faster-whisper's "
+        "BatchedInferencePipeline; for GPUs); mlx: mlx-whisper on Apple Silicon (mlx venv). "
+        "Default: the machine profile's")
     model: str | None = Field(
         None, description="registry name (faster-whisper-small), Whisper size (small), hub repo "
         "id, or local folder; default: the first cached model of the machine's profile")
     device: str | None = Field(None, description="cpu or cuda; default: the profile's")
     compute_type: str | None = Field(None, description="int8, float16, ...; default: profile's")
     cpu_threads: int = Field(0, description="CPU threads; 0 = the machine default")
-    batch_size: int = Field(1, description="reserved for batched backends")
+    batch_size: int = Field(0, ge=0, description="batched backend: chunks decoded together; "
+                            "0 = the machine profile's")
     language: str | None = Field(None, description="ISO code; None = detect (job -s auto)")
     beam_size: int = Field(5, ge=1)
     best_of: int = Field(5, ge=1)
@@ -79,21 +83,39 @@ SPEC = StageSpec(
     outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
     description="transcribe speech with Whisper",
     model_slots=("asr",),
-    code=("stages.asr.decode", "shared.hallucination"),
+    code=("stages.asr.decode", "stages.asr.mlx", "shared.hallucination"),
+    environment_for=lambda params: "mlx" if params.backend == "mlx" else "whisperx",
 )
 
 
 def resolve(params: AsrParams, ctx) -> AsrParams:
     """Fill what the machine and the job decide: model, device, compute type, language."""
 
+    from shared.errors import EnvironmentMissingError, InputError
+
     defaults = ctx.hardware.defaults
     hub = ctx.hardware.cache.hf_hub_cache
     registry = ctx.models
-    update: dict = {}
+    backend = params.backend or defaults.asr_backend
+    mlx_env = ctx.hardware.environments.get("mlx")
+    if backend == "mlx" and (mlx_env is None or not mlx_env.applicable):
+        raise EnvironmentMissingError(
+            "the mlx backend runs only on Apple Silicon (mlx-whisper); this machine is "
+            f"{ctx.hardware.platform}", fix="use --set asr.backend=faster-whisper (CPU) or "
+            "batched (GPU)")
+    update: dict = {"backend": backend,
+                    "batch_size": params.batch_size or max(1, defaults.batch_size)}
     if params.model is None:
-        update["model"] = registry.resolve(ctx.profile, "asr", hub).repo_id
+        slot = "asr_mlx" if backend == "mlx" else "asr"
+        update["model"] = registry.resolve(ctx.profile, slot, hub).repo_id
     else:
         update["model"] = _resolve_model_ref(params.model, registry, hub, ctx)
+    language = params.language or (None if ctx.job.source_lang == "auto"
+                                    else ctx.job.source_lang)
+    if update["model"].endswith(".en") and language not in (None, "en"):
+        raise InputError(f"{update['model']} is an English-only model; it cannot transcribe "
+                         f"'{language}'", fix="use a multilingual model, e.g. "
+                         "--set asr.model=small")
     device = params.device or (defaults.device if defaults.device in ("cpu", "cuda") else "cpu")
     update["device"] = device
     compute = params.compute_type or defaults.compute_type
@@ -102,8 +124,7 @@ def resolve(params: AsrParams, ctx) -> AsrParams:
         compute = "int8"
     update["compute_type"] = compute
     update["cpu_threads"] = params.cpu_threads or defaults.cpu_threads
-    if params.language is None and ctx.job.source_lang != "auto":
-        update["language"] = ctx.job.source_lang
+    update["language"] = language
     return params.model_copy(update=update)
 
 

@@ -23,18 +23,19 @@ WINDOW_S = 30.0
 
 
 def setup(requests: list[StageRequest]):
-    """Load each distinct model once for the whole batch."""
+    """Load each distinct model once for the whole batch (mlx loads its own, lazily)."""
     models = {}
     for request in requests:
         params = request.params_as(AsrParams)
         key = model_key(params)
-        if key not in models:
+        if key not in models and params.backend != "mlx":
             models[key] = _load_model(params)
     return models
 
 
 def model_key(params: AsrParams) -> tuple:
-    return (params.model, params.device, params.compute_type, params.cpu_threads)
+    return (params.backend, params.model, params.device, params.compute_type,
+            params.cpu_threads)
 
 
 def _load_model(params: AsrParams):
@@ -60,14 +61,20 @@ def _load_model(params: AsrParams):
         raise
     logger.info("loaded %s on %s/%s in %.1fs", params.model, params.device, compute,
                 time.monotonic() - started)
+    if params.backend == "batched":
+        from faster_whisper import BatchedInferencePipeline
+
+        return BatchedInferencePipeline(model)
     return model
 
 
-def speech_chunks(regions: list[dict], max_chunk_s: float) -> list[tuple[float, float]]:
+def speech_chunks(regions: list[dict], max_chunk_s: float,
+                  split_long: bool = False) -> list[tuple[float, float]]:
     """Merge VAD speech regions (sorted or not) into chunks of at most ``max_chunk_s``: a
     region joins the current chunk while the chunk stays within the limit (short pauses
     inside a chunk are kept; the silence between chunks is never decoded). A region longer
-    than the limit is a chunk of its own."""
+    than the limit is a chunk of its own, or with ``split_long`` (the batched backend decodes
+    at most 30 s per chunk) cut into pieces of the limit."""
     chunks: list[list[float]] = []
     for region in sorted(regions, key=lambda r: float(r["start"])):
         start, end = float(region["start"]), float(region["end"])
@@ -75,8 +82,11 @@ def speech_chunks(regions: list[dict], max_chunk_s: float) -> list[tuple[float, 
             continue
         if chunks and end - chunks[-1][0] <= max_chunk_s:
             chunks[-1][1] = max(chunks[-1][1], end)
-        else:
-            chunks.append([start, end])
+            continue
+        while split_long and end - start > max_chunk_s:
+            chunks.append([start, start + max_chunk_s])
+            start += max_chunk_s
+        chunks.append([start, end])
     return [(round(s, 3), round(e, 3)) for s, e in chunks]
 
 
@@ -89,7 +99,8 @@ def fixed_windows(duration: float, size: float = WINDOW_S) -> list[tuple[float, 
 def decode_options(params: AsrParams, clips: list[tuple[float, float]] | None,
                    language: str | None = None) -> dict:
     """faster-whisper transcribe() arguments: the decoding Params, and either speech chunks
-    (clip_timestamps) or faster-whisper's own VAD filter."""
+    (clip_timestamps) or faster-whisper's own VAD filter. The batched pipeline takes its
+    chunks as {"start", "end"} dicts and a batch size."""
     options = dict(
         language=language or params.language, task=params.task, beam_size=params.beam_size,
         best_of=params.best_of, temperature=params.temperatures,
@@ -100,7 +111,15 @@ def decode_options(params: AsrParams, clips: list[tuple[float, float]] | None,
         hallucination_silence_threshold=params.hallucination_silence_threshold,
         initial_prompt=params.initial_prompt, hotwords=params.hotwords,
         word_timestamps=params.word_timestamps)
-    if clips is not None:
+    if params.backend == "batched":
+        options["batch_size"] = params.batch_size
+        if clips is not None:
+            options.update(clip_timestamps=[{"start": s, "end": e} for s, e in clips],
+                           vad_filter=False)
+        else:
+            options.update(vad_filter=True, vad_parameters={
+                "min_silence_duration_ms": params.min_silence_duration_ms})
+    elif clips is not None:
         options.update(clip_timestamps=[t for clip in clips for t in clip], vad_filter=False)
     else:
         options.update(vad_filter=params.vad_filter,
@@ -123,55 +142,82 @@ def speech_sample(audio, clips: list[tuple[float, float]], windows: int):
     return np.concatenate(pieces) if pieces else audio
 
 
+def _whisper(model):
+    """The WhisperModel behind a model or a BatchedInferencePipeline."""
+    from faster_whisper import BatchedInferencePipeline
+
+    return model.model if isinstance(model, BatchedInferencePipeline) else model
+
+
 def detect_language(model, audio, params: AsrParams, clips) -> dict:
     """Language, its probability and the top candidates, from speech (several windows)."""
     sample = speech_sample(audio, clips or [], params.language_detection_windows)
-    language, probability, candidates = model.detect_language(
+    language, probability, candidates = _whisper(model).detect_language(
         audio=sample, vad_filter=clips is None,
         language_detection_segments=params.language_detection_windows)
     return {"language": language, "probability": round(float(probability), 4),
             "candidates": {lang: round(float(p), 4) for lang, p in candidates[:5]}}
 
 
-def _segment_record(index: int, segment, language: str | None) -> dict:
-    words = [{"start": round(w.start, 3), "end": round(w.end, 3), "word": w.word,
-              "probability": round(w.probability, 4)} for w in (segment.words or [])]
-    return {"id": index, "start": round(segment.start, 3), "end": round(segment.end, 3),
-            "text": segment.text.strip(), "language": language,
-            "avg_logprob": round(segment.avg_logprob, 4),
-            "no_speech_prob": round(segment.no_speech_prob, 4),
-            "compression_ratio": round(segment.compression_ratio, 4),
-            "temperature": segment.temperature, "words": words}
+def _record(index: int, segment, language: str | None, offset: float = 0.0) -> dict:
+    """One segment as written to segments.json, from a faster-whisper Segment or an
+    mlx-whisper segment dict; ``offset`` shifts times of a piece decoded on its own."""
+    get = segment.get if isinstance(segment, dict) else lambda k, d=None: getattr(segment, k, d)
+    words = []
+    for w in get("words") or []:
+        wget = w.get if isinstance(w, dict) else lambda k, d=None, w=w: getattr(w, k, d)
+        words.append({"start": round(wget("start") + offset, 3),
+                      "end": round(wget("end") + offset, 3), "word": wget("word"),
+                      "probability": round(float(wget("probability", 0.0)), 4)})
+    return {"id": index, "start": round(get("start") + offset, 3),
+            "end": round(get("end") + offset, 3), "text": get("text").strip(),
+            "language": language, "avg_logprob": round(float(get("avg_logprob", 0.0)), 4),
+            "no_speech_prob": round(float(get("no_speech_prob", 0.0)), 4),
+            "compression_ratio": round(float(get("compression_ratio", 0.0)), 4),
+            "temperature": get("temperature"), "words": words}
 
 
-def decode(model, audio, params: AsrParams, clips, result: dict) -> Iterator[dict]:
-    """Segment records as they are decoded; fills result's language fields."""
-    import ctranslate2
-
-    if params.language is None:
+def plan_windows(model, audio, params: AsrParams, clips, result: dict
+                 ) -> list[tuple[list[tuple[float, float]] | None, str | None]]:
+    """What to decode in which language: one pass over all clips, or with ``multilingual``
+    one pass per chunk in the language detected on that chunk."""
+    if params.language is None and params.backend != "mlx":
         detected = detect_language(model, audio, params, clips)
         result.update(language=detected["language"],
                       language_probability=detected["probability"],
                       language_candidates=detected["candidates"])
         logger.info("language %s (p=%.2f), candidates %s", detected["language"],
                     detected["probability"], detected["candidates"])
-    plan: list[tuple[list[tuple[float, float]] | None, str | None]]
-    if params.multilingual and params.language is None:
-        windows = clips if clips is not None else fixed_windows(len(audio) / SAMPLE_RATE)
-        plan = []
-        for window in windows:
-            piece = audio[int(window[0] * SAMPLE_RATE):int(window[1] * SAMPLE_RATE)]
-            language, _, _ = model.detect_language(audio=piece)
-            plan.append(([window], language))
-        result["languages"] = sorted({lang for _, lang in plan})
-    else:
-        plan = [(clips, params.language or result["language"])]
+    if not (params.multilingual and params.language is None) or params.backend == "mlx":
+        return [(clips, params.language or result["language"])]
+    windows = clips if clips is not None else fixed_windows(len(audio) / SAMPLE_RATE)
+    plan = []
+    for start, end in windows:
+        piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
+        language, _, _ = _whisper(model).detect_language(audio=piece)
+        plan.append(([(start, end)], language))
+    result["languages"] = sorted({lang for _, lang in plan if lang})
+    return plan
+
+
+def decode(model, audio, params: AsrParams, clips, result: dict) -> Iterator[dict]:
+    """Segment records as they are decoded; fills result's language fields."""
+    if params.backend == "mlx":
+        from stages.asr import mlx
+
+        segments, language = mlx.transcribe(audio, params, clips, params.language)
+        result["language"] = result["language"] or language
+        for index, segment in enumerate(segments):
+            yield _record(index, segment, result["language"])
+        return
+    import ctranslate2
+
     index = 0
-    for window_clips, language in plan:
+    for window_clips, language in plan_windows(model, audio, params, clips, result):
         ctranslate2.set_random_seed(params.seed)
         segments, _ = model.transcribe(audio, **decode_options(params, window_clips, language))
         for segment in segments:
-            yield _segment_record(index, segment, language)
+            yield _record(index, segment, language)
             index += 1
 
 
@@ -210,13 +256,14 @@ def process(request: StageRequest, models) -> StageOutcome:
     from faster_whisper import decode_audio
 
     params = request.params_as(AsrParams)
-    model = models[model_key(params)]
+    model = models.get(model_key(params))
     audio = decode_audio(str(request.inputs["audio"]), sampling_rate=SAMPLE_RATE)
     duration = len(audio) / SAMPLE_RATE
     result = {"language": params.language, "language_probability": None,
               "duration": round(duration, 3), "model": params.model, "segments": []}
     regions = _vad_regions(request)
-    clips = speech_chunks(regions, params.max_chunk_s) if regions is not None else None
+    clips = (speech_chunks(regions, params.max_chunk_s, split_long=params.backend == "batched")
+             if regions is not None else None)
     if clips is not None:
         result["speech_chunks"] = len(clips)
         logger.info("vad: %d speech region(s) -> %d chunk(s), %.1f s of %.1f s decoded",
