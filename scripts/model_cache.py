@@ -28,7 +28,8 @@ def select_models(registry: ModelRegistry, profile: str, *, workflow: str | None
     prof = registry.profile(profile)
     slots = list(prof.models)
     if workflow:
-        stages = set(load_workflows().get(workflow).stage_names())
+        # the workflow's own steps; optional ones (--separate, --vad) by --stage
+        stages = set(load_workflows().get(workflow).stage_names(features=()))
         slots = [s for s in slots if s in stages]
     if stage:
         if stage not in prof.models and stage not in {m.stage for m in registry.models.values()}:

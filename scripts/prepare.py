@@ -122,9 +122,10 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
     features = (["separation"] if opts.separate else []) + (["vad"] if opts.vad != "none" else [])
     missing = workflow.missing_stages(features)
     if missing:
-        raise InputError(f"workflow '{workflow.name}' with {features or 'no options'} needs "
-                         f"stage(s) {', '.join(missing)}, which this version does not have yet",
-                         fix="use --workflow transcribe without --separate / --vad")
+        with_options = f" with {', '.join(features)}" if features else ""
+        raise InputError(f"workflow '{workflow.name}'{with_options} needs stage(s) "
+                         f"{', '.join(missing)}, which this version does not have yet",
+                         fix="use --workflow transcribe")
     languages = load_languages()
     source = (opts.source_lang or AUTO).strip().lower()
     if source == AUTO:

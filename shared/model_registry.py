@@ -66,6 +66,8 @@ class ModelRegistry(BaseModel):
 
     models: dict[str, ModelSpec]
     profiles: dict[str, Profile] = Field(default_factory=dict)
+    # language -> wav2vec2 CTC models for forced alignment, in order of preference
+    aligners: dict[str, list[str]] = Field(default_factory=dict)
 
     def model(self, name: str) -> ModelSpec:
         try:
@@ -100,6 +102,15 @@ class ModelRegistry(BaseModel):
             + ("   (or ./bootstrap.sh --skip-cache for the embedded model)"
                if any(s.embedded for s in candidates) else ""),
         )
+
+    def aligner(self, language: str, hub_cache: Path) -> ModelSpec | None:
+        """The first cached alignment model listed for ``language``; None if none is (the
+        alignment stage then uses Whisper's word timestamps)."""
+        for name in self.aligners.get(language, []):
+            spec = self.model(name)
+            if spec.is_cached(hub_cache):
+                return spec
+        return None
 
     def by_repo_or_name(self, ref: str) -> ModelSpec | None:
         for spec in self.models.values():
@@ -142,4 +153,9 @@ def load_models(path: Path = MODELS_FILE) -> ModelRegistry:
                 if n not in registry.models:
                     raise ConfigError(f"{path}: profiles.{profile.name}.models.{slot} names "
                                       f"unknown model '{n}'", fix=f"correct {path}")
+    for language, names in registry.aligners.items():
+        for n in names:
+            if registry.models.get(n) is None or registry.models[n].stage != "alignment":
+                raise ConfigError(f"{path}: aligners.{language} names '{n}', which is not an "
+                                  "alignment model of [models]", fix=f"correct {path}")
     return registry

@@ -4,10 +4,15 @@ ffmpeg streams the file (a film of several hours never sits in memory). The audi
 start offset is kept: if the audio starts 1.5 s into the video, the WAV starts with 1.5 s of
 silence, so every later timestamp is a video timestamp. With a clip (--start-time/--end-time)
 the WAV starts at the clip and ``timeline_offset`` says how far into the media that is.
+
+A job with source separation (prepare-job --separate) also gets ``audio_44k.wav``, 44.1 kHz
+stereo for Demucs, from the same ffmpeg pass (a second output of one command) with the same
+clip and padding, so both files share one timeline: mono is upmixed, 5.1 downmixed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 import wave
@@ -30,6 +35,9 @@ class DemuxParams(StageParams):
         None, description="pick the first audio stream tagged with this language (e.g. hin)")
     start_time: float | None = Field(None, description="clip start in seconds (from the job)")
     end_time: float | None = Field(None, description="clip end in seconds (from the job)")
+    stereo_44k: bool = Field(
+        False, description="also write audio_44k.wav (44.1 kHz stereo, for source separation); "
+        "on for jobs prepared with --separate")
 
 
 SPEC = StageSpec(
@@ -44,9 +52,14 @@ SPEC = StageSpec(
 )
 
 
+STEREO_44K = "audio_44k.wav"
+STEREO_RATE = 44100
+
+
 def resolve(params: DemuxParams, ctx) -> DemuxParams:
-    return params.model_copy(update={"start_time": ctx.job.start_time,
-                                     "end_time": ctx.job.end_time})
+    return params.model_copy(update={
+        "start_time": ctx.job.start_time, "end_time": ctx.job.end_time,
+        "stereo_44k": params.stereo_44k or "separation" in ctx.job.features})
 
 
 def _pick_stream(info, params: DemuxParams):
@@ -84,22 +97,22 @@ def process(request: StageRequest, state) -> StageOutcome:
     cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     if start > 0:
         cmd += ["-ss", f"{start:.3f}"]
-    cmd += ["-i", str(source), "-map", f"0:{stream.index}", "-vn", "-sn", "-dn"]
-    if params.end_time is not None:
-        cmd += ["-t", f"{params.end_time - start:.3f}"]
-    # first_pts=0 pads the gap between the timeline start and the first audio sample with
-    # silence (an audio track that starts late), so WAV time == media time (minus the clip).
-    cmd += ["-af", "aresample=async=1:first_pts=0", "-ac", "1", "-ar", str(params.sample_rate),
-            "-c:a", "pcm_s16le", "-map_metadata", "-1", "-bitexact", "-f", "wav"]
+    cmd += ["-i", str(source)]
     wav = request.output("audio_16k.wav")
-    with atomic.atomic_path(wav) as tmp:
-        proc = subprocess.run([*cmd, str(tmp)], capture_output=True, text=True,
-                              encoding="utf-8", errors="replace")
+    outputs = [(wav, 1, params.sample_rate)]
+    if params.stereo_44k:
+        outputs.append((request.output(STEREO_44K), 2, STEREO_RATE))
+    with contextlib.ExitStack() as stack:
+        for target, channels, rate in outputs:
+            tmp = stack.enter_context(atomic.atomic_path(target))
+            cmd += [*_output_options(stream.index, start, params.end_time, channels, rate),
+                    str(tmp)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8",
+                              errors="replace")
         if proc.returncode != 0:
             raise RuntimeError(f"ffmpeg failed on {source} (exit {proc.returncode}): "
                                f"{proc.stderr.strip()[-2000:]}")
-    with wave.open(str(wav), "rb") as handle:
-        duration = handle.getnframes() / handle.getframerate()
+    duration = _wav_duration(wav)
     audio_offset = max(0.0, stream.start_time - info.start_time)
     media_info = {
         "source": str(source),
@@ -113,12 +126,36 @@ def process(request: StageRequest, state) -> StageOutcome:
         "sample_rate": params.sample_rate,
         "duration": round(duration, 3),
     }
+    if params.stereo_44k:
+        media_info["stereo_44k"] = {"file": STEREO_44K, "sample_rate": STEREO_RATE,
+                                    "channels": 2,
+                                    "duration": round(_wav_duration(outputs[1][0]), 3)}
     atomic.write_json(request.output("media_info.json"), media_info)
     logger.info("audio stream %d (%s, %s ch, lang %s): %.1f s of audio, offset %.3f s",
                 stream.index, stream.codec, stream.channels, stream.language or "-", duration,
                 audio_offset)
-    return StageOutcome(outputs=[wav, request.output("media_info.json")],
+    return StageOutcome(outputs=[*(target for target, _, _ in outputs),
+                                 request.output("media_info.json")],
                         info={"duration": round(duration, 3), "stream": stream.index})
+
+
+def _output_options(stream_index: int, start: float, end_time: float | None, channels: int,
+                    rate: int) -> list[str]:
+    """ffmpeg options of one WAV output (each output of the command carries its own)."""
+    options = ["-map", f"0:{stream_index}", "-vn", "-sn", "-dn"]
+    if end_time is not None:
+        options += ["-t", f"{end_time - start:.3f}"]
+    # first_pts=0 pads the gap between the timeline start and the first audio sample with
+    # silence (an audio track that starts late), so WAV time == media time (minus the clip).
+    # -ac: mono is duplicated to stereo, 5.1 downmixed with ffmpeg's standard matrix.
+    return options + ["-af", "aresample=async=1:first_pts=0", "-ac", str(channels),
+                      "-ar", str(rate), "-c:a", "pcm_s16le", "-map_metadata", "-1", "-bitexact",
+                      "-f", "wav"]
+
+
+def _wav_duration(path: Path) -> float:
+    with wave.open(str(path), "rb") as handle:
+        return handle.getnframes() / handle.getframerate()
 
 
 if __name__ == "__main__":

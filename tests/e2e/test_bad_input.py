@@ -174,7 +174,7 @@ def test_malformed_set(test_cache, jobs_root, media_file, item):
 
 @pytest.mark.parametrize(("item", "message", "fix"), [
     ("translation.beam_size=3", "this workflow has no stage 'translation'",
-     "use one of: demux, asr, subtitles"),
+     "use one of: demux, asr, alignment, subtitles"),
     ("asr.beam=3", "stage asr has no parameter beam", "beam_size"),
     ("asr.beam_size=abc", "invalid value for asr", "beam_size"),
 ])
@@ -228,7 +228,7 @@ def test_silent_file_gives_an_empty_srt(test_cache, jobs_root, tmp_path):
     before = sha256(silence)
     job_id = prepare("--media", str(silence), out=jobs_root)
     proc = run_pipeline(job_id, out=jobs_root)
-    assert stages_ran(proc) == ["demux", "asr", "subtitles:source"]
+    assert stages_ran(proc) == ["demux", "asr", "alignment", "subtitles:source"]
     srts = sorted((jobs_root / job_id / "subtitles").glob("silence.*.srt"))
     assert len(srts) == 1, srts
     assert "-->" not in srts[0].read_text("utf-8")  # zero cues
@@ -242,7 +242,8 @@ def test_odd_filename_runs_and_job_id_is_ascii(done_job):
 
     job_id, job_dir = done_job["job_id"], done_job["job_dir"]
     assert job_id.isascii() and JOB_ID_PATTERN.match(job_id), job_id
-    assert stages_ran(done_job["run"]) == ["demux", "asr", "subtitles:source"]
+    assert stages_ran(done_job["run"]) == ["demux", "asr", "alignment",
+                                         "subtitles:source"]
     srts = sorted((job_dir / "subtitles").glob("*.en.srt"))
     assert len(srts) == 1 and srts[0].name.startswith("फ़िल्म 'टेस्ट'"), srts
     assert "ask not what your country" in srt_text(srts[0]).lower()
@@ -311,7 +312,7 @@ def test_from_unknown_stage(done_job):
     before = snapshot(done_job["job_dir"])
     proc = run_pipeline(done_job["job_id"], "--from", "translation", out=done_job["jobs_root"],
                         check=False)
-    assert_fails(proc, 2, "no stage 'translation'", "use one of: demux, asr, subtitles")
+    assert_fails(proc, 2, "no stage 'translation'", "use one of: demux, asr, alignment, subtitles")
     assert snapshot(done_job["job_dir"]) == before
 
 

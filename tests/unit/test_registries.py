@@ -48,12 +48,31 @@ def test_transcribe_workflow_is_complete_and_fans_out_per_language():
     workflows = load_workflows()
     assert workflows.get("transcribe").missing_stages() == []
     keys = [i.key for i in expand(workflows.get("subtitle"), ["en", "gu"])]
-    assert keys == ["demux", "asr", "translation:en", "translation:gu", "subtitles:source",
-                    "subtitles:en", "subtitles:gu", "mux"]
+    assert keys == ["demux", "asr", "alignment", "translation:en", "translation:gu",
+                    "subtitles:source", "subtitles:en", "subtitles:gu", "mux"]
     dirs = [i.dir for i in expand(workflows.get("transcribe"), [])]
-    assert dirs == ["stages/01_demux", "stages/02_asr", "stages/03_subtitles_source"]
+    assert dirs == ["stages/01_demux", "stages/02_asr", "stages/03_alignment",
+                    "stages/04_subtitles_source"]
     full = [i.key for i in expand(workflows.get("transcribe"), [], ["separation", "vad"])]
-    assert full == ["demux", "source_separation", "vad", "asr", "subtitles:source"]
+    assert full == ["demux", "source_separation", "vad", "asr", "alignment", "subtitles:source"]
+
+
+def test_every_workflow_aligns_right_after_asr_and_subtitles_read_the_alignment():
+    for workflow in load_workflows().workflows.values():
+        names = workflow.stage_names()
+        assert names[names.index("asr") + 1] == "alignment", workflow.name
+    inputs = load_stage_module("subtitles").SPEC.inputs
+    assert inputs["segments"] == ("alignment:aligned.json", "asr:segments.json")
+
+
+def test_aligners_name_alignment_models_for_the_public_defaults():
+    models = load_models()
+    for language in ("hi", "te", "ur", "ml", "en"):
+        names = models.aligners[language]
+        assert names and all(models.model(n).stage == "alignment" and
+                             models.model(n).loader == "wav2vec2_ctc" for n in names), language
+    # English: a hub model, not whisperx's torchaudio pipeline (which downloads at run time)
+    assert models.model(models.aligners["en"][0]).repo_id == "facebook/wav2vec2-base-960h"
 
 
 def test_profiles_name_registered_models_and_cpu_falls_back_to_the_embedded_model():

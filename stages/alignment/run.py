@@ -1,0 +1,95 @@
+"""The alignment stage's work, in the whisperx venv: per segment, wav2vec2 forced alignment
+when resolve() found a cached aligner for its language, else Whisper's word times from asr;
+then the same clean-up and sentence re-cut for all (stages.alignment.words)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+from shared import atomic
+from shared.stage import StageOutcome, StageRequest, report_progress
+from stages.alignment import EVERY_LANGUAGE, FALLBACK, AlignmentParams
+from stages.alignment.words import finish
+
+logger = logging.getLogger("stages.alignment")
+
+SAMPLE_RATE = 16000
+
+
+def setup(requests: list[StageRequest]) -> dict:
+    """Aligners are loaded on first use and kept for the whole batch: (ref, device) -> model."""
+    return {}
+
+
+def _aligner(loaded: dict, ref: str, language: str, params: AlignmentParams):
+    from stages.alignment.wav2vec2 import Aligner
+
+    key = (ref, params.device)
+    if key not in loaded:
+        import torch
+
+        if params.device == "cpu" and params.cpu_threads:
+            torch.set_num_threads(params.cpu_threads)
+        started = time.monotonic()
+        hub = os.environ.get("HF_HUB_CACHE")
+        loaded[key] = Aligner(ref, language, params.device or "cpu", Path(hub) if hub else None)
+        logger.info("loaded %s on %s in %.1fs", ref, params.device, time.monotonic() - started)
+    return loaded[key]
+
+
+def method_of(ref: str | None) -> str:
+    return f"wav2vec2:{ref}" if ref else FALLBACK
+
+
+def process(request: StageRequest, loaded: dict) -> StageOutcome:
+    params = request.params_as(AlignmentParams)
+    data = json.loads(Path(request.inputs["segments"]).read_text("utf-8"))
+    language = data.get("language")
+    segments = data.get("segments", [])
+    languages = sorted({s.get("language") or language or "und" for s in segments})
+    for lang in languages:
+        ref = params.aligners.get(lang) or params.aligners.get(EVERY_LANGUAGE)
+        if ref:
+            logger.info("language %s: forced alignment with %s", lang, ref)
+        else:
+            logger.info("language %s: no wav2vec2 model cached for it: using Whisper's word "
+                        "timestamps (cache one that config/models.toml [aligners] lists, or "
+                        "--set alignment.model=<cached repo>, to align with wav2vec2)", lang)
+    started = time.monotonic()
+    audio = None
+    timed: list[dict] = []
+    for done, segment in enumerate(segments, 1):
+        lang = segment.get("language") or language or "und"
+        ref = params.aligners.get(lang) or params.aligners.get(EVERY_LANGUAGE)
+        words = None
+        if ref:
+            if audio is None:
+                from faster_whisper import decode_audio
+
+                audio = decode_audio(str(request.inputs["audio"]), sampling_rate=SAMPLE_RATE)
+            words = _aligner(loaded, ref, lang, params).align_words(
+                segment, audio, lang, params.interpolate_method, params.return_char_alignments)
+        timed.append({**segment, "words": words if words is not None else segment.get("words"),
+                      "method": method_of(ref if words is not None else None)})
+        report_progress(done, len(segments))
+    result = {k: v for k, v in data.items() if k != "segments"}
+    result["segments"] = finish(timed, split=params.split_sentences,
+                                endings=params.sentence_endings, default_language=language)
+    methods = Counter(s["method"] for s in timed)
+    planned = params.aligners.get(language or "") or params.aligners.get(EVERY_LANGUAGE)
+    result.update(method=(next(iter(methods)) if len(methods) == 1 else
+                          "mixed" if methods else method_of(planned)),
+                  methods=dict(methods), aligners=params.aligners)
+    atomic.write_json(request.output("aligned.json"), result)
+    elapsed = time.monotonic() - started
+    logger.info("%d segment(s) -> %d after sentence cuts; %s; %.1f s",
+                len(segments), len(result["segments"]),
+                ", ".join(f"{m}: {n}" for m, n in methods.items()) or "no speech", elapsed)
+    return StageOutcome(outputs=[request.output("aligned.json")],
+                        info={"method": result["method"], "segments": len(result["segments"]),
+                              "seconds": round(elapsed, 3)})
