@@ -21,6 +21,16 @@ class Display(Protocol):
     def end(self) -> None: ...
 
 
+MAX_WARNINGS = 5  # per stage run; the rest stay in the stage's log
+
+
+def stage_warning(line: str) -> str | None:
+    """The message of a stage's WARNING log line ("<time> WARNING <logger>: <message>")."""
+    if " WARNING " not in line:
+        return None
+    return line.split(" WARNING ", 1)[1].split(": ", 1)[-1]
+
+
 class PlainDisplay:
     """One line per event on stdout: readable in logs and CI."""
 
@@ -28,6 +38,7 @@ class PlainDisplay:
         self.stream = stream or sys.stdout
         self.multi = False
         self._last_progress = 0.0
+        self._warnings = 0
 
     def _say(self, job_id: str, text: str) -> None:
         prefix = f"[{job_id}] " if self.multi else ""
@@ -44,10 +55,20 @@ class PlainDisplay:
 
     def stage_started(self, job_ids, key):
         self._started = time.monotonic()
+        self._warnings = 0
         self.stream.write(f"  {key}: running ({len(job_ids)} job(s))\n")
         self.stream.flush()
 
     def on_line(self, line):
+        warning = stage_warning(line)
+        if warning is not None:
+            self._warnings += 1
+            if self._warnings <= MAX_WARNINGS:
+                self.stream.write(f"    warning: {warning}\n")
+            elif self._warnings == MAX_WARNINGS + 1:
+                self.stream.write("    (more warnings in the stage's log)\n")
+            self.stream.flush()
+            return
         if not line.startswith(PROGRESS_PREFIX):
             return
         now = time.monotonic()
@@ -113,6 +134,11 @@ class RichDisplay:
         self.current = self.progress.add_task(f"{key} ({done}/{self.total})", total=None)
 
     def on_line(self, line):
+        warning = stage_warning(line)
+        if warning is not None:
+            self.progress.console.print(f"  warning: {warning}", markup=False,
+                                        style="yellow")
+            return
         if self.current is None or not line.startswith(PROGRESS_PREFIX):
             return
         data = json.loads(line[len(PROGRESS_PREFIX):])

@@ -17,6 +17,7 @@ import logging
 import subprocess
 import wave
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -35,6 +36,9 @@ class DemuxParams(StageParams):
         None, description="pick the first audio stream tagged with this language (e.g. hin)")
     start_time: float | None = Field(None, description="clip start in seconds (from the job)")
     end_time: float | None = Field(None, description="clip end in seconds (from the job)")
+    channel: Literal["mix", "left", "right"] = Field(
+        "mix", description="which channel of a stereo stream feeds VAD/ASR: the mix, or one "
+        "side (a recording with one speaker per channel)")
     stereo_44k: bool = Field(
         False, description="also write audio_44k.wav (44.1 kHz stereo, for source separation); "
         "on for jobs prepared with --separate")
@@ -105,14 +109,18 @@ def process(request: StageRequest, state) -> StageOutcome:
     with contextlib.ExitStack() as stack:
         for target, channels, rate in outputs:
             tmp = stack.enter_context(atomic.atomic_path(target))
-            cmd += [*_output_options(stream.index, start, params.end_time, channels, rate),
-                    str(tmp)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8",
-                              errors="replace")
-        if proc.returncode != 0:
-            raise RuntimeError(f"ffmpeg failed on {source} (exit {proc.returncode}): "
-                               f"{proc.stderr.strip()[-2000:]}")
+            cmd += [*_output_options(stream.index, start, params.end_time, channels, rate,
+                                     params.channel), str(tmp)]
+        returncode, errors, decode_errors = run_ffmpeg(cmd)
+        if returncode != 0:
+            raise RuntimeError(f"ffmpeg failed on {source} (exit {returncode}): "
+                               + " | ".join(errors[-5:]))
     duration = _wav_duration(wav)
+    located = locate_decode_errors(source, stream.index) if decode_errors else []
+    if decode_errors:
+        where = ", ".join(_clock(t) for t, _ in located[:5]) or "unknown"
+        logger.warning("ffmpeg could not decode %d frame(s) of %s (%s) at %s: it skipped them "
+                       "and went on", len(decode_errors), source.name, decode_errors[0], where)
     audio_offset = max(0.0, stream.start_time - info.start_time)
     media_info = {
         "source": str(source),
@@ -123,6 +131,9 @@ def process(request: StageRequest, state) -> StageOutcome:
         "audio_streams": len(info.audio_streams),
         "audio_start_offset": round(audio_offset, 3),
         "timeline_offset": start,
+        "channel": params.channel,
+        "decode_errors": {"count": len(decode_errors),
+                          "at": [{"time": round(t, 3), "message": m} for t, m in located]},
         "sample_rate": params.sample_rate,
         "duration": round(duration, 3),
     }
@@ -140,7 +151,7 @@ def process(request: StageRequest, state) -> StageOutcome:
 
 
 def _output_options(stream_index: int, start: float, end_time: float | None, channels: int,
-                    rate: int) -> list[str]:
+                    rate: int, channel: str = "mix") -> list[str]:
     """ffmpeg options of one WAV output (each output of the command carries its own)."""
     options = ["-map", f"0:{stream_index}", "-vn", "-sn", "-dn"]
     if end_time is not None:
@@ -148,9 +159,56 @@ def _output_options(stream_index: int, start: float, end_time: float | None, cha
     # first_pts=0 pads the gap between the timeline start and the first audio sample with
     # silence (an audio track that starts late), so WAV time == media time (minus the clip).
     # -ac: mono is duplicated to stereo, 5.1 downmixed with ffmpeg's standard matrix.
-    return options + ["-af", "aresample=async=1:first_pts=0", "-ac", str(channels),
+    filters = "aresample=async=1:first_pts=0"
+    if channels == 1 and channel != "mix":
+        filters += f",pan=mono|c0={'c0' if channel == 'left' else 'c1'}"
+    return options + ["-af", filters, "-ac", str(channels),
                       "-ar", str(rate), "-c:a", "pcm_s16le", "-map_metadata", "-1", "-bitexact",
                       "-f", "wav"]
+
+
+def run_ffmpeg(cmd: list[str]) -> tuple[int, list[str], list[str]]:
+    """Run ffmpeg; return (exit code, its last error lines, its decode errors). ffmpeg skips
+    a corrupt frame and goes on (the gap becomes silence): the stage reports it."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8",
+                          errors="replace")
+    lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+    decode_errors = [line for line in lines if "decoding" in line or "Header missing" in line
+                     or "corrupt" in line.lower() or "Invalid data" in line]
+    return proc.returncode, lines[-20:], decode_errors
+
+
+def locate_decode_errors(source: Path, stream_index: int,
+                         limit: int = 20) -> list[tuple[float, str]]:
+    """Where in the media each decode error happens: ffprobe decodes the stream frame by frame
+    with its errors in the same ordered output, so an error sits right after the last frame
+    that decoded. Run only after ffmpeg reported errors."""
+    from shared import system_tools
+
+    proc = subprocess.run(
+        [system_tools.require("ffprobe"), "-v", "error", "-select_streams", str(stream_index),
+         "-show_entries", "frame=pts_time", "-of", "csv=p=0", str(source)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+        errors="replace")
+    found, last = [], 0.0
+    for line in proc.stdout.splitlines():
+        line = line.strip().rstrip(",")
+        try:
+            last = float(line)
+            continue
+        except ValueError:
+            pass
+        if line and (not found or found[-1][0] != last):
+            found.append((last, line))
+            if len(found) >= limit:
+                break
+    return found
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(max(0.0, seconds), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours:02d}:{minutes:02d}:{secs:05.2f}"
 
 
 def _wav_duration(path: Path) -> float:

@@ -16,6 +16,7 @@ def test_plain_display_prints_decisions_progress_and_results():
     display.stage_started(["job-1"], "asr")
     display.on_line('@@progress {"done": 5, "total": 10}')
     display.on_line("an ordinary log line")
+    display.on_line("2026-11-26 10:00:00,000 WARNING stages.vad: almost no speech detected")
     display.stage_finished("job-1", "asr", 2.5)
     display.failed("job-1", "subtitles:source", "boom\nsecond line")
     text = out.getvalue()
@@ -23,6 +24,7 @@ def test_plain_display_prints_decisions_progress_and_results():
     assert "demux                  skip  up to date" in text
     assert "asr                    run   params.beam_size 5->3" in text
     assert " 50.0%" in text and "ordinary" not in text
+    assert "    warning: almost no speech detected" in text
     assert "asr: done in 2.5s" in text
     assert "subtitles:source: FAILED: boom" in text and "second line" not in text
 

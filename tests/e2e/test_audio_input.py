@@ -1,0 +1,98 @@
+"""Audio that needs care before ASR: one speaker per stereo channel, a corrupt frame in the
+middle of a file, speech surrounded by long silences (VAD feeds ASR), synthetic Hindi."""
+
+from __future__ import annotations
+
+import json
+
+import pysubs2
+import pytest
+
+from tests.helpers import (
+    JFK_TEXT,
+    concat_audio,
+    espeak,
+    ffmpeg,
+    make_silence,
+    prepare,
+    run_pipeline,
+    srt_text,
+    wer,
+)
+
+pytestmark = pytest.mark.e2e
+
+LEFT = ("He began a confused complaint against the wizard, who had vanished behind the "
+        "curtain on the left.")
+RIGHT = "The horizon seems extremely distant."
+
+
+@pytest.mark.parametrize("channel, reference", [("left", LEFT), ("right", RIGHT)])
+def test_each_stereo_channel_is_transcribed_on_its_own(test_cache, speech, jobs_root, channel,
+                                                       reference):
+    job_id = prepare("--media", str(speech / "stereo_diarization.wav"), "-s", "en",
+                     "--set", f"demux.channel={channel}", out=jobs_root)
+    run_pipeline(job_id, out=jobs_root)
+    text = srt_text(jobs_root / job_id / "subtitles" / "stereo_diarization.en.srt")
+    assert wer(reference, text) <= 0.15, text
+
+
+def test_corrupt_frame_mid_file_is_reported_with_its_time(test_cache, speech, jobs_root,
+                                                          tmp_path):
+    mp3 = tmp_path / "jfk.mp3"
+    ffmpeg("-i", str(speech / "jfk.flac"), "-c:a", "libmp3lame", "-b:a", "64k", str(mp3))
+    data = bytearray(mp3.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 3000] = bytes(0xFF if i % 7 else 0 for i in range(3000))
+    corrupt = tmp_path / "jfk corrupt.mp3"
+    corrupt.write_bytes(bytes(data))
+    job_id = prepare("--media", str(corrupt), "-s", "en", out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root)
+    assert "warning: ffmpeg could not decode" in proc.stdout
+    info = json.loads((jobs_root / job_id / "stages" / "01_demux" / "media_info.json")
+                      .read_text())
+    errors = info["decode_errors"]
+    assert errors["count"] >= 1 and 3.0 < errors["at"][0]["time"] < 8.0  # mid-file, not 0
+    assert "00:00:0" in (jobs_root / job_id / "logs" / "demux.log").read_text()
+    assert wer(JFK_TEXT, srt_text(jobs_root / job_id / "subtitles" / "jfk corrupt.en.srt")) \
+        <= 0.3  # the rest of the speech is there
+
+
+@pytest.mark.parametrize("vad", ["silero", "pyannote"])
+def test_asr_fed_by_vad_writes_no_text_in_silence(test_cache, speech, jobs_root, tmp_path,
+                                                  vad):
+    silence = make_silence(tmp_path / "silence.wav", 5.0)
+    padded = concat_audio([silence, speech / "jfk.flac", silence], tmp_path / "padded.wav")
+    job_id = prepare("--media", str(padded), "-s", "en", "--vad", vad, out=jobs_root)
+    run_pipeline(job_id, out=jobs_root)
+    job_dir = jobs_root / job_id
+    subs = pysubs2.load(str(job_dir / "subtitles" / "padded.en.srt"))
+    assert subs and all(4.7 <= e.start / 1000 and e.end / 1000 <= 16.3 for e in subs)
+    assert wer(JFK_TEXT, srt_text(job_dir / "subtitles" / "padded.en.srt")) <= 0.10
+    asr = json.loads(next(job_dir.glob("stages/*_asr/segments.json")).read_text())
+    assert asr["speech_chunks"] == 1  # one chunk decoded; the 10 s of silence never were
+
+
+HINDI = "नमस्ते दोस्तों। आज हम एक फिल्म देखने जा रहे हैं। यह फिल्म बहुत अच्छी है।"
+
+
+def test_synthetic_hindi_comes_out_in_an_indic_script(test_cache, jobs_root, tmp_path,
+                                                      record_property):
+    """espeak-ng Hindi is hard for the base model: the language it detects and the character
+    error rate are recorded; asserted is only that a Hindi job yields Hindi-script text."""
+    import jiwer
+
+    wav = espeak(HINDI, tmp_path / "hindi.wav", voice="hi")
+    forced = prepare("--media", str(wav), "-s", "hi", out=jobs_root)
+    run_pipeline(forced, out=jobs_root)
+    text = (jobs_root / forced / "subtitles" / "hindi.hi.txt").read_text("utf-8")
+    letters = [ch for ch in text if ch.isalpha()]
+    indic = [ch for ch in letters if "\u0900" <= ch <= "\u097f" or "\u0600" <= ch <= "\u06ff"]
+    assert letters and len(indic) / len(letters) > 0.8, text
+    record_property("hindi_cer", round(jiwer.cer(HINDI, text.strip()), 3))
+    auto = prepare("--media", str(wav), "-s", "auto", out=jobs_root)
+    run_pipeline(auto, out=jobs_root)
+    detected = json.loads(next((jobs_root / auto).glob("stages/*_asr/segments.json"))
+                          .read_text())
+    record_property("hindi_detected_as", detected["language"])
+    record_property("hindi_candidates", json.dumps(detected["language_candidates"]))
