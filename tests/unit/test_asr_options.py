@@ -86,3 +86,9 @@ def test_batched_backend_gets_chunk_dicts_of_at_most_30_seconds():
     assert options["clip_timestamps"][0] == {"start": 0.0, "end": 30.0}
     sequential = decode_options(AsrParams(backend="faster-whisper"), clips, "en")
     assert "batch_size" not in sequential and sequential["clip_timestamps"][:2] == [0.0, 30.0]
+
+
+def test_float16_on_the_cpu_falls_back_to_int8(ctx, caplog):
+    params = resolve(AsrParams(compute_type="float16"), ctx())
+    assert params.compute_type == "int8"
+    assert "not supported on the CPU: using int8" in caplog.text
