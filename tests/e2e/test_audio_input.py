@@ -96,3 +96,26 @@ def test_synthetic_hindi_comes_out_in_an_indic_script(test_cache, jobs_root, tmp
                           .read_text())
     record_property("hindi_detected_as", detected["language"])
     record_property("hindi_candidates", json.dumps(detected["language_candidates"]))
+
+
+def test_audio_track_chosen_by_language_tag(test_cache, speech, jobs_root, tmp_path):
+    silence = make_silence(tmp_path / "quiet.wav", 11.0)
+    film = tmp_path / "two tracks.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=11", "-i", str(silence),
+           "-i", str(speech / "jfk.flac"), "-map", "0:v", "-map", "1:a", "-map", "2:a",
+           "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+           "-metadata:s:a:0", "language=hin", "-metadata:s:a:1", "language=eng",
+           "-disposition:a:0", "default", "-disposition:a:1", "0", str(film))
+    default = prepare("--media", str(film), "-s", "en", out=jobs_root)
+    run_pipeline(default, out=jobs_root)
+    info = json.loads((jobs_root / default / "stages" / "01_demux" / "media_info.json")
+                      .read_text())
+    assert info["audio_streams"] == 2 and info["audio_stream"]["language"] == "hin"
+    english = prepare("--media", str(film), "-s", "en", "--set", "demux.audio_language=eng",
+                      out=jobs_root)
+    run_pipeline(english, out=jobs_root)
+    info = json.loads((jobs_root / english / "stages" / "01_demux" / "media_info.json")
+                      .read_text())
+    assert info["audio_stream"]["language"] == "eng"
+    assert wer(JFK_TEXT, srt_text(jobs_root / english / "subtitles" / "two tracks.en.srt")) \
+        <= 0.15
