@@ -38,214 +38,41 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.helpers import ffmpeg, speech_dir  # noqa: E402
+from bench.common import (  # noqa: E402
+    WHISPERX_PYTHON,
+    DirectRun,
+    Measured,
+    build_speech,
+    busy_note,
+    check,
+    direct_settings,
+    log,
+    machine_info,
+    media_duration,
+    prepare_job,
+    print_machine,
+    run_direct,
+    run_measured,
+    setup_cache,
+    stage_dir,
+)
 
-SPEECH_FILES = ("jfk.flac", "stereo_diarization.wav", "hotwords.mp3")
-WHISPERX_PYTHON = ROOT / ".venvs" / "whisperx" / "bin" / "python"
 TARGET_RATIO = 1.15
 TARGET_RERUN_S = 2.0
 
-# The child of Figure A: faster-whisper and nothing else. Settings arrive as JSON in argv[1];
-# it prints one JSON line with its own phase timings.
-DIRECT_CHILD = r"""
-import json, sys, time
-t0 = time.perf_counter()
-from faster_whisper import WhisperModel
-t1 = time.perf_counter()
-cfg = json.loads(sys.argv[1])
-model = WhisperModel(cfg["model"], **cfg["model_kwargs"])
-t2 = time.perf_counter()
-import ctranslate2
-ctranslate2.set_random_seed(cfg["seed"])
-segments, info = model.transcribe(cfg["audio"], **cfg["transcribe_kwargs"])
-count, words, last_end, fallbacks = 0, 0, 0.0, 0
-for segment in segments:
-    count += 1
-    fallbacks += segment.temperature > 0
-    words += len(segment.words or [])
-    last_end = segment.end
-t3 = time.perf_counter()
-print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "transcribe_s": t3 - t2,
-                  "segments": count, "fallbacks": fallbacks, "words": words,
-                  "language": info.language, "last_end": last_end}))
-"""
-
-
-@dataclass
-class Measured:
-    """One measured child process (or a sequence of them)."""
-
-    wall_s: float
-    cpu_s: float  # user + sys of the child and every descendant it waited for
-    maxrss_mb: float
-    returncode: int
-
-    def __add__(self, other: Measured) -> Measured:
-        """Two processes run one after the other: times add up, peak RSS is the larger."""
-        return Measured(self.wall_s + other.wall_s, self.cpu_s + other.cpu_s,
-                        max(self.maxrss_mb, other.maxrss_mb), self.returncode or other.returncode)
-
-
-# -- machine ---------------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def ram_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return round(int(line.split()[1]) / 2**20, 1)
-    except OSError:
-        pass
-    return None
-
-
-def os_name() -> str:
-    try:
-        for line in Path("/etc/os-release").read_text().splitlines():
-            if line.startswith("PRETTY_NAME="):
-                return f"{line.split('=', 1)[1].strip(chr(34))} (kernel {platform.release()})"
-    except OSError:
-        pass
-    return platform.platform()
-
-
-def machine_info() -> dict:
-    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "cpu": cpu_model(), "cores": os.cpu_count(), "ram_gib": ram_gib(), "os": os_name(),
-            "python": platform.python_version(),
-            "whisperx_python": subprocess.run(
-                [str(WHISPERX_PYTHON), "-c", "import platform; print(platform.python_version())"],
-                capture_output=True, text=True).stdout.strip()}
-
-
-# -- inputs ----------------------------------------------------------------------------------
-def media_duration(path: Path) -> float:
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
-                          "-of", "default=nw=1:nk=1", str(path)],
-                         capture_output=True, text=True, check=True).stdout
-    return float(out.strip())
-
-
-def build_speech(folder: Path, minutes: float) -> Path:
-    """Concatenate the real recordings over and over into ``minutes`` of 16 kHz mono WAV."""
-    sources = [speech_dir() / name for name in SPEECH_FILES]
-    lengths = [media_duration(p) for p in sources]
-    target = minutes * 60.0
-    parts: list[Path] = []
-    total = 0.0
-    while total < target:
-        for path, length in zip(sources, lengths, strict=True):
-            parts.append(path)
-            total += length
-    inputs: list[str] = []
-    for part in parts:
-        inputs += ["-i", str(part)]
-    norm = "".join(f"[{i}:a]aresample=16000,aformat=sample_fmts=s16:channel_layouts=mono[a{i}];"
-                   for i in range(len(parts)))
-    chain = "".join(f"[a{i}]" for i in range(len(parts)))
-    out = folder / f"speech_{minutes:g}min.wav"
-    ffmpeg(*inputs, "-filter_complex", f"{norm}{chain}concat=n={len(parts)}:v=0:a=1[a]",
-           "-map", "[a]", "-t", f"{target:.3f}", "-ar", "16000", "-ac", "1",
-           "-c:a", "pcm_s16le", str(out))
-    return out
-
-
-def setup_cache(folder: Path):
-    """A temporary model cache + hardware_cache.json, as tests/conftest.py's test_cache."""
-    from shared.paths import HARDWARE_CACHE_ENV
-    from tests.helpers import make_model_cache
-
-    cache, path = make_model_cache(folder)
-    os.environ[HARDWARE_CACHE_ENV] = str(path)
-    return cache
-
-
-def direct_settings(cache, audio: Path, language: str) -> dict:
-    """WhisperModel / transcribe() arguments equal to what stages/asr.py resolves by default."""
-    from shared.model_registry import load_models
-    from stages.asr import AsrParams
-
-    p = AsrParams()
-    defaults = cache.defaults
-    device = defaults.device if defaults.device in ("cpu", "cuda") else "cpu"
-    compute = defaults.compute_type
-    if device == "cpu" and compute in ("float16", "int8_float16", "bfloat16"):
-        compute = "int8"
-    model = load_models().resolve(defaults.profile, "asr", cache.cache.hf_hub_cache).repo_id
-    return {
-        "model": model,
-        "audio": str(audio),
-        "seed": p.seed,
-        "model_kwargs": {"device": device, "compute_type": compute,
-                         "cpu_threads": p.cpu_threads or defaults.cpu_threads,
-                         "local_files_only": True},
-        "transcribe_kwargs": {
-            "language": language, "task": p.task, "beam_size": p.beam_size,
-            "best_of": p.best_of, "temperature": p.temperatures,
-            "condition_on_previous_text": p.condition_on_previous_text,
-            "no_speech_threshold": p.no_speech_threshold,
-            "log_prob_threshold": p.log_prob_threshold,
-            "compression_ratio_threshold": p.compression_ratio_threshold,
-            "hallucination_silence_threshold": p.hallucination_silence_threshold,
-            "initial_prompt": p.initial_prompt, "hotwords": p.hotwords,
-            "word_timestamps": p.word_timestamps, "vad_filter": p.vad_filter,
-            "vad_parameters": {"min_silence_duration_ms": p.min_silence_duration_ms}},
-    }
-
 
 # -- measuring -------------------------------------------------------------------------------
-def run_measured(cmd: list[str], log_file: Path, env: dict[str, str] | None = None
-                 ) -> Measured:
-    """Run ``cmd`` with stdout/stderr into ``log_file``; wall time, CPU time and peak RSS
-    via wait4()."""
-    with open(log_file, "w", encoding="utf-8") as handle:
-        started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdin=subprocess.DEVNULL,
-                                stdout=handle, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4, tell Popen
-    # ru_maxrss is in KiB on Linux, bytes on macOS
-    scale = 2**20 if sys.platform == "darwin" else 2**10
-    return Measured(wall_s=wall, cpu_s=usage.ru_utime + usage.ru_stime,
-                    maxrss_mb=usage.ru_maxrss / scale, returncode=proc.returncode)
-
-
-def check(measured: Measured, what: str, log_file: Path) -> None:
-    if measured.returncode != 0:
-        tail = "\n".join(log_file.read_text("utf-8", errors="replace").splitlines()[-30:])
-        raise SystemExit(f"{what} failed (exit {measured.returncode}); log {log_file}:\n{tail}")
-
-
-@dataclass
-class DirectRun:
-    measured: Measured
-    phases: dict  # the child's own import / load / transcribe timings
-
-
 @dataclass
 class PipelineRun:
     prepare: Measured
@@ -258,24 +85,11 @@ class PipelineRun:
 
 
 def figure_a(settings: dict, cache, folder: Path, n: int) -> DirectRun:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache.cache.hf_hub_cache),
-           "PYTHONNOUSERSITE": "1"}
-    log_file = folder / f"figure_a_{n}.log"
-    measured = run_measured([str(WHISPERX_PYTHON), "-c", DIRECT_CHILD, json.dumps(settings)],
-                            log_file, env)
-    check(measured, "direct faster-whisper", log_file)
-    return DirectRun(measured, json.loads(log_file.read_text("utf-8").strip().splitlines()[-1]))
+    return run_direct(settings, cache, folder, f"figure_a_{n}")
 
 
 def figure_b(audio: Path, out: Path, folder: Path, n: int) -> PipelineRun:
-    prep_log = folder / f"prepare_{n}.log"
-    prep = run_measured([str(ROOT / "prepare-job.sh"), "--media", str(audio), "-s", "en",
-                         "--out", str(out)], prep_log)
-    check(prep, "prepare-job.sh", prep_log)
-    # prepare prints the job id last on stdout; its stderr lines share the log, so take the
-    # last line that names a job folder.
-    job_id = next(line.strip() for line in reversed(prep_log.read_text("utf-8").splitlines())
-                  if line.strip() and (out / line.strip()).is_dir())
+    prep, job_id = prepare_job(audio, out, folder / f"prepare_{n}.log")
     run_log = folder / f"run_{n}.log"
     run = run_measured([str(ROOT / "run-pipeline.sh"), "-j", job_id, "--out", str(out)],
                        run_log)
@@ -303,16 +117,7 @@ def run_rounds(rounds: int, settings: dict, cache, audio: Path, out: Path, folde
     return direct, pipeline
 
 
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
-
-
 # -- where B's time went ---------------------------------------------------------------------
-def stage_dir(job_dir: Path, key: str) -> Path:
-    job = json.loads((job_dir / "job.json").read_text("utf-8"))
-    return job_dir / next(i["dir"] for i in job["stages"] if i["key"] == key)
-
-
 def breakdown(job_dir: Path, prep: Measured, run: Measured) -> dict:
     """Split B into prepare, the runner's own time, and per stage: wall (pipeline.log), the
     process() time (lock.json duration_s), model load (asr.log) and the rest (interpreter
@@ -414,10 +219,8 @@ def noise(fig: dict) -> list[str]:
         walls = fig[name]["rounds_wall_s"]
         if len(walls) > 1 and (max(walls) - min(walls)) / min(walls) > 0.05:
             notes.append(f"{name}'s rounds differ by {100 * (max(walls) / min(walls) - 1):.0f}%")
-    load = fig["machine"]["loadavg_after"][0]
-    if load > 0.5 * (fig["machine"]["cores"] or 1) + 1:
-        notes.append(f"1-min load average {load:.2f} on {fig['machine']['cores']} cores: "
-                     "other processes competed for the CPU")
+    if busy_note(fig["machine"]):
+        notes.append(busy_note(fig["machine"]))
     a, b = fig["A"], fig["B"]
     if (a["segments"], a["fallbacks"]) != (b["segments"], b["fallbacks"]):
         notes.append(f"A decoded {a['segments']} segments ({a['fallbacks']} at T > 0), B "
@@ -429,20 +232,11 @@ def noise(fig: dict) -> list[str]:
 def print_header(fig: dict) -> None:
     m, s = fig["machine"], fig["settings"]
     print("=== transcribe overhead benchmark ===")
-    print(f"date     {m['date']}")
-    print(f"machine  {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM")
-    print(f"os       {m['os']}")
-    print(f"python   {m['python']} (common venv), {m['whisperx_python']} (whisperx venv)")
-    print(f"load     1/5/15-min load average {fmt_load(m['loadavg_before'])} before, "
-          f"{fmt_load(m['loadavg_after'])} after")
+    print_machine(m)
     print(f"audio    {fig['audio_s']:.1f} s of real speech ({fig['audio_file']})")
     print(f"asr      {s['model']} {s['device']}/{s['compute_type']}, "
           f"cpu_threads={s['cpu_threads']}, beam 5, word timestamps, VAD")
     print(f"rounds   {fig['rounds']} (A, B alternating; the fastest round of each is shown)")
-
-
-def fmt_load(load) -> str:
-    return "/".join(f"{x:.2f}" for x in load)
 
 
 def fmt_rounds(figure: dict) -> str:

@@ -68,39 +68,81 @@ def _load_model(params: AsrParams):
     return model
 
 
-def speech_chunks(regions: list[dict], max_chunk_s: float,
-                  split_long: bool = False) -> list[tuple[float, float]]:
-    """Merge VAD speech regions (sorted or not) into chunks of at most ``max_chunk_s``: a
-    region joins the current chunk while the chunk stays within the limit (short pauses
-    inside a chunk are kept; the silence between chunks is never decoded). A region longer
-    than the limit is a chunk of its own, or with ``split_long`` (the batched backend decodes
-    at most 30 s per chunk) cut into pieces of the limit."""
-    chunks: list[list[float]] = []
+Region = tuple[float, float]  # seconds on the audio's own timeline
+
+
+def speech_groups(regions: list[dict], max_chunk_s: float) -> list[list[Region]]:
+    """The vad stage's speech regions in time order, grouped so that each group holds at most
+    ``max_chunk_s`` of speech (the silence between regions does not count: it is never
+    decoded). A region longer than the limit is cut into pieces of the limit."""
+    groups: list[list[Region]] = []
+    speech = 0.0
     for region in sorted(regions, key=lambda r: float(r["start"])):
         start, end = float(region["start"]), float(region["end"])
-        if end <= start:
-            continue
-        if chunks and end - chunks[-1][0] <= max_chunk_s:
-            chunks[-1][1] = max(chunks[-1][1], end)
-            continue
-        while split_long and end - start > max_chunk_s:
-            chunks.append([start, start + max_chunk_s])
-            start += max_chunk_s
-        chunks.append([start, end])
-    return [(round(s, 3), round(e, 3)) for s, e in chunks]
+        while end - start > 1e-3:
+            piece_end = min(end, start + max_chunk_s)
+            length = piece_end - start
+            if not groups or speech + length > max_chunk_s:
+                groups.append([])
+                speech = 0.0
+            groups[-1].append((round(start, 3), round(piece_end, 3)))
+            speech += length
+            start = piece_end
+    return groups
 
 
-def fixed_windows(duration: float, size: float = WINDOW_S) -> list[tuple[float, float]]:
+def group_spans(groups: list[list[Region]]) -> list[Region]:
+    """Each group as one span of the original audio (first start, last end)."""
+    return [(group[0][0], group[-1][1]) for group in groups if group]
+
+
+def fixed_windows(duration: float, size: float = WINDOW_S) -> list[Region]:
     """The whole file in ``size``-second windows (multilingual without a vad stage)."""
     count = max(1, int(-(-duration // size)))
     return [(round(i * size, 3), round(min(duration, (i + 1) * size), 3)) for i in range(count)]
 
 
-def decode_options(params: AsrParams, clips: list[tuple[float, float]] | None,
-                   language: str | None = None) -> dict:
-    """faster-whisper transcribe() arguments: the decoding Params, and either speech chunks
-    (clip_timestamps) or faster-whisper's own VAD filter. The batched pipeline takes its
-    chunks as {"start", "end"} dicts and a batch size."""
+def joined_clips(groups: list[list[Region]]) -> list[dict]:
+    """Each group's place in the joined speech audio, in seconds (the batched backend decodes
+    them as separate items of a batch)."""
+    clips, position = [], 0.0
+    for group in groups:
+        length = sum(e - s for s, e in group)
+        clips.append({"start": round(position, 3), "end": round(position + length, 3)})
+        position += length
+    return clips
+
+
+class JoinedSpeech:
+    """Speech regions cut out of the audio and joined end to end, the way faster-whisper's own
+    VAD filter feeds the decoder (no 30 s window is spent on silence), with the map back to
+    the original timeline (faster-whisper's restore_speech_timestamps)."""
+
+    def __init__(self, audio, groups: list[list[Region]]) -> None:
+        import numpy as np
+
+        self.groups = groups
+        self.chunks = [{"start": int(s * SAMPLE_RATE), "end": int(e * SAMPLE_RATE)}
+                       for group in groups for s, e in group]
+        pieces = [audio[c["start"]:c["end"]] for c in self.chunks]
+        self.audio = np.concatenate(pieces) if pieces else audio[:0]
+
+    def clips(self) -> list[dict]:
+        return joined_clips(self.groups)
+
+    def restore(self, segments):
+        from faster_whisper.transcribe import restore_speech_timestamps
+
+        return restore_speech_timestamps(segments, self.chunks, SAMPLE_RATE)
+
+
+def decode_options(params: AsrParams, language: str | None = None, *,
+                   joined: JoinedSpeech | None = None,
+                   clips: list[Region] | None = None) -> dict:
+    """faster-whisper transcribe() arguments: the decoding Params, and what to decode: joined
+    speech (the vad stage's regions; no VAD filter), clips of the original audio, or the
+    whole file with faster-whisper's own VAD filter. The batched pipeline takes its pieces as
+    {"start", "end"} dicts and a batch size."""
     options = dict(
         language=language or params.language, task=params.task, beam_size=params.beam_size,
         best_of=params.best_of, temperature=params.temperatures,
@@ -111,35 +153,21 @@ def decode_options(params: AsrParams, clips: list[tuple[float, float]] | None,
         hallucination_silence_threshold=params.hallucination_silence_threshold,
         initial_prompt=params.initial_prompt, hotwords=params.hotwords,
         word_timestamps=params.word_timestamps)
-    if params.backend == "batched":
+    batched = params.backend == "batched"
+    if batched:
         options["batch_size"] = params.batch_size
-        if clips is not None:
-            options.update(clip_timestamps=[{"start": s, "end": e} for s, e in clips],
-                           vad_filter=False)
-        else:
-            options.update(vad_filter=True, vad_parameters={
-                "min_silence_duration_ms": params.min_silence_duration_ms})
+    if joined is not None:
+        options["vad_filter"] = False
+        if batched:
+            options["clip_timestamps"] = joined.clips()
     elif clips is not None:
-        options.update(clip_timestamps=[t for clip in clips for t in clip], vad_filter=False)
+        options["vad_filter"] = False
+        options["clip_timestamps"] = ([{"start": s, "end": e} for s, e in clips] if batched
+                                      else [t for clip in clips for t in clip])
     else:
-        options.update(vad_filter=params.vad_filter,
-                       vad_parameters={"min_silence_duration_ms": params.min_silence_duration_ms})
+        options["vad_filter"] = params.vad_filter or batched
+        options["vad_parameters"] = {"min_silence_duration_ms": params.min_silence_duration_ms}
     return options
-
-
-def speech_sample(audio, clips: list[tuple[float, float]], windows: int):
-    """Up to ``windows`` 30-second pieces of speech spread over the whole file, joined: what
-    the language is detected on (not just the opening credits' first 30 s)."""
-    import numpy as np
-
-    if not clips:
-        return audio
-    picks = clips if len(clips) <= windows else [
-        clips[round(i * (len(clips) - 1) / (windows - 1))] if windows > 1 else clips[0]
-        for i in range(windows)]
-    pieces = [audio[int(s * SAMPLE_RATE):int(min(e, s + WINDOW_S) * SAMPLE_RATE)]
-              for s, e in picks]
-    return np.concatenate(pieces) if pieces else audio
 
 
 def _whisper(model):
@@ -149,63 +177,82 @@ def _whisper(model):
     return model.model if isinstance(model, BatchedInferencePipeline) else model
 
 
-def detect_language(model, audio, params: AsrParams, clips) -> dict:
-    """Language, its probability and the top candidates, from speech (several windows)."""
-    sample = speech_sample(audio, clips or [], params.language_detection_windows)
+def _spread(items: list, count: int) -> list:
+    """``count`` items spread evenly over ``items`` (all of them if there are fewer)."""
+    if len(items) <= count:
+        return items
+    if count == 1:
+        return items[:1]
+    return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
+
+
+def detect_language(model, audio, params: AsrParams, groups) -> dict:
+    """Language, its probability and the top candidates, detected on several 30 s windows of
+    speech spread over the whole file (not just the opening credits)."""
+    if groups:
+        sample = JoinedSpeech(audio, _spread(groups, params.language_detection_windows)).audio
+        vad = False
+    else:
+        sample, vad = audio, True
     language, probability, candidates = _whisper(model).detect_language(
-        audio=sample, vad_filter=clips is None,
+        audio=sample, vad_filter=vad,
         language_detection_segments=params.language_detection_windows)
     return {"language": language, "probability": round(float(probability), 4),
             "candidates": {lang: round(float(p), 4) for lang, p in candidates[:5]}}
 
 
-def _record(index: int, segment, language: str | None, offset: float = 0.0) -> dict:
+def _record(index: int, segment, language: str | None) -> dict:
     """One segment as written to segments.json, from a faster-whisper Segment or an
-    mlx-whisper segment dict; ``offset`` shifts times of a piece decoded on its own."""
+    mlx-whisper segment dict."""
     get = segment.get if isinstance(segment, dict) else lambda k, d=None: getattr(segment, k, d)
     words = []
     for w in get("words") or []:
         wget = w.get if isinstance(w, dict) else lambda k, d=None, w=w: getattr(w, k, d)
-        words.append({"start": round(wget("start") + offset, 3),
-                      "end": round(wget("end") + offset, 3), "word": wget("word"),
+        words.append({"start": round(wget("start"), 3), "end": round(wget("end"), 3),
+                      "word": wget("word"),
                       "probability": round(float(wget("probability", 0.0)), 4)})
-    return {"id": index, "start": round(get("start") + offset, 3),
-            "end": round(get("end") + offset, 3), "text": get("text").strip(),
-            "language": language, "avg_logprob": round(float(get("avg_logprob", 0.0)), 4),
+    return {"id": index, "start": round(get("start"), 3), "end": round(get("end"), 3),
+            "text": get("text").strip(), "language": language,
+            "avg_logprob": round(float(get("avg_logprob", 0.0)), 4),
             "no_speech_prob": round(float(get("no_speech_prob", 0.0)), 4),
             "compression_ratio": round(float(get("compression_ratio", 0.0)), 4),
             "temperature": get("temperature"), "words": words}
 
 
-def plan_windows(model, audio, params: AsrParams, clips, result: dict
-                 ) -> list[tuple[list[tuple[float, float]] | None, str | None]]:
-    """What to decode in which language: one pass over all clips, or with ``multilingual``
-    one pass per chunk in the language detected on that chunk."""
-    if params.language is None and params.backend != "mlx":
-        detected = detect_language(model, audio, params, clips)
+def plan_languages(model, audio, params: AsrParams, groups, result: dict) -> list[tuple]:
+    """What to decode in which language: [(groups or None, language)]. One item for the whole
+    job, or with ``multilingual`` one per run of consecutive chunks detected as the same
+    language (without a vad stage: 30 s windows of the file)."""
+    if params.language is None:
+        detected = detect_language(model, audio, params, groups)
         result.update(language=detected["language"],
                       language_probability=detected["probability"],
                       language_candidates=detected["candidates"])
         logger.info("language %s (p=%.2f), candidates %s", detected["language"],
                     detected["probability"], detected["candidates"])
-    if not (params.multilingual and params.language is None) or params.backend == "mlx":
-        return [(clips, params.language or result["language"])]
-    windows = clips if clips is not None else fixed_windows(len(audio) / SAMPLE_RATE)
-    plan = []
-    for start, end in windows:
-        piece = audio[int(start * SAMPLE_RATE):int(end * SAMPLE_RATE)]
-        language, _, _ = _whisper(model).detect_language(audio=piece)
-        plan.append(([(start, end)], language))
+    language = params.language or result["language"]
+    if not (params.multilingual and params.language is None):
+        return [(groups, language)]
+    units = groups if groups is not None else [[w] for w in fixed_windows(len(audio) /
+                                                                         SAMPLE_RATE)]
+    plan: list[tuple] = []
+    for group in units:
+        detected, _, _ = _whisper(model).detect_language(audio=JoinedSpeech(audio, [group]).audio)
+        if plan and plan[-1][1] == detected:
+            plan[-1][0].append(group)
+        else:
+            plan.append(([group], detected))
     result["languages"] = sorted({lang for _, lang in plan if lang})
     return plan
 
 
-def decode(model, audio, params: AsrParams, clips, result: dict) -> Iterator[dict]:
-    """Segment records as they are decoded; fills result's language fields."""
+def decode(model, audio, params: AsrParams, groups, result: dict) -> Iterator[dict]:
+    """Segment records as they are decoded, in time order; fills the language fields."""
     if params.backend == "mlx":
         from stages.asr import mlx
 
-        segments, language = mlx.transcribe(audio, params, clips, params.language)
+        spans = group_spans(groups) if groups is not None else None
+        segments, language = mlx.transcribe(audio, params, spans, params.language)
         result["language"] = result["language"] or language
         for index, segment in enumerate(segments):
             yield _record(index, segment, result["language"])
@@ -213,9 +260,19 @@ def decode(model, audio, params: AsrParams, clips, result: dict) -> Iterator[dic
     import ctranslate2
 
     index = 0
-    for window_clips, language in plan_windows(model, audio, params, clips, result):
+    for part, language in plan_languages(model, audio, params, groups, result):
         ctranslate2.set_random_seed(params.seed)
-        segments, _ = model.transcribe(audio, **decode_options(params, window_clips, language))
+        if part is None:  # no vad stage: the whole file, faster-whisper's VAD filter
+            segments, _ = model.transcribe(audio, **decode_options(params, language))
+        elif groups is None:  # multilingual without a vad stage: windows of the file
+            spans = group_spans(part)
+            segments, _ = model.transcribe(audio, **decode_options(params, language,
+                                                                   clips=spans))
+        else:
+            joined = JoinedSpeech(audio, part)
+            segments, _ = model.transcribe(joined.audio,
+                                           **decode_options(params, language, joined=joined))
+            segments = joined.restore(segments)
         for segment in segments:
             yield _record(index, segment, language)
             index += 1
@@ -262,20 +319,22 @@ def process(request: StageRequest, models) -> StageOutcome:
     result = {"language": params.language, "language_probability": None,
               "duration": round(duration, 3), "model": params.model, "segments": []}
     regions = _vad_regions(request)
-    clips = (speech_chunks(regions, params.max_chunk_s, split_long=params.backend == "batched")
-             if regions is not None else None)
-    if clips is not None:
-        result["speech_chunks"] = len(clips)
-        logger.info("vad: %d speech region(s) -> %d chunk(s), %.1f s of %.1f s decoded",
-                    len(regions or []), len(clips), sum(e - s for s, e in clips), duration)
+    groups = speech_groups(regions, params.max_chunk_s) if regions is not None else None
+    if groups is not None:
+        speech = sum(e - s for group in groups for s, e in group)
+        result["speech_chunks"] = len(groups)
+        result["speech_decoded_s"] = round(speech, 3)
+        logger.info("vad: %d speech region(s) -> %d chunk(s): %.1f s of %.1f s decoded, the "
+                    "silence between them skipped", len(regions or []), len(groups), speech,
+                    duration)
     started = time.monotonic()
     with open(request.output("segments.jsonl"), "w", encoding="utf-8") as stream:
-        if clips == []:
+        if groups == []:
             logger.warning("the vad stage found no speech: writing an empty transcript")
         elif duration < 0.1:
             logger.warning("the audio is empty (%.2f s): writing an empty transcript", duration)
         else:
-            for record in decode(model, audio, params, clips, result):
+            for record in decode(model, audio, params, groups, result):
                 result["segments"].append(record)
                 stream.write(json.dumps(record, ensure_ascii=False) + "\n")
                 stream.flush()

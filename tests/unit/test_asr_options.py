@@ -17,7 +17,7 @@ from shared.model_registry import load_models
 from shared.stage import ResolveContext
 from shared.workflows import load_workflows
 from stages.asr import SPEC, AsrParams, resolve
-from stages.asr.decode import decode_options, speech_chunks
+from stages.asr.decode import decode_options, group_spans, joined_clips, speech_groups
 from stages.asr.mlx import mlx_options
 
 HW = HardwareInfo(os="linux", os_release="6", arch="x86_64", python="3.11", cpu_cores=4,
@@ -77,15 +77,21 @@ def test_mlx_argument_mapping_matches_the_faster_whisper_decoding():
     assert mlx_options(params, None, "en")["language"] == "en"
 
 
-def test_batched_backend_gets_chunk_dicts_of_at_most_30_seconds():
+def test_batched_backend_gets_its_speech_as_clips_of_at_most_30_seconds():
     regions = [{"start": 0.0, "end": 75.0}, {"start": 80.0, "end": 90.0}]
-    clips = speech_chunks(regions, 30.0, split_long=True)
-    assert clips == [(0.0, 30.0), (30.0, 60.0), (60.0, 90.0)]  # the tail joins the next region
-    options = decode_options(AsrParams(backend="batched", batch_size=8), clips, "en")
+    groups = speech_groups(regions, 30.0)
+    assert groups == [[(0.0, 30.0)], [(30.0, 60.0)], [(60.0, 75.0), (80.0, 90.0)]]
+    # in the joined speech audio (silence cut out) each group is one item of the batch
+    assert joined_clips(groups) == [{"start": 0.0, "end": 30.0}, {"start": 30.0, "end": 60.0},
+                                    {"start": 60.0, "end": 85.0}]
+    options = decode_options(AsrParams(backend="batched", batch_size=8), "en",
+                             clips=group_spans(groups))
     assert options["batch_size"] == 8 and options["vad_filter"] is False
     assert options["clip_timestamps"][0] == {"start": 0.0, "end": 30.0}
-    sequential = decode_options(AsrParams(backend="faster-whisper"), clips, "en")
+    sequential = decode_options(AsrParams(backend="faster-whisper"), "en",
+                                clips=group_spans(groups))
     assert "batch_size" not in sequential and sequential["clip_timestamps"][:2] == [0.0, 30.0]
+    assert decode_options(AsrParams(backend="batched"), "en")["vad_filter"] is True
 
 
 def test_float16_on_the_cpu_falls_back_to_int8(ctx, caplog):

@@ -198,18 +198,22 @@ def test_parse_set_reads_json_values_and_rejects_malformed_items():
             parse_set(bad)
 
 
-def test_speech_regions_merge_into_chunks_of_at_most_max_chunk():
+def test_speech_regions_group_into_chunks_of_at_most_max_chunk_of_speech():
     from stages.asr import AsrParams
-    from stages.asr.decode import decode_options, fixed_windows, speech_chunks
+    from stages.asr.decode import decode_options, fixed_windows, group_spans, speech_groups
 
     regions = [{"start": 40.0, "end": 45.0}, {"start": 1.0, "end": 4.0},
                {"start": 5.0, "end": 20.0}, {"start": 28.0, "end": 33.0},
                {"start": 50.0, "end": 95.0}, {"start": 96.0, "end": 96.0}]
-    assert speech_chunks(regions, 30.0) == [(1.0, 20.0), (28.0, 45.0), (50.0, 95.0)]
-    assert speech_chunks([], 30.0) == []
-    options = decode_options(AsrParams(), [(1.0, 20.0), (28.0, 45.0)])
+    groups = speech_groups(regions, 30.0)
+    # silence between regions does not count: 3 + 15 + 5 + 5 = 28 s of speech in one group
+    assert groups[0] == [(1.0, 4.0), (5.0, 20.0), (28.0, 33.0), (40.0, 45.0)]
+    assert groups[1:] == [[(50.0, 80.0)], [(80.0, 95.0)]]  # a long region is cut
+    assert group_spans(groups) == [(1.0, 45.0), (50.0, 80.0), (80.0, 95.0)]
+    assert speech_groups([], 30.0) == []
+    options = decode_options(AsrParams(), "hi", clips=[(1.0, 20.0), (28.0, 45.0)])
     assert options["clip_timestamps"] == [1.0, 20.0, 28.0, 45.0]
-    assert options["vad_filter"] is False and "vad_parameters" not in options
-    assert decode_options(AsrParams(), None)["vad_filter"] is True
-    assert decode_options(AsrParams(), None, "hi")["language"] == "hi"
+    assert options["vad_filter"] is False and options["language"] == "hi"
+    whole = decode_options(AsrParams(), None)
+    assert whole["vad_filter"] is True and "clip_timestamps" not in whole
     assert fixed_windows(65.0) == [(0.0, 30.0), (30.0, 60.0), (60.0, 65.0)]
