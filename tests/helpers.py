@@ -56,6 +56,28 @@ def speech_dir() -> Path:
         + ". Set SUBPIPE_SPEECH_DATA to the folder that holds them.")
 
 
+# Start of a script run inside a stage venv (EnvironmentManager.run_in_environment(env,
+# ["-c", NO_NETWORK + code])): every socket connect or name lookup raises and is recorded in
+# `attempts`, so the code after it proves it needs no network.
+NO_NETWORK = r"""
+import socket
+
+attempts = []
+
+
+def refuse(kind):
+    def refused(*args, **kwargs):
+        attempts.append(f"{kind} {args!r}")
+        raise OSError("network disabled by the test")
+    return refused
+
+
+socket.socket.connect = refuse("connect")
+socket.socket.connect_ex = refuse("connect_ex")
+socket.getaddrinfo = refuse("getaddrinfo")
+socket.create_connection = refuse("create_connection")
+"""
+
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
             "ask what you can do for your country.")
 

@@ -14,6 +14,7 @@ import pytest
 from tests import tiny_wav2vec2
 from tests.helpers import (
     JFK_TEXT,
+    NO_NETWORK,
     ROOT,
     lock,
     make_model_cache,
@@ -114,23 +115,9 @@ def test_tiny_wav2vec2_aligns_through_whisperx_offline(tiny_job):
     assert wer(JFK_TEXT, srt_text(job_dir / "subtitles" / "JFK.en.srt")) <= 0.10
 
 
-CHILD = r"""
+CHILD = NO_NETWORK + r"""
 import json, socket, sys
 
-attempts = []
-
-
-def refuse(kind):
-    def refused(*args, **kwargs):
-        attempts.append(f"{kind} {args!r}")
-        raise OSError("network disabled by the test")
-    return refused
-
-
-socket.socket.connect = refuse("connect")
-socket.socket.connect_ex = refuse("connect_ex")
-socket.getaddrinfo = refuse("getaddrinfo")
-socket.create_connection = refuse("create_connection")
 
 from faster_whisper import decode_audio
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from shared import embedded_model, hf_cache
-from tests.helpers import make_model_cache, run_script
+from tests.helpers import NO_NETWORK, make_model_cache, run_script
 
 pytestmark = pytest.mark.integration
 
@@ -62,14 +62,11 @@ def test_verify_reports_a_corrupt_model_with_the_fix(tmp_path):
 def test_whisper_base_resolves_by_name_offline_in_the_whisperx_venv(test_cache, tmp_path):
     from shared.environment_manager import EnvironmentManager
 
-    code = ("import socket\n"
-            "def refuse(*a, **k):\n"
-            "    raise OSError('network used')\n"
-            "socket.socket.connect = refuse\n"
-            "from faster_whisper import WhisperModel\n"
-            "model = WhisperModel('base', device='cpu', compute_type='int8')\n"
-            "print('resolved', model.model.is_multilingual)")
+    code = NO_NETWORK + (
+        "from faster_whisper import WhisperModel\n"
+        "model = WhisperModel('base', device='cpu', compute_type='int8')\n"
+        "print('resolved', model.model.is_multilingual, 'attempts', len(attempts))")
     result = EnvironmentManager(test_cache).run_in_environment(
         "whisperx", ["-c", code], log_paths=[tmp_path / "base.log"], timeout=300)
     assert result.ok, "\n".join(result.tail)
-    assert result.tail[-1] == "resolved True"
+    assert result.tail[-1] == "resolved True attempts 0"

@@ -17,7 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, espeak, have, run_pipeline, run_script, stages_ran
+from tests.helpers import (
+    NO_NETWORK,
+    ROOT,
+    espeak,
+    have,
+    run_pipeline,
+    run_script,
+    stages_ran,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -282,24 +290,10 @@ def test_both_backends_run_without_a_network(tracks, test_cache, tmp_path):
         assert max(edge_errors(segments, tracks["jfk"].truth)) <= EDGE_TOLERANCE_S
 
 
-CHILD = r"""
+CHILD = NO_NETWORK + r"""
 import json, resource, socket, sys
 from pathlib import Path
 
-attempts = []
-
-
-def refuse(kind):
-    def refused(*args, **kwargs):
-        attempts.append(f"{kind} {args!r}")
-        raise OSError("network disabled by the test")
-    return refused
-
-
-socket.socket.connect = refuse("connect")
-socket.socket.connect_ex = refuse("connect_ex")
-socket.getaddrinfo = refuse("getaddrinfo")
-socket.create_connection = refuse("create_connection")
 
 from stages.vad import VadParams
 from stages.vad.run import detect, load_scorer
