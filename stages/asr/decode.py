@@ -219,10 +219,14 @@ def _record(index: int, segment, language: str | None) -> dict:
             "temperature": get("temperature"), "words": words}
 
 
+MIN_DETECT_S = 2.0  # speech regions shorter than this take their neighbour's language
+
+
 def plan_languages(model, audio, params: AsrParams, groups, result: dict) -> list[tuple]:
     """What to decode in which language: [(groups or None, language)]. One item for the whole
-    job, or with ``multilingual`` one per run of consecutive chunks detected as the same
-    language (without a vad stage: 30 s windows of the file)."""
+    job, or with ``multilingual`` one per run of consecutive speech regions detected as the
+    same language (regions under 2 s take the language before them; without a vad stage:
+    30 s windows of the file)."""
     if params.language is None:
         detected = detect_language(model, audio, params, groups)
         result.update(language=detected["language"],
@@ -233,17 +237,24 @@ def plan_languages(model, audio, params: AsrParams, groups, result: dict) -> lis
     language = params.language or result["language"]
     if not (params.multilingual and params.language is None):
         return [(groups, language)]
-    units = groups if groups is not None else [[w] for w in fixed_windows(len(audio) /
-                                                                         SAMPLE_RATE)]
-    plan: list[tuple] = []
-    for group in units:
-        detected, _, _ = _whisper(model).detect_language(audio=JoinedSpeech(audio, [group]).audio)
-        if plan and plan[-1][1] == detected:
-            plan[-1][0].append(group)
+    units = ([r for group in groups for r in group] if groups is not None
+             else fixed_windows(len(audio) / SAMPLE_RATE))
+    runs: list[tuple[list[Region], str]] = []
+    for unit in units:
+        if runs and unit[1] - unit[0] < MIN_DETECT_S:
+            detected = runs[-1][1]
         else:
-            plan.append(([group], detected))
-    result["languages"] = sorted({lang for _, lang in plan if lang})
-    return plan
+            detected, _, _ = _whisper(model).detect_language(
+                audio=JoinedSpeech(audio, [[unit]]).audio)
+        if runs and runs[-1][1] == detected:
+            runs[-1][0].append(unit)
+        else:
+            runs.append(([unit], detected))
+    result["languages"] = sorted({lang for _, lang in runs if lang})
+    if groups is None:
+        return [([[w] for w in run], lang) for run, lang in runs]
+    return [(speech_groups([{"start": s, "end": e} for s, e in run], params.max_chunk_s), lang)
+            for run, lang in runs]
 
 
 def decode(model, audio, params: AsrParams, groups, result: dict) -> Iterator[dict]:

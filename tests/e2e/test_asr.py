@@ -13,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 
 def asr_output(job_dir):
-    return json.loads((job_dir / "stages" / "02_asr" / "segments.json").read_text("utf-8"))
+    return json.loads(next(job_dir.glob("stages/*_asr/segments.json")).read_text("utf-8"))
 
 
 def test_batched_backend_transcribes_with_word_times(test_cache, speech, jobs_root):
@@ -67,3 +67,21 @@ def test_mlx_backend_off_apple_silicon_fails_with_the_fix(test_cache, speech, jo
     assert proc.returncode == 1
     assert "the mlx backend runs only on Apple Silicon" in proc.stderr
     assert "fix: use --set asr.backend=faster-whisper" in proc.stderr
+
+
+def test_multilingual_gives_each_speech_chunk_its_own_language(test_cache, speech, jobs_root,
+                                                               tmp_path):
+    from tests.helpers import concat_audio, espeak, make_silence
+
+    spanish = espeak("Hola amigos. Hoy vamos a ver una película muy bonita en el cine del "
+                     "barrio.", tmp_path / "es.wav", voice="es")
+    mixed = concat_audio([spanish, make_silence(tmp_path / "gap.wav", 3.0),
+                          speech / "jfk.flac"], tmp_path / "mixed.wav")
+    job_id = prepare("--media", str(mixed), "-s", "auto", "--vad", "silero",
+                     "--set", "asr.multilingual=true", out=jobs_root)
+    run_pipeline(job_id, out=jobs_root)
+    data = asr_output(jobs_root / job_id)
+    assert data["languages"] == ["en", "es"]
+    first, last = data["segments"][0], data["segments"][-1]
+    assert first["language"] == "es" and first["start"] < 6.0
+    assert last["language"] == "en" and "country" in last["text"].lower()
