@@ -54,6 +54,9 @@ class AsrParams(StageParams):
     language_detection_windows: int = Field(
         4, ge=1, description="-s auto: 30 s windows of speech the language is detected on "
         "(spread over the speech, not just the first 30 s of the file)")
+    language_candidates: list[str] | None = Field(
+        None, description="-s auto: choose only among these languages (e.g. [\"hi\", \"en\"] "
+        "for a Hindi film with English lines); None = every language Whisper knows")
     multilingual: bool = Field(
         False, description="-s auto: detect the language of every speech chunk (films that "
         "switch between Hindi and English); each segment records its own language")

@@ -186,6 +186,25 @@ def _spread(items: list, count: int) -> list:
     return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
 
 
+def choose_language(probabilities: list[tuple[str, float]],
+                    allowed: list[str] | None) -> tuple[str, float, dict[str, float]]:
+    """The most probable language among ``allowed`` (all when None), its probability
+    renormalised over the allowed ones, and the top five candidates."""
+    ranked = sorted(((lang, float(p)) for lang, p in probabilities
+                     if allowed is None or lang in allowed), key=lambda item: -item[1])
+    if not ranked:
+        ranked = [(allowed[0], 0.0)] if allowed else [("und", 0.0)]
+    total = sum(p for _, p in ranked) or 1.0
+    top = {lang: round(p / total, 4) for lang, p in ranked[:5]}
+    return ranked[0][0], top.get(ranked[0][0], 0.0), top
+
+
+def _detect(model, sample, params: AsrParams, vad: bool = False, windows: int = 1) -> tuple:
+    _, _, probabilities = _whisper(model).detect_language(
+        audio=sample, vad_filter=vad, language_detection_segments=windows)
+    return choose_language(probabilities, params.language_candidates)
+
+
 def detect_language(model, audio, params: AsrParams, groups) -> dict:
     """Language, its probability and the top candidates, detected on several 30 s windows of
     speech spread over the whole file (not just the opening credits)."""
@@ -194,11 +213,9 @@ def detect_language(model, audio, params: AsrParams, groups) -> dict:
         vad = False
     else:
         sample, vad = audio, True
-    language, probability, candidates = _whisper(model).detect_language(
-        audio=sample, vad_filter=vad,
-        language_detection_segments=params.language_detection_windows)
-    return {"language": language, "probability": round(float(probability), 4),
-            "candidates": {lang: round(float(p), 4) for lang, p in candidates[:5]}}
+    language, probability, candidates = _detect(model, sample, params, vad,
+                                                params.language_detection_windows)
+    return {"language": language, "probability": probability, "candidates": candidates}
 
 
 def _record(index: int, segment, language: str | None) -> dict:
@@ -244,8 +261,7 @@ def plan_languages(model, audio, params: AsrParams, groups, result: dict) -> lis
         if runs and unit[1] - unit[0] < MIN_DETECT_S:
             detected = runs[-1][1]
         else:
-            detected, _, _ = _whisper(model).detect_language(
-                audio=JoinedSpeech(audio, [[unit]]).audio)
+            detected = _detect(model, JoinedSpeech(audio, [[unit]]).audio, params)[0]
         if runs and runs[-1][1] == detected:
             runs[-1][0].append(unit)
         else:

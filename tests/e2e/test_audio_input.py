@@ -78,8 +78,10 @@ HINDI = "नमस्ते दोस्तों। आज हम एक फि
 
 def test_synthetic_hindi_comes_out_in_an_indic_script(test_cache, jobs_root, tmp_path,
                                                       record_property):
-    """espeak-ng Hindi is hard for the base model: the language it detects and the character
-    error rate are recorded; asserted is only that a Hindi job yields Hindi-script text."""
+    """espeak-ng Hindi is beyond the embedded base model: it gives Hindi ~2% probability and
+    detects Latin, Japanese or Latvian, so detection is recorded, not asserted (a larger model
+    is needed for that). Asserted: a Hindi job yields Hindi-script text, and a detection
+    restricted with asr.language_candidates picks one of the candidates."""
     import jiwer
 
     wav = espeak(HINDI, tmp_path / "hindi.wav", voice="hi")
@@ -90,12 +92,20 @@ def test_synthetic_hindi_comes_out_in_an_indic_script(test_cache, jobs_root, tmp
     indic = [ch for ch in letters if "\u0900" <= ch <= "\u097f" or "\u0600" <= ch <= "\u06ff"]
     assert letters and len(indic) / len(letters) > 0.8, text
     record_property("hindi_cer", round(jiwer.cer(HINDI, text.strip()), 3))
-    auto = prepare("--media", str(wav), "-s", "auto", out=jobs_root)
-    run_pipeline(auto, out=jobs_root)
-    detected = json.loads(next((jobs_root / auto).glob("stages/*_asr/segments.json"))
-                          .read_text())
-    record_property("hindi_detected_as", detected["language"])
-    record_property("hindi_candidates", json.dumps(detected["language_candidates"]))
+    for candidates in (None, '["hi", "en"]'):
+        extra = ["--set", f"asr.language_candidates={candidates}"] if candidates else []
+        auto = prepare("--media", str(wav), "-s", "auto", *extra, out=jobs_root)
+        run_pipeline(auto, "--to", "asr", out=jobs_root)
+        detected = json.loads(next((jobs_root / auto).glob("stages/*_asr/segments.json"))
+                              .read_text())
+        if candidates is None:
+            record_property("hindi_detected_unrestricted", detected["language"])
+            record_property("hindi_candidates", json.dumps(detected["language_candidates"]))
+        else:
+            record_property("hindi_detected_among_hi_en", detected["language"])
+            assert detected["language"] in ("hi", "en")
+            assert set(detected["language_candidates"]) == {"hi", "en"}
+            assert sum(detected["language_candidates"].values()) == pytest.approx(1, abs=1e-3)
 
 
 def test_audio_track_chosen_by_language_tag(test_cache, speech, jobs_root, tmp_path):

@@ -98,3 +98,13 @@ def test_float16_on_the_cpu_falls_back_to_int8(ctx, caplog):
     params = resolve(AsrParams(compute_type="float16"), ctx())
     assert params.compute_type == "int8"
     assert "not supported on the CPU: using int8" in caplog.text
+
+
+def test_language_candidates_restrict_and_renormalise_detection():
+    from stages.asr.decode import choose_language
+
+    probabilities = [("la", 0.30), ("lv", 0.25), ("hi", 0.06), ("en", 0.04), ("ur", 0.02)]
+    assert choose_language(probabilities, None)[0] == "la"
+    language, probability, top = choose_language(probabilities, ["hi", "en"])
+    assert (language, probability) == ("hi", 0.6) and top == {"hi": 0.6, "en": 0.4}
+    assert choose_language([], ["ta"])[0] == "ta"
