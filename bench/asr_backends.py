@@ -29,12 +29,9 @@ Run:  cd /work/main && .venvs/common/bin/python bench/asr_backends.py [--minutes
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,9 +39,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
-    WHISPERX_PYTHON,
     Measured,
     asr_log_times,
+    bench_parser,
     build_speech,
     busy_note,
     direct_settings,
@@ -62,6 +59,8 @@ from bench.common import (  # noqa: E402
     stage_dir,
     stage_walls,
     wer_between,
+    work_folder,
+    write_figures,
 )
 
 TARGET_RATIO = 1.10
@@ -158,21 +157,14 @@ def print_report(fig: dict) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=3.0, help="minutes of speech")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="measure every line this many times, alternating; keep the best")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser = bench_parser(__doc__, rounds=1, minutes=True,
+                          rounds_help="measure every line this many times, alternating; "
+                          "keep the best")
     args = parser.parse_args()
-    if not WHISPERX_PYTHON.is_file():
-        raise SystemExit(f"{WHISPERX_PYTHON} is missing: build it with ./bootstrap.sh")
     rounds = max(1, args.rounds)
 
     load_before = os.getloadavg()
-    folder = Path(tempfile.mkdtemp(prefix="subpipe-bench-asr-"))
-    try:
-        log(f"working in {folder}")
+    with work_folder("subpipe-bench-asr-", args.keep) as folder:
         audio = build_speech(folder, args.minutes)
         cache = setup_cache(folder)
         settings = direct_settings(cache, audio, "en")
@@ -223,15 +215,7 @@ def main() -> int:
                 fig["noise"].append(f"{name}'s rounds differ by "
                                     f"{100 * (max(runs) / min(runs) - 1):.0f}%")
         print_report(fig)
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(fig, indent=2) + "\n", encoding="utf-8")
-            print(f"\nfigures written to {args.json}")
-    finally:
-        if args.keep:
-            log(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+        write_figures(fig, args.json)
     return 0
 
 

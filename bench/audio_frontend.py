@@ -37,13 +37,10 @@ Run:  cd /work/main && .venvs/common/bin/python bench/audio_frontend.py [--round
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,6 +51,7 @@ from bench.common import (  # noqa: E402
     WHISPERX_PYTHON,
     Measured,
     asr_log_times,
+    bench_parser,
     build_speech,
     busy_note,
     check,
@@ -73,6 +71,8 @@ from bench.common import (  # noqa: E402
     stage_env,
     stage_walls,
     wer_between,
+    work_folder,
+    write_figures,
 )
 from tests.helpers import concat_audio, ffmpeg, make_silence, speech_dir  # noqa: E402
 
@@ -362,20 +362,13 @@ def print_report(fig: dict) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="time each stage this many times; keep the fastest")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser = bench_parser(__doc__, rounds=1, minutes=False,
+                          rounds_help="time each stage this many times; keep the fastest")
     args = parser.parse_args()
-    if not WHISPERX_PYTHON.is_file():
-        raise SystemExit(f"{WHISPERX_PYTHON} is missing: build it with ./bootstrap.sh")
     rounds = max(1, args.rounds)
 
     load_before = os.getloadavg()
-    folder = Path(tempfile.mkdtemp(prefix="subpipe-bench-frontend-"))
-    try:
-        log(f"working in {folder}")
+    with work_folder("subpipe-bench-frontend-", args.keep) as folder:
         film, speech_s = build_film(folder)
         stereo = build_stereo(folder, DEMUCS_SECONDS)
         cache = setup_cache(folder)
@@ -409,15 +402,7 @@ def main() -> int:
             "noise": [n for n in [busy_note(machine)] if n],
         }
         print_report(fig)
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(fig, indent=2) + "\n", encoding="utf-8")
-            print(f"\nfigures written to {args.json}")
-    finally:
-        if args.keep:
-            log(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+        write_figures(fig, args.json)
     return 0
 
 

@@ -11,13 +11,18 @@ Import it from a benchmark after putting the project root on sys.path:
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -359,3 +364,39 @@ def wer_between(reference: str, hypothesis: str) -> float:
     if not normalize_words(reference):
         return 0.0 if not normalize_words(hypothesis) else 1.0
     return wer(reference, hypothesis)
+
+
+def bench_parser(doc: str, *, rounds: int, rounds_help: str,
+                 minutes: bool = True) -> argparse.ArgumentParser:
+    """The options every benchmark takes: [--minutes] --rounds --json --keep."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    if minutes:
+        parser.add_argument("--minutes", type=float, default=3.0, help="minutes of speech")
+    parser.add_argument("--rounds", type=int, default=rounds, help=rounds_help)
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    return parser
+
+
+@contextlib.contextmanager
+def work_folder(prefix: str, keep: bool) -> Iterator[Path]:
+    """A temp folder for one benchmark run, removed afterwards unless ``keep``; the whisperx
+    venv must exist."""
+    if not WHISPERX_PYTHON.is_file():
+        raise SystemExit(f"{WHISPERX_PYTHON} is missing: build it with ./bootstrap.sh")
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    log(f"working in {folder}")
+    try:
+        yield folder
+    finally:
+        if keep:
+            log(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_figures(fig: dict, path: Path | None) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(fig, indent=2) + "\n", encoding="utf-8")
+        print(f"\nfigures written to {path}")

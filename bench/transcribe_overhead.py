@@ -35,13 +35,10 @@ Run:  cd /work/main && .venvs/common/bin/python bench/transcribe_overhead.py [--
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,9 +47,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
-    WHISPERX_PYTHON,
     DirectRun,
     Measured,
+    bench_parser,
     build_speech,
     busy_note,
     check,
@@ -66,6 +63,8 @@ from bench.common import (  # noqa: E402
     run_measured,
     setup_cache,
     stage_dir,
+    work_folder,
+    write_figures,
 )
 
 TARGET_RATIO = 1.15
@@ -300,20 +299,13 @@ def print_breakdown(fig: dict) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=3.0, help="minutes of speech")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="measure A and B this many times each, alternating; keep the best")
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    parser = bench_parser(__doc__, rounds=2, minutes=True,
+                          rounds_help="measure A and B this many times each, alternating; "
+                          "keep the best")
     args = parser.parse_args()
-    if not WHISPERX_PYTHON.is_file():
-        raise SystemExit(f"{WHISPERX_PYTHON} is missing: build it with ./bootstrap.sh")
 
     load_before = os.getloadavg()
-    folder = Path(tempfile.mkdtemp(prefix="subpipe-bench-"))
-    try:
-        log(f"working in {folder}")
+    with work_folder("subpipe-bench-", args.keep) as folder:
         audio = build_speech(folder, args.minutes)
         cache = setup_cache(folder)
         settings = direct_settings(cache, audio, "en")
@@ -328,15 +320,7 @@ def main() -> int:
         print_figures(fig)
         print()
         print_breakdown(fig)
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(fig, indent=2) + "\n", encoding="utf-8")
-            print(f"\nfigures written to {args.json}")
-    finally:
-        if args.keep:
-            log(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
+        write_figures(fig, args.json)
     return 0
 
 

@@ -39,13 +39,6 @@ class HardwareInfo(BaseModel):
     def has_cuda(self) -> bool:
         return bool(self.cuda_devices)
 
-    @property
-    def mps_available(self) -> bool:
-        return self.apple_silicon
-
-    @property
-    def mlx_available(self) -> bool:
-        return self.apple_silicon
 
 
 def _ram_mb() -> int:

@@ -14,7 +14,6 @@ stage folder, the stage writes its outputs (atomically) and ``result.json``.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,7 +111,6 @@ class StageSpec(Generic[P]):
     inputs: dict[str, str | tuple[str, ...]]
     outputs: tuple[str, ...]  # files every successful run leaves in its stage folder
     description: str = ""
-    model_slots: tuple[str, ...] = ()  # profile slots whose model goes into the fingerprint
     code: tuple[str, ...] = ()  # other modules whose source shapes the outputs (fingerprinted)
     environment_for: Callable[[P], str] | None = None
 
@@ -141,6 +139,3 @@ def relative_outputs(request: StageRequest, outputs: list[Path]) -> list[str]:
     job_dir = request.job_dir.resolve()
     return [Path(p).resolve().relative_to(job_dir).as_posix() for p in outputs]
 
-
-def elapsed_since(start: float) -> float:
-    return round(time.monotonic() - start, 3)

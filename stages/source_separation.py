@@ -95,7 +95,6 @@ SPEC = StageSpec(
     inputs={"audio": "demux:audio_44k.wav"},
     outputs=("vocals.wav", "accompaniment.wav", "vocals_16k.wav", "separation.json"),
     description="isolate the vocals with Demucs (vocals, accompaniment, 16 kHz vocals)",
-    model_slots=("source_separation",),
 )
 
 

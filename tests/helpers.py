@@ -173,3 +173,9 @@ def lock(job_dir: Path) -> dict:
 
 def have(tool: str) -> bool:
     return shutil.which(tool) is not None
+
+
+def network_namespace_works() -> bool:
+    """Whether `unshare --net` can give a process no network here (root or user namespaces)."""
+    return have("unshare") and subprocess.run(["unshare", "--net", "true"],
+                                              capture_output=True).returncode == 0

@@ -85,7 +85,6 @@ SPEC = StageSpec(
             "speech": "vad:speech_segments.json?"},
     outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
     description="transcribe speech with Whisper",
-    model_slots=("asr",),
     code=("stages.asr.decode", "stages.asr.mlx", "shared.hallucination"),
     environment_for=lambda params: "mlx" if params.backend == "mlx" else "whisperx",
 )

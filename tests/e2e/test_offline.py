@@ -9,14 +9,9 @@ import subprocess
 import pytest
 
 from tests import tiny_demucs
-from tests.helpers import ROOT, have, lock, make_model_cache, prepare
+from tests.helpers import ROOT, lock, make_model_cache, network_namespace_works, prepare
 
 pytestmark = pytest.mark.e2e
-
-
-def network_namespace_works() -> bool:
-    return have("unshare") and subprocess.run(["unshare", "--net", "true"],
-                                              capture_output=True).returncode == 0
 
 
 @pytest.mark.skipif(not network_namespace_works(),

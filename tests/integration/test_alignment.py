@@ -18,6 +18,7 @@ from tests.helpers import (
     ROOT,
     lock,
     make_model_cache,
+    network_namespace_works,
     prepare,
     run_pipeline,
     srt_text,
@@ -48,11 +49,6 @@ def assert_words_in_order(segments: list[dict]) -> None:
             assert s["start"] <= w["start"] <= w["end"] <= s["end"], (s["text"], w)
             assert w["start"] >= previous, (s["text"], w)
             previous = w["end"]
-
-
-def network_namespace_works() -> bool:
-    return subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0 \
-        if Path("/usr/bin/unshare").exists() else False
 
 
 def test_without_a_cached_aligner_whisper_word_times_are_used(test_cache, speech, jobs_root):

@@ -22,6 +22,7 @@ from tests.helpers import (
     ROOT,
     espeak,
     have,
+    network_namespace_works,
     run_pipeline,
     run_script,
     stages_ran,
@@ -265,12 +266,6 @@ def test_offset_above_onset_is_refused_at_prepare(tracks, test_cache, tmp_path):
                       "--vad", "silero", "--set", "vad.offset=0.8", "--out", str(tmp_path))
     assert proc.returncode == 2
     assert "offset (0.8) must not exceed onset (0.5)" in proc.stderr
-
-
-def network_namespace_works() -> bool:
-    if not have("unshare"):
-        return False
-    return subprocess.run(["unshare", "--net", "true"], capture_output=True).returncode == 0
 
 
 @pytest.mark.skipif(not network_namespace_works(),
