@@ -18,7 +18,8 @@ logger = logging.getLogger("cache-models")
 
 
 def main(*, list_: bool, every: bool, workflow: str | None, stage: str | None,
-         profile: str | None, dry_run: bool, verify: bool) -> int:
+         profile: str | None, dry_run: bool, verify: bool,
+         names: list[str] | None = None) -> int:
     cache = hardware_cache.load(hardware_cache_path())
     registry = load_models()
     profile = profile or cache.defaults.profile
@@ -42,11 +43,11 @@ def main(*, list_: bool, every: bool, workflow: str | None, stage: str | None,
                 f"{repo} ({size / 2**20:.0f} MB)" for repo, size in others), markup=False)
         return 0
     specs = model_cache.select_models(
-        registry, profile, workflow=workflow, stage=stage, every=every,
+        registry, profile, workflow=workflow, stage=stage, every=every, names=names,
         cached_in=cache.cache.hf_hub_cache if verify else None)
     if not specs:
         raise InputError("nothing selected",
-                         fix="use --all, --workflow W, --stage S or --profile P")
+                         fix="use --all, --model NAME, --workflow W, --stage S or --profile P")
     if verify:
         rows = model_cache.verify(cache, specs, EnvironmentManager(cache))
         table = Table(title="offline load check", title_justify="left")

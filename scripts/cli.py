@@ -103,6 +103,8 @@ def cache_models_cmd(
     all_: Annotated[bool, typer.Option("--all", help="every model in the registry")] = False,
     workflow: Annotated[str | None, typer.Option("--workflow", help="models of a workflow")] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="models of one stage")] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="a model by registry name (repeatable; names: --list)")] = None,
     profile: Annotated[str | None, typer.Option("--profile", help="cpu, cuda, apple")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="say what would download")] = False,
     verify: Annotated[bool, typer.Option(
@@ -117,7 +119,8 @@ def cache_models_cmd(
     _setup_logging(log_level, debug)
     try:
         code = cache_models_cli.main(list_=list_, every=all_, workflow=workflow, stage=stage,
-                                     profile=profile, dry_run=dry_run, verify=verify)
+                                     profile=profile, dry_run=dry_run, verify=verify,
+                                     names=model)
     except PipelineError as e:
         raise _fail(e, debug) from None
     raise typer.Exit(code)
@@ -146,6 +149,9 @@ def prepare(
         "--vad", help="voice activity detection before ASR")] = VadChoice.NONE,
     sets: Annotated[list[str] | None, typer.Option(
         "--set", help="stage parameter override, e.g. asr.beam_size=3 (repeatable)")] = None,
+    glossary: Annotated[Path | None, typer.Option(
+        "--glossary", help="glossary TSV (term, translation, alternatives, context, source), "
+        "copied into the job")] = None,
     out: OutOpt = DEFAULT_JOBS_ROOT,
     log_level: LogLevelOpt = LogLevel.INFO,
     debug: DebugOpt = False,
@@ -160,7 +166,7 @@ def prepare(
             media=media, workflow=workflow, source_lang=source_lang,
             target_langs=_split(target_langs), start_time=start_time, end_time=end_time,
             title=title, year=year, profile=profile, separate=separate, vad=vad.value,
-            sets=sets or [], out=out))
+            sets=sets or [], glossary=glossary, out=out))
     except PipelineError as e:
         raise _fail(e, debug) from None
     for _job_id, job_dir in created:

@@ -18,24 +18,34 @@ from shared.workflows import load_workflows
 logger = logging.getLogger("cache-models")
 
 
+def slot_stage(slot: str) -> str:
+    """The stage a profile slot belongs to: "translation.indic_en" -> "translation"."""
+    return slot.split(".")[0]
+
+
 def select_models(registry: ModelRegistry, profile: str, *, workflow: str | None,
-                  stage: str | None, every: bool, cached_in=None) -> list[ModelSpec]:
-    """--all: every model. Otherwise one model per slot of the profile, narrowed to the
-    stages of --workflow or to --stage: the preferred (first) one, or with ``cached_in`` (a hub
-    cache folder) the one a run would use, i.e. the first candidate that is cached."""
+                  stage: str | None, every: bool, cached_in=None,
+                  names: list[str] | None = None) -> list[ModelSpec]:
+    """--all: every model; --model: those named. Otherwise one model per slot of the
+    profile, narrowed to the stages of --workflow or to --stage: the preferred (first) one, or
+    with ``cached_in`` (a hub cache folder) the one a run would use, i.e. the first candidate
+    that is cached."""
     if every:
         return list(registry.models.values())
+    if names:
+        return [registry.model(n) for n in names]
     prof = registry.profile(profile)
     slots = list(prof.models)
     if workflow:
         # the workflow's own steps; optional ones (--separate, --vad) by --stage
         stages = set(load_workflows().get(workflow).stage_names(features=()))
-        slots = [s for s in slots if s in stages]
+        slots = [s for s in slots if slot_stage(s) in stages]
     if stage:
-        if stage not in prof.models and stage not in {m.stage for m in registry.models.values()}:
+        known = {slot_stage(s) for s in prof.models} | {m.stage for m in registry.models.values()}
+        if stage not in known:
             raise InputError(f"no models for stage '{stage}'",
-                             fix=f"use one of: {', '.join(prof.models)}")
-        slots = [s for s in slots if s == stage]
+                             fix=f"use one of: {', '.join(sorted(known))}")
+        slots = [s for s in slots if slot_stage(s) == stage]
     chosen = []
     for slot in slots:
         candidates = [registry.model(n) for n in prof.models[slot]]
@@ -56,7 +66,7 @@ class Row:
 def fix_for(spec: ModelSpec) -> str:
     if spec.embedded:
         return "./bootstrap.sh --skip-cache"
-    return f"./cache-models.sh --stage {spec.stage}   (needs network)"
+    return f"./cache-models.sh --model {spec.name}   (needs network)"
 
 
 def list_rows(cache: HardwareCache, registry: ModelRegistry) -> list[Row]:

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared import atomic, media
 from shared import job as jobs
-from shared import media
 from shared.config_files import format_validation_error
 from shared.errors import InputError
 from shared.file_hashes import HashMemo
@@ -23,6 +23,7 @@ from shared.workflows import expand, load_workflows
 
 logger = logging.getLogger("prepare")
 
+GLOSSARY_FILE = "glossary.tsv"
 _TIME = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d+)?)$")
 
 
@@ -40,6 +41,7 @@ class PrepareOptions:
     separate: bool = False
     vad: str = "none"
     sets: list[str] = field(default_factory=list)
+    glossary: Path | None = None
     out: Path = Path("out")
 
 
@@ -94,6 +96,32 @@ def collect_media(paths: list[Path]) -> list[Path]:
     return [p.resolve() for p in dict.fromkeys(found)]
 
 
+def _wants_llm(sets: list[str]) -> bool:
+    """--set translation.engine=llm or hybrid adds the translation_llm stage."""
+    from stages.translation import LLM_ENGINES
+
+    return any(stage == "translation" and param == "engine" and value in LLM_ENGINES
+               for stage, param, value in map(parse_set, sets))
+
+
+def _check_translation(overrides: dict[str, dict[str, Any]], source: str, target: str) -> None:
+    """The chosen engine must cover source -> target (raises naming the engines that do)."""
+    from stages.translation import route
+
+    route(source, target, overrides.get("translation", {}).get("engine", "auto"))
+
+
+def _check_glossary(path: Path) -> Path:
+    from shared import glossary
+
+    path = path.expanduser().resolve()
+    loaded = glossary.load(path)  # raises with the line number of a malformed line
+    for duplicate in loaded.duplicates:
+        logger.warning("glossary %s: %s", path.name, duplicate)
+    logger.info("glossary %s: %d terms", path.name, len(loaded))
+    return path
+
+
 def validate_overrides(sets: list[str], stage_names: list[str]) -> dict[str, dict[str, Any]]:
     overrides: dict[str, dict[str, Any]] = {}
     for item in sets:
@@ -120,6 +148,8 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
     """Validate everything first; then create the job folders. Returns (job id, folder)."""
     workflow = load_workflows().get(opts.workflow)
     features = (["separation"] if opts.separate else []) + (["vad"] if opts.vad != "none" else [])
+    if _wants_llm(opts.sets):
+        features.append("llm")
     missing = workflow.missing_stages(features)
     if missing:
         with_options = f" with {', '.join(features)}" if features else ""
@@ -162,6 +192,9 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
     overrides = validate_overrides(opts.sets, stage_names)
     if "vad" in features:
         overrides.setdefault("vad", {}).setdefault("backend", opts.vad)
+    for target in targets:
+        _check_translation(overrides, source, target)
+    glossary_file = _check_glossary(opts.glossary) if opts.glossary else None
     files = collect_media(opts.media)
 
     probed = []
@@ -182,9 +215,12 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
         instances = expand(workflow, targets, features)
         environments = {}
         for inst in instances:
-            spec = load_stage_module(inst.stage).SPEC
-            environments[inst.stage] = spec.env_for(spec.params.model_validate(
-                overrides.get(inst.stage, {})))
+            module = load_stage_module(inst.stage)
+            params = module.SPEC.params.model_validate(overrides.get(inst.stage, {}))
+            environments[inst.stage] = (
+                module.environment_for_job(params, source, inst.lang)
+                if hasattr(module, "environment_for_job") and inst.lang not in (None, "source")
+                else module.SPEC.env_for(params))
         job_id = jobs.new_job_id(title)
         job = jobs.Job(
             job_id=job_id, created_at=jobs.utc_now(), workflow=workflow.name,
@@ -193,10 +229,12 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
                                 audio_streams=len(info.audio_streams)),
             title=title, year=opts.year, source_lang=source, target_langs=targets,
             start_time=start, end_time=end, profile=opts.profile, features=features,
-            overrides=overrides,
+            overrides=overrides, glossary=GLOSSARY_FILE if glossary_file else None,
             stages=instances, stage_environments=environments)
         job_dir = jobs.create_job_dir(jobs_root, job_id)
         (job_dir / "logs").mkdir()
+        if glossary_file:
+            atomic.write_bytes(job_dir / GLOSSARY_FILE, glossary_file.read_bytes())
         jobs.save(job, job_dir)
         created.append((job_id, job_dir))
     return created

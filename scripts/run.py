@@ -37,6 +37,13 @@ def apply_overrides(job_dir: Path, sets: list[str]) -> None:
     merged = {stage: dict(values) for stage, values in job.overrides.items()}
     for stage, values in changes.items():
         merged.setdefault(stage, {}).update(values)
+    from stages.translation import LLM_ENGINES
+
+    engine = merged.get("translation", {}).get("engine", "auto")
+    if (engine in LLM_ENGINES) != ("llm" in job.features):
+        raise InputError(f"translation.engine={engine} changes the stages of job {job.job_id} "
+                         "(the translation_llm stage)",
+                         fix="prepare the job again with --set translation.engine=" + engine)
     jobs.save(job.model_copy(update={"overrides": merged}), job_dir)
 
 

@@ -22,7 +22,7 @@ from shared.paths import DEFAULT_CACHE_DIR, PROJECT_ROOT, venv_python
 from shared.workflows import WorkflowRegistry
 
 SCHEMA_VERSION = 1
-APPLICATION_CACHES = ("tmdb", "musicbrainz", "glossary")
+APPLICATION_CACHES = ("tmdb", "musicbrainz", "glossary", "llm")
 
 
 def _regenerate(path: Path) -> str:

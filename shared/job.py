@@ -53,10 +53,19 @@ class Job(BaseModel):
     start_time: float | None = None
     end_time: float | None = None
     profile: str | None = None  # None: the profile bootstrap chose for this machine
-    features: list[str] = Field(default_factory=list)  # optional steps: separation, vad
+    features: list[str] = Field(default_factory=list)  # optional steps: separation, vad, llm
+    glossary: str | None = None  # the job's glossary TSV, copied into the job folder
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     stages: list[StageInstance]
     stage_environments: dict[str, str]
+
+    def file(self, name: str, job_dir: Path) -> Path | None:
+        """A job-level input ("job:media", "job:glossary"); None if this job has none."""
+        if name == "media":
+            return self.media.path
+        if name == "glossary":
+            return job_dir / self.glossary if self.glossary else None
+        raise ConfigError(f"unknown job input 'job:{name}'", fix="use job:media or job:glossary")
 
     def instance(self, key: str) -> StageInstance:
         for inst in self.stages:

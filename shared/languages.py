@@ -1,10 +1,11 @@
-"""The language table (config/languages.toml): validate codes, map them to names and tags."""
+"""The language table (config/languages.toml): validate codes, map them to names and tags, and
+say which translation engines handle a language."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.config_files import load_toml, validate
 from shared.errors import InputError
@@ -12,6 +13,7 @@ from shared.paths import CONFIG_DIR
 
 LANGUAGES_FILE = CONFIG_DIR / "languages.toml"
 AUTO = "auto"
+ENGLISH = "en"
 
 
 class Language(BaseModel):
@@ -28,23 +30,48 @@ class Language(BaseModel):
 
 class LanguageTable(BaseModel):
     languages: dict[str, Language]
+    nllb: dict[str, str] = Field(default_factory=dict)  # FLORES-200 code -> display name
 
     def get(self, code: str) -> Language:
-        key = code.strip().lower()
+        """A language by ISO 639-1 key, ISO 639-2 code or FLORES-200 code ('hi', 'hin',
+        'hin_Deva'); a FLORES code NLLB knows but the table does not list stands for itself."""
+        text = code.strip()
+        key = text.lower()
         if key in self.languages:
             return self.languages[key]
-        by_iso2 = {lang.iso639_2: lang for lang in self.languages.values()}
-        if key in by_iso2:
-            return by_iso2[key]
+        for lang in self.languages.values():
+            if key == lang.iso639_2 or text == lang.flores:
+                return lang
+        if text in self.nllb:
+            return Language(code=text, name=self.nllb[text], iso639_2=text[:3], flores=text,
+                            script=text[4:])
         raise InputError(
             f"unknown language code '{code}'",
-            fix="use an ISO 639-1 code such as hi, en, ta, te, bn, gu, mr "
-            "(list: config/languages.toml)",
+            fix="use an ISO 639-1 code such as hi, en, ta, te, bn, gu, mr, or a FLORES-200 "
+            "code such as hin_Deva (list: config/languages.toml)",
         )
 
     def normalize(self, code: str) -> str:
         """The table's key for ``code`` (accepts ISO 639-1 or 639-2: 'hin' -> 'hi')."""
         return self.get(code).code
+
+    # -- translation engines ----------------------------------------------------------------
+    def indictrans2_supports(self, lang: Language) -> bool:
+        """IndicTrans2: the 22 scheduled languages of India and English."""
+        return lang.flores is not None and (lang.indic or lang.code == ENGLISH)
+
+    def nllb_supports(self, lang: Language) -> bool:
+        return lang.flores is not None and lang.flores in self.nllb
+
+    def engines_for(self, source: Language, target: Language) -> list[str]:
+        """The machine-translation engines that can translate source -> target (the LLM engine
+        handles any pair and is not listed)."""
+        engines = []
+        if self.indictrans2_supports(source) and self.indictrans2_supports(target):
+            engines.append("indictrans2")
+        if self.nllb_supports(source) and self.nllb_supports(target):
+            engines.append("nllb")
+        return engines
 
 
 @cache

@@ -42,6 +42,7 @@ from shared.stage import (
     StageResult,
     StageSpec,
 )
+from shared.workflows import StageInstance
 
 logger = logging.getLogger(__name__)
 
@@ -233,9 +234,7 @@ class Runner:
             params = module.resolve(params, ctx)
         env = spec.env_for(params)
         models = module.model_refs(params, ctx) if hasattr(module, "model_refs") else []
-        refs = {name: ref for name, alternatives in spec.inputs.items()
-                if (ref := self._input_ref(jr, alternatives)) is not None}
-        inputs = {name: self._input_path(jr, ref) for name, ref in refs.items()}
+        refs, inputs = self._inputs(jr, instance, spec)
         missing = [n for n, p in inputs.items() if not p.exists()]
         if missing:
             upstream = {refs[n].split(":")[0] for n in missing}
@@ -283,29 +282,47 @@ class Runner:
                 return "run", [f"output {output.path} modified"]
         return "skip", ["up to date"]
 
-    @staticmethod
-    def _input_ref(jr: JobRun, alternatives: str | tuple[str, ...]) -> str | None:
-        """The input reference this job uses: the first alternative whose producing stage is
-        in the job; None for an optional input ("...?") the job has no producer for."""
-        options = (alternatives,) if isinstance(alternatives, str) else alternatives
-        stages = {i.stage for i in jr.job.stages} | {"job"}
-        for ref in options:
-            if ref.split(":")[0] in stages:
-                return ref.rstrip("?")
-        if all(ref.endswith("?") for ref in options):
-            return None
-        raise PipelineError(f"job {jr.job.job_id} has no stage producing {' or '.join(options)}",
-                            fix="check the workflow in config/workflows.toml")
+    def _inputs(self, jr: JobRun, consumer: StageInstance, spec: StageSpec
+                ) -> tuple[dict[str, str], dict[str, Path]]:
+        """Each input's reference and path for this instance. For every input the first
+        alternative this job produces wins. A per-language producer counts only in the same
+        language (subtitles:en reads translation:en); a reference ending in "*" takes every
+        instance of its stage, as inputs "<name>:<lang>"; "?" marks an optional input."""
+        refs: dict[str, str] = {}
+        inputs: dict[str, Path] = {}
+        for name, alternatives in spec.inputs.items():
+            options = (alternatives,) if isinstance(alternatives, str) else alternatives
+            for ref in options:
+                found = self._producers(jr, consumer, ref.rstrip("?"))
+                if found is None:
+                    continue
+                for lang, path in found:
+                    input_name = name if lang is None else f"{name}:{lang}"
+                    refs[input_name], inputs[input_name] = ref.rstrip("?*"), path
+                break
+            else:
+                if not all(ref.endswith("?") for ref in options):
+                    raise PipelineError(
+                        f"job {jr.job.job_id} has no stage producing {' or '.join(options)}",
+                        fix="check the workflow in config/workflows.toml")
+        return refs, inputs
 
-    def _input_path(self, jr: JobRun, ref: str) -> Path:
-        source, _, name = ref.partition(":")
-        if source == "job" and name == "media":
-            return jr.job.media.path
+    @staticmethod
+    def _producers(jr: JobRun, consumer: StageInstance, ref: str
+                   ) -> list[tuple[str | None, Path]] | None:
+        """(language or None, path) for each file ``ref`` names in this job; None if the job
+        has no producer for it."""
+        every = ref.endswith("*")
+        source, _, name = ref.rstrip("*").partition(":")
+        if source == "job":
+            path = jr.job.file(name, jr.job_dir)
+            return None if path is None else [(None, path)]
         producers = [i for i in jr.job.stages if i.stage == source]
+        if not every and any(i.lang is not None for i in producers):
+            producers = [i for i in producers if i.lang == consumer.lang]
         if not producers:
-            raise PipelineError(f"input '{ref}' names stage '{source}', which job "
-                                f"{jr.job.job_id} does not have")
-        return jr.job_dir / producers[0].dir / name
+            return None
+        return [(i.lang if every else None, jr.job_dir / i.dir / name) for i in producers]
 
     # -- running a stage process --------------------------------------------------------
     def _execute(self, key: str, env: str, group: list[tuple[JobRun, StagePlan]]) -> None:

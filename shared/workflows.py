@@ -17,7 +17,7 @@ WORKFLOWS_FILE = CONFIG_DIR / "workflows.toml"
 SOURCE = "source"
 
 
-FEATURES = ("separation", "vad")
+FEATURES = ("separation", "vad", "llm")
 
 
 class WorkflowStep(BaseModel):
@@ -25,7 +25,7 @@ class WorkflowStep(BaseModel):
 
     stage: str
     per_language: Literal["source", "targets", "all"] | None = None
-    when: Literal["separation", "vad"] | None = None  # included only if the job asks for it
+    when: Literal["separation", "vad", "llm"] | None = None  # included only if the job asks for it
 
     def included(self, features: Iterable[str]) -> bool:
         return self.when is None or self.when in set(features)

@@ -33,13 +33,28 @@ def test_verify_loads_the_embedded_model_offline(test_cache):
 def test_verify_for_the_whole_profile_names_what_is_missing(test_cache):
     proc = run_script("cache-models.sh", "--verify", "--profile", "cpu")
     assert proc.returncode == 1
-    assert "MISSING" in proc.stdout and "./cache-models.sh --stage" in proc.stdout
+    assert "MISSING" in proc.stdout and "./cache-models.sh --model" in proc.stdout
 
 
 def test_dry_run_lists_downloads_without_touching_the_network(test_cache):
     proc = run_script("cache-models.sh", "--dry-run", "--stage", "asr", "--profile", "cuda")
     assert proc.returncode == 0, proc.stderr
     assert "would download Systran/faster-whisper-large-v3" in proc.stderr
+
+
+def test_dry_run_of_named_models_and_a_stage_with_several_slots(test_cache):
+    proc = run_script("cache-models.sh", "--dry-run", "--model", "nllb-200-3.3B",
+                      "--model", "indictrans2-en-indic-1B")
+    assert proc.returncode == 0, proc.stderr
+    assert "would download facebook/nllb-200-3.3B" in proc.stderr
+    assert "would download ai4bharat/indictrans2-en-indic-1B" in proc.stderr
+    proc = run_script("cache-models.sh", "--dry-run", "--stage", "translation", "--profile", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    for repo in ("indictrans2-indic-en-dist-200M", "indictrans2-en-indic-dist-200M",
+                 "indictrans2-indic-indic-dist-320M", "nllb-200-distilled-600M"):
+        assert repo in proc.stderr
+    proc = run_script("cache-models.sh", "--dry-run", "--model", "no-such-model")
+    assert proc.returncode != 0 and "unknown model 'no-such-model'" in proc.stderr
 
 
 def test_verify_reports_a_corrupt_model_with_the_fix(tmp_path):

@@ -1,0 +1,178 @@
+"""translation: a transcript into one target language, one translated line per segment.
+
+This module is the stage's contract (Params, SPEC, routing, resolve), importable in the common
+venv. The work is in stages.translation.run, which runs in the venv of the machine-translation
+engine the route picks: indictrans2 (Indic <-> English, Indic <-> Indic) or nllb (every other
+pair of FLORES-200 languages). `--set translation.engine=llm|hybrid` adds the translation_llm
+stage after this one (the LLM translates, or refines the lines the NMT handles badly); this
+stage then provides the draft and the fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from shared.stage import ModelRef, StageParams, StageSpec
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("auto", "indictrans2", "nllb", "llm", "hybrid")
+LLM_ENGINES = ("llm", "hybrid")
+
+
+class TranslationParams(StageParams):
+    engine: Literal["auto", "indictrans2", "nllb", "llm", "hybrid"] = Field(
+        "auto", description="auto: IndicTrans2 for Indic<->English and Indic<->Indic, NLLB for "
+        "other pairs; llm: the translation_llm stage translates (this stage's NMT output is its "
+        "draft and fallback); hybrid: NMT, then the LLM refines songs and low-confidence lines")
+    model: str | None = Field(
+        None, description="NMT model: registry name (./cache-models.sh --list), hub repo id or "
+        "local folder; default: the machine profile's first cached model for the direction")
+    device: str | None = Field(None, description="cpu, cuda or mps; default: the profile's")
+    batch_size: int = Field(0, ge=0, description="lines per generate call; 0 = 8 on CPU, 32 on "
+                            "a GPU")
+    num_beams: int = Field(4, ge=1, description="beam search width")
+    max_chars: int = Field(400, ge=50, description="longer lines are translated sentence by "
+                           "sentence (then clause by clause) and joined: nothing is truncated")
+    merge_fragments: bool = Field(
+        True, description="translate a sentence cut across segments as one sentence and split "
+        "the translation back, one line per segment")
+    passthrough: bool = Field(
+        True, description="keep lines already in the target language or script (Hinglish in "
+        "Latin script for English) as they are")
+    protect_glossary: bool = Field(
+        True, description="replace the job glossary's terms by placeholders before translation "
+        "and put their preferred translations back after")
+    # Filled by resolve (the route): the engine that runs here and the language pair.
+    nmt: Literal["indictrans2", "nllb", "none"] | None = None
+    source_lang: str | None = None
+
+
+def _environment(params: TranslationParams) -> str:
+    return {"indictrans2": "indictrans2", "nllb": "nllb"}.get(params.nmt or "", "common")
+
+
+SPEC = StageSpec(
+    name="translation",
+    environment="nllb",
+    version=1,
+    params=TranslationParams,
+    inputs={"segments": ("alignment:aligned.json", "asr:segments.json"),
+            "glossary": "job:glossary?"},
+    outputs=("segments.json",),
+    description="translate the transcript (IndicTrans2 / NLLB)",
+    code=("stages.translation.run", "stages.translation.lines", "stages.translation.engine",
+          "stages.translation.nllb", "stages.translation.indictrans2", "shared.glossary"),
+    environment_for=_environment,
+)
+
+
+def route(source: str, target: str, engine: str = "auto") -> str:
+    """The NMT engine for source -> target ("indictrans2" | "nllb"), or "none" for an LLM-only
+    route no NMT engine covers. Raises InputError naming the engines that can, if ``engine``
+    cannot translate the pair."""
+    from shared.errors import InputError
+    from shared.languages import load_languages
+
+    table = load_languages()
+    src, tgt = table.get(source), table.get(target)
+    engines = table.engines_for(src, tgt)
+    if engine in ("indictrans2", "nllb"):
+        if engine not in engines:
+            able = [*engines, "llm"]
+            raise InputError(f"{engine} cannot translate {src.name} ({src.code}) -> "
+                             f"{tgt.name} ({tgt.code})",
+                             fix=f"use --set translation.engine={' or '.join(able)}")
+        return engine
+    if engines:
+        return engines[0]
+    if engine == "llm":
+        return "none"
+    raise InputError(f"no machine-translation engine translates {src.name} ({src.code}) -> "
+                     f"{tgt.name} ({tgt.code})",
+                     fix="use --set translation.engine=llm (an LLM translates any pair)")
+
+
+def environment_for_job(params: TranslationParams, source: str, target: str) -> str:
+    """prepare: check the pair is translatable with the chosen engine; the venv it runs in."""
+    return _environment(params.model_copy(update={"nmt": route(source, target, params.engine)}))
+
+
+def direction_slot(nmt: str, source: str, target: str) -> str:
+    if nmt == "nllb":
+        return "translation.nllb"
+    if target == "en":
+        return "translation.indic_en"
+    if source == "en":
+        return "translation.en_indic"
+    return "translation.indic_indic"
+
+
+def resolve(params: TranslationParams, ctx) -> TranslationParams:
+    """Route the pair, pick the model the cache holds, and the device and batch size."""
+    from shared.errors import ModelMissingError
+
+    source, target = ctx.job.source_lang, ctx.lang
+    nmt = route(source, target, params.engine)
+    defaults = ctx.hardware.defaults
+    hub = ctx.hardware.cache.hf_hub_cache
+    model = None
+    if params.model is not None:
+        model, nmt = _model_from_user(params.model, nmt, ctx)
+    elif nmt != "none":
+        slot = direction_slot(nmt, source, target)
+        try:
+            model = ctx.models.resolve(ctx.profile, slot, hub).repo_id
+        except ModelMissingError:
+            if params.engine != "llm":
+                raise
+            logger.warning("no %s model is cached: the LLM translates without a draft", nmt)
+            nmt = "none"
+    device = params.device or (defaults.device if defaults.device in ("cpu", "cuda", "mps")
+                               else "cpu")
+    batch = params.batch_size or (8 if device == "cpu" else 32)
+    return params.model_copy(update={"nmt": nmt, "model": model, "device": device,
+                                     "batch_size": batch, "source_lang": source})
+
+
+def _model_from_user(ref: str, nmt: str, ctx) -> tuple[str, str]:
+    """--set translation.model=...: a registry name, repo id or folder; its engine wins."""
+    from shared import hf_cache
+    from shared.errors import ModelMissingError
+
+    folder = Path(ref).expanduser()
+    if folder.is_dir():
+        return str(folder.resolve()), ("indictrans2" if "indictrans" in folder.name.lower()
+                                       else nmt)
+    spec = ctx.models.by_repo_or_name(ref)
+    repo_id = spec.repo_id if spec and spec.repo_id else ref
+    engine = spec.env if spec and spec.env in ("indictrans2", "nllb") else (
+        "indictrans2" if "indictrans2" in repo_id.lower() else "nllb" if "nllb" in
+        repo_id.lower() else nmt)
+    if engine != nmt and nmt != "none":
+        route(ctx.job.source_lang, ctx.lang, engine)  # the model's engine must cover the pair
+    hub = ctx.hardware.cache.hf_hub_cache
+    if not hf_cache.is_cached(hub, repo_id):
+        fix = (f"./cache-models.sh --model {spec.name}" if spec else
+               f"with network: HF_HOME={ctx.hardware.cache.hf_home} huggingface-cli download "
+               f"{repo_id}")
+        raise ModelMissingError(f"translation model {repo_id} is not in the cache ({hub})",
+                                fix=fix)
+    return repo_id, engine
+
+
+def model_refs(params: TranslationParams, ctx) -> list[ModelRef]:
+    from shared import hf_cache
+
+    if not params.model:
+        return []
+    if Path(params.model).is_dir():
+        return [ModelRef(name=params.model, repo_id=None, revision="local")]
+    revision = hf_cache.read_ref(ctx.hardware.cache.hf_hub_cache, params.model)
+    spec = ctx.models.by_repo_or_name(params.model)
+    return [ModelRef(name=spec.name if spec else params.model, repo_id=params.model,
+                     revision=revision)]

@@ -1,0 +1,138 @@
+"""The translation stage's work, in the NMT engine's venv: prepare the lines (stages.translation
+.lines), translate them with the engine loaded once per batch, write segments.json."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import time
+from pathlib import Path
+
+from shared import atomic
+from shared.languages import load_languages
+from shared.stage import StageOutcome, StageRequest, report_progress
+from stages.translation import TranslationParams, lines
+from stages.translation.engine import LanguagePair, Translation
+
+logger = logging.getLogger(__name__)
+
+
+def setup(requests: list[StageRequest]) -> dict:
+    return {}  # engines load on first use, once per (engine, model, device) for the batch
+
+
+def _engine(state: dict, params: TranslationParams):
+    key = (params.nmt, params.model, params.device, params.batch_size, params.num_beams)
+    if key not in state:
+        module = importlib.import_module(f"stages.translation.{params.nmt}")
+        started = time.monotonic()
+        state[key] = module.load(params.model, params.device, params.batch_size,
+                                 num_beams=params.num_beams)
+        logger.info("loaded %s (%s) on %s in %.1fs", params.nmt, params.model, params.device,
+                    time.monotonic() - started)
+    return state[key]
+
+
+def _glossary(request: StageRequest, params: TranslationParams) -> dict[str, str]:
+    path = request.inputs.get("glossary")
+    if not params.protect_glossary or path is None:
+        return {}
+    from shared import glossary
+
+    loaded = glossary.load(Path(path))
+    for duplicate in loaded.duplicates:
+        logger.warning("glossary: %s", duplicate)
+    return {t.term: t.translation for t in loaded.terms.values()}
+
+
+def process(request: StageRequest, state: dict) -> StageOutcome:
+    params = request.params_as(TranslationParams)
+    table = load_languages()
+    assert params.source_lang and request.lang
+    source, target = table.get(params.source_lang), table.get(request.lang)
+    data = json.loads(Path(request.inputs["segments"]).read_text("utf-8"))
+    segments = data.get("segments", [])
+    terms = _glossary(request, params)
+
+    rows: list[dict] = []
+    texts: dict[int, str] = {}
+    protections: dict[int, lines.Protection] = {}
+    for i, seg in enumerate(segments):
+        text = lines.clean(seg.get("text", ""))
+        row = {"id": i, "start": seg["start"], "end": seg["end"], "text": text,
+               "source_text": text, "confidence": None, "lyrics": bool(seg.get("lyrics")),
+               "origin": "nmt"}
+        if seg.get("language"):
+            row["source_language"] = seg["language"]
+        if not text:
+            row["origin"] = "empty"
+        elif params.passthrough and lines.already_in_target(
+                text, seg.get("language"), source.code, target.code, source.script,
+                target.script):
+            row["origin"] = "passthrough"
+        else:
+            protections[i] = lines.protect(text, terms)
+            texts[i] = protections[i].text
+        rows.append(row)
+    gaps = {i: segments[i + 1]["start"] - segments[i]["end"] for i in range(len(segments) - 1)}
+    units = lines.build_units(texts, gaps, max_chars=params.max_chars,
+                              merge=params.merge_fragments)
+
+    generate_calls = 0
+    if params.nmt == "none":
+        outputs = [Translation(u.text) for u in units]
+        for i in texts:
+            rows[i]["origin"] = "untranslated"
+    elif units:
+        engine = _engine(state, params)
+        assert source.flores and target.flores
+        pair = LanguagePair(source.code, target.code, source.flores, target.flores)
+        before = engine.generate_calls
+        report_progress(0, len(units), "translating")
+        outputs = engine.translate([u.text for u in units], pair)
+        generate_calls = engine.generate_calls - before
+        report_progress(len(units), len(units), "translated")
+    else:
+        outputs = []
+    translated = lines.assemble(units, [o.text for o in outputs], texts)
+    confidence: dict[int, float] = {}
+    for unit, out in zip(units, outputs, strict=True):
+        for sid in unit.segment_ids:
+            if out.confidence is not None:
+                confidence[sid] = min(confidence.get(sid, out.confidence), out.confidence)
+
+    applied: dict[str, int] = {}
+    lost: dict[str, int] = {}
+    for i, text in translated.items():
+        restored, hits, missing = lines.restore(text, protections[i])
+        rows[i]["text"] = restored
+        rows[i]["confidence"] = confidence.get(i)
+        for term in hits:
+            applied[term] = applied.get(term, 0) + 1
+        for term in missing:
+            lost[term] = lost.get(term, 0) + 1
+    glossary_report = [{"term": t, "translation": terms[t], "applied": applied.get(t, 0),
+                        "lost": lost.get(t, 0)} for t in terms if t in applied or t in lost]
+    for entry in glossary_report:
+        logger.info("glossary: %s -> %s applied %d time(s)%s", entry["term"],
+                    entry["translation"], entry["applied"],
+                    f", lost by the model {entry['lost']} time(s)" if entry["lost"] else "")
+
+    result = {"language": target.code, "source_language": source.code,
+              "engine": params.nmt, "model": params.model, "segments": rows,
+              "glossary": glossary_report, "generate_calls": generate_calls}
+    atomic.write_json(request.output("segments.json"), result)
+    counts = {origin: sum(1 for r in rows if r["origin"] == origin)
+              for origin in ("nmt", "passthrough", "empty", "untranslated")}
+    logger.info("%s -> %s with %s: %d lines (%s), %d units, %d generate calls", source.code,
+                target.code, params.nmt, len(rows),
+                ", ".join(f"{k} {v}" for k, v in counts.items() if v), len(units),
+                generate_calls)
+    if params.nmt == "none":
+        logger.warning("no NMT model: the lines are left untranslated for the LLM stage")
+    return StageOutcome(outputs=[request.output("segments.json")],
+                        info={"engine": params.nmt, "model": params.model, "lines": len(rows),
+                              **{k: v for k, v in counts.items() if v},
+                              "generate_calls": generate_calls,
+                              "glossary_terms_applied": sum(applied.values())})
