@@ -160,10 +160,8 @@ def test_target_equal_to_source(test_cache, jobs_root, media_file):
 def test_targets_with_transcribe_workflow(test_cache, jobs_root, media_file):
     proc = prepare_fails(jobs_root, "--media", str(media_file), "-s", "en", "-t", "hi",
                          "--workflow", "transcribe")
-    assert_fails(proc, 2, "--workflow transcribe does not translate", "drop -t")
-    # translate and subtitle need stages this version lacks: the fix must not send the user
-    # to a workflow that fails next.
-    assert "--workflow translate" not in proc.stderr
+    assert_fails(proc, 2, "--workflow transcribe does not translate", "drop -t",
+                 "--workflow translate")
 
 
 @pytest.mark.parametrize("item", ["asrbeam_size=3", "asr.beam_size"])
@@ -215,11 +213,41 @@ def test_out_not_writable(test_cache, media_file, tmp_path):
             jobs_root.parent.chmod(0o700)
 
 
-def test_translate_workflow_not_in_this_version(test_cache, jobs_root, media_file):
+def test_engine_that_cannot_translate_the_pair(test_cache, jobs_root, media_file):
     proc = prepare_fails(jobs_root, "--media", str(media_file), "--workflow", "translate",
-                         "-s", "hi", "-t", "en")
-    assert_fails(proc, 2, "workflow 'translate' needs stage(s) translation",
-                 "this version does not have yet", "--workflow transcribe")
+                         "-s", "hi", "-t", "fr", "--set", "translation.engine=indictrans2")
+    assert_fails(proc, 2, "indictrans2 cannot translate Hindi (hi) -> French (fr)",
+                 "--set translation.engine=nllb or llm")
+
+
+def test_pair_no_machine_translation_covers(test_cache, jobs_root, media_file):
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--workflow", "translate",
+                         "-s", "en", "-t", "brx,xx")
+    assert_fails(proc, 2, "unknown language code 'xx'")
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--workflow", "translate",
+                         "-s", "fr", "-t", "brx")
+    assert_fails(proc, 2, "no machine-translation engine translates French (fr) -> Bodo (brx)",
+                 "--set translation.engine=llm")
+
+
+def test_translate_needs_targets_and_a_named_source(test_cache, jobs_root, media_file):
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--workflow", "translate",
+                         "-s", "hi")
+    assert_fails(proc, 2, "--workflow translate needs target languages", "-t en")
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--workflow", "translate",
+                         "-t", "en")
+    assert_fails(proc, 2, "-s auto works only with --workflow transcribe", "-s hi")
+
+
+def test_malformed_or_missing_glossary(test_cache, jobs_root, media_file, tmp_path):
+    bad = tmp_path / "names.tsv"
+    bad.write_text("Shree\tShree\nbhai\n", encoding="utf-8")
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--workflow", "translate",
+                         "-s", "hi", "-t", "en", "--glossary", str(bad))
+    assert_fails(proc, 2, "names.tsv line 2: no translation", "columns separated by tabs")
+    proc = prepare_fails(jobs_root, "--media", str(media_file), "--glossary",
+                         str(tmp_path / "nope.tsv"))
+    assert_fails(proc, 2, "nope.tsv does not exist", "--glossary")
 
 
 # -- media that is unusual but valid: it must just work -----------------------------------
