@@ -89,10 +89,16 @@ def split_long(text: str, max_chars: int) -> list[str]:
 
 def split_proportionally(text: str, weights: list[int]) -> list[str]:
     """Cut a translated text back into len(weights) parts at word boundaries, in proportion to
-    the source parts' lengths, preferring a punctuation mark near each cut."""
+    the source parts' lengths, preferring a punctuation mark near each cut. A text with fewer
+    words than parts (Chinese, Japanese, Thai write no spaces) is cut between characters."""
     words = text.split()
     if len(weights) == 1:
         return [text.strip()]
+    joiner = " "
+    if len(words) < len(weights):
+        words, joiner = list("".join(words)), ""
+        if len(words) < len(weights):
+            return [text.strip(), *[""] * (len(weights) - 1)]
     total = sum(weights) or 1
     parts: list[str] = []
     start = 0
@@ -109,15 +115,15 @@ def split_proportionally(text: str, weights: list[int]) -> list[str]:
         best = ideal
         for delta in range(0, 3):
             for cut in (ideal - delta, ideal + delta):
-                if lo <= cut <= hi and re.search(r"[,.;:!?।]$", words[cut - 1]):
+                if lo <= cut <= hi and re.search(r"[,.;:!?।॥。，、！？]$", words[cut - 1]):
                     best = cut
                     break
             else:
                 continue
             break
-        parts.append(" ".join(words[start:best]))
+        parts.append(joiner.join(words[start:best]))
         start = best
-    parts.append(" ".join(words[start:]))
+    parts.append(joiner.join(words[start:]))
     return parts
 
 

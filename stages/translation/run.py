@@ -121,7 +121,8 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
 
     result = {"language": target.code, "source_language": source.code,
               "engine": params.nmt, "model": params.model, "segments": rows,
-              "glossary": glossary_report, "generate_calls": generate_calls}
+              "glossary": glossary_report, "units": len(units),
+              "generate_calls": generate_calls}
     atomic.write_json(request.output("segments.json"), result)
     counts = {origin: sum(1 for r in rows if r["origin"] == origin)
               for origin in ("nmt", "passthrough", "empty", "untranslated")}

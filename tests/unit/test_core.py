@@ -1,4 +1,4 @@
-"""Pure pieces of the core: HF cache layout checks, fingerprints, cues, run locks, venv state,
+"""Pure pieces of the core: HF cache layout checks, fingerprints, run locks, venv state,
 option parsing."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import pytest
 
 from scripts.prepare import parse_set, parse_time
 from shared import fingerprint, hf_cache, lockfile, venvs
-from shared.cues import build_cues, visible_length, wrap
 from shared.errors import InputError, JobBusyError
 from shared.file_hashes import HashMemo
 
@@ -111,36 +110,6 @@ def test_hash_memo_reuses_hashes_until_the_file_changes(tmp_path):
     assert again.sha256(f) == first and not again._dirty
     f.write_bytes(b"two!")
     assert again.sha256(f) != first
-
-
-def test_wrap_balances_two_lines_and_counts_devanagari_reading_units():
-    assert wrap("short line", 42, 2) == ["short line"]
-    lines = wrap("And so my fellow Americans, ask not what your country can do", 42, 2)
-    assert len(lines) == 2 and all(len(line) <= 42 for line in lines)
-    assert len(lines[1]) >= len(lines[0]) - 4
-    assert visible_length("नमस्ते") == 3  # न, म, स्ते: signs and virama do not count
-    assert visible_length("hello") == 5
-
-
-def test_long_segments_split_at_word_times_within_limits():
-    words = [{"start": i * 0.5, "end": i * 0.5 + 0.4, "word": f" word{i}"} for i in range(40)]
-    segment = {"start": 0.0, "end": 20.0, "text": " ".join(w["word"] for w in words),
-               "words": words}
-    cues = build_cues([segment], offset=10.0)
-    assert len(cues) > 2
-    for cue in cues:
-        assert cue.end - cue.start <= 7.0
-        assert all(len(line) <= 42 for line in cue.text.split("\n"))
-        assert cue.start >= 10.0
-    assert all(a.end <= b.start for a, b in zip(cues, cues[1:], strict=False))
-
-
-def test_short_cue_is_extended_to_the_minimum_duration_without_overlap():
-    cues = build_cues([{"start": 1.0, "end": 1.2, "text": "Hi."},
-                       {"start": 1.5, "end": 3.0, "text": "Next line."}])
-    assert cues[0].end == pytest.approx(1.5)
-    assert build_cues([{"start": 1.0, "end": 1.2, "text": "Hi."}])[0].end == pytest.approx(
-        1.0 + 5 / 6)
 
 
 def test_run_lock_refuses_a_live_holder_and_takes_over_from_a_dead_one(tmp_path):

@@ -62,7 +62,9 @@ def test_every_workflow_aligns_right_after_asr_and_subtitles_read_the_alignment(
         names = workflow.stage_names()
         assert names[names.index("asr") + 1] == "alignment", workflow.name
     inputs = load_stage_module("subtitles").SPEC.inputs
-    assert inputs["segments"] == ("alignment:aligned.json", "asr:segments.json")
+    assert inputs["segments"][-2:] == ("alignment:aligned.json", "asr:segments.json")
+    assert inputs["segments"][:2] == ("translation_llm:segments.json",
+                                      "translation:segments.json")
 
 
 def test_aligners_name_alignment_models_for_the_public_defaults():

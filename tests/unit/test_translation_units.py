@@ -132,3 +132,9 @@ def test_glossary_tsv_parsing_reports_bad_lines_and_duplicates():
         glossary.parse("Shree\tShree\nbhai\n", origin="g.tsv")
     with pytest.raises(InputError, match="line 1: 6 columns"):
         glossary.parse("a\tb\tc\td\te\tf\n")
+
+
+def test_an_output_without_spaces_is_split_between_characters():
+    parts = lines.split_proportionally("我们住在德里。很热。", [10, 10])
+    assert parts == ["我们住在德里。", "很热。"]
+    assert lines.split_proportionally("x", [5, 5]) == ["x", ""]  # nothing to split: kept whole

@@ -1,0 +1,91 @@
+"""subtitles: timed segments -> subtitle files that follow professional timing and line rules,
+one instance per language (common venv).
+
+The contract (Params, SPEC, resolve) is here; the work is in run.py, in small modules:
+style.py (profiles from config/subtitle_styles.toml), text.py (graphemes, punctuation,
+conjunctions, names), wrapping.py (line breaks), segmentation.py (segments -> cues),
+timing.py (the fixing pass at the video's frame rate), qc.py (the quality report),
+formats.py (SRT / WebVTT / ASS with pysubs2, escaping).
+
+Input: the source language's word-timed segments (alignment, or asr for jobs without it), or
+a target language's translated segments (one per source segment, no word times: each keeps
+its segment's time and long text is split over it in proportion to its length). Outputs:
+``<title>.<lang>.srt|vtt|ass`` in the job's subtitles/ folder (``<title>.<lang>.bilingual.*``
+with source over target when asked), the transcript as .json and .txt for the source
+language, and in the stage folder ``qc.json`` (the quality report) and ``tracks.json`` (the
+files and language tags the mux stage needs). Times are on the media's timeline.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from shared.stage import StageParams, StageSpec
+
+
+class SubtitleParams(StageParams):
+    style: str | None = Field(
+        None, description="style profile (a section of config/subtitle_styles.toml); "
+        "default: the language's, else [styles.default]")
+    max_chars_per_line: int | None = Field(
+        None, ge=4, description="characters (grapheme clusters) per line; default: profile's")
+    max_lines: int | None = Field(None, ge=1, le=4, description="lines per cue")
+    max_cps: float | None = Field(None, gt=0, description="reading speed limit, characters "
+                                  "per second")
+    min_duration: float | None = Field(None, ge=0, description="seconds a cue stays at least")
+    max_duration: float | None = Field(None, gt=0, description="seconds a cue stays at most")
+    min_gap_frames: int | None = Field(None, ge=0, description="frames between cues at least")
+    close_gap_frames: int | None = Field(
+        None, ge=0, description="gaps shorter than this many frames are closed to the minimum")
+    linger_s: float | None = Field(
+        None, ge=0, description="seconds a cue may stay after its speech when there is room")
+    merge_below_s: float | None = Field(
+        None, ge=0, description="neighbouring cues shorter than this are merged if they fit")
+    formats: list[Literal["srt", "vtt", "ass"]] = Field(
+        default_factory=lambda: ["srt", "vtt", "ass"])
+    bilingual: bool = Field(
+        False, description="target languages: also write <title>.<lang>.bilingual.* with the "
+        "source text over the translation")
+    write_transcript: bool = Field(
+        True, description="source language: also write <title>.<lang>.json and .txt")
+    style_table: dict[str, dict[str, float | int]] = Field(
+        default_factory=dict, description="set by resolve, not by users, when the language is "
+        "detected at run time: config/subtitle_styles.toml's sections, so editing them re-runs "
+        "the stage")
+
+
+PROFILE_FIELDS = ("max_chars_per_line", "max_lines", "max_cps", "min_duration", "max_duration",
+                  "min_gap_frames", "close_gap_frames", "linger_s", "merge_below_s")
+
+SPEC = StageSpec(
+    name="subtitles",
+    environment="common",
+    version=2,
+    params=SubtitleParams,
+    inputs={"segments": ("translation_llm:segments.json", "translation:segments.json",
+                         "alignment:aligned.json", "asr:segments.json"),
+            "media_info": "demux:media_info.json"},
+    outputs=("tracks.json", "qc.json"),
+    description="segment, time, check and write SRT / WebVTT / ASS subtitles",
+    code=("stages.subtitles.run", "stages.subtitles.style", "stages.subtitles.text",
+          "stages.subtitles.wrapping", "stages.subtitles.cues", "stages.subtitles.segmentation",
+          "stages.subtitles.timing", "stages.subtitles.qc", "stages.subtitles.formats"),
+)
+
+
+def resolve(params: SubtitleParams, ctx) -> SubtitleParams:
+    """Fill the profile's values in (so the plan says "params.max_cps 22->17" and the
+    fingerprint sees edits to config/subtitle_styles.toml). While the spoken language is still
+    to be detected, record the style sections instead; the stage picks one when it knows."""
+    from stages.subtitles.style import load_sections, profile_for, sections_for
+
+    language = ctx.lang if ctx.lang not in (None, "source") else ctx.job.source_lang
+    language = params.style or (None if language in (None, "auto") else language)
+    sections = load_sections()
+    if language is None:
+        return params.model_copy(update={"style_table": sections_for(None, sections)})
+    overrides = {name: getattr(params, name) for name in PROFILE_FIELDS}
+    profile = profile_for(language, sections, overrides)
+    return params.model_copy(update={**profile.model_dump(), "style_table": {}})

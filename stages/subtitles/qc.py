@@ -1,0 +1,106 @@
+"""The quality report: every rule, how many cues broke it before the stage's work (the input
+segments as they came) and after it, the worst offenders with timestamps, and why what is
+left could not be fixed automatically."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from stages.subtitles.cues import Cue, InputReport, clock
+from stages.subtitles.style import StyleProfile
+from stages.subtitles.text import graphemes
+from stages.subtitles.timing import Timing
+
+logger = logging.getLogger(__name__)
+
+WORST = 5
+
+WHY_LEFT = {
+    "max_lines": "a single word or name too long to fit the lines",
+    "max_chars_per_line": "a single word longer than a line",
+    "max_cps": "the cue already shows for all of its speech and the gaps around it: the "
+               "words are spoken faster than the limit; an editor must condense the text",
+    "min_duration": "the next cue starts too soon to show this one longer",
+    "max_duration": "a single word spoken for longer than the limit",
+    "min_gap": "",
+}
+
+
+def cps(cue: Cue) -> float:
+    return graphemes(" ".join(cue.lines)) / max(cue.duration / 1000, 1e-3)
+
+
+def measure(cues: list[Cue], profile: StyleProfile, rules: Timing
+            ) -> dict[str, list[tuple[int, float]]]:
+    """rule -> (cue index, measured value) for every cue that breaks it."""
+    found: dict[str, list[tuple[int, float]]] = {rule: [] for rule in WHY_LEFT}
+    for i, cue in enumerate(cues):
+        if len(cue.lines) > profile.max_lines:
+            found["max_lines"].append((i, len(cue.lines)))
+        widest = max((graphemes(line) for line in cue.lines), default=0)
+        if widest > profile.max_chars_per_line:
+            found["max_chars_per_line"].append((i, widest))
+        if cps(cue) > profile.max_cps + 1e-9:
+            found["max_cps"].append((i, round(cps(cue), 2)))
+        if cue.duration < rules.min_duration:
+            found["min_duration"].append((i, cue.duration / 1000))
+        if cue.duration > rules.max_duration:
+            found["max_duration"].append((i, cue.duration / 1000))
+        if i + 1 < len(cues) and cues[i + 1].start - cue.end < rules.gap:
+            found["min_gap"].append((i, (cues[i + 1].start - cue.end) / 1000))
+    return found
+
+
+def _limit(rule: str, profile: StyleProfile, rules: Timing) -> float:
+    return {"max_lines": profile.max_lines, "max_chars_per_line": profile.max_chars_per_line,
+            "max_cps": profile.max_cps, "min_duration": rules.min_duration / 1000,
+            "max_duration": rules.max_duration / 1000, "min_gap": rules.gap / 1000}[rule]
+
+
+def report(before: list[Cue], after: list[Cue], profile: StyleProfile, rules: Timing,
+           language: str, inputs: InputReport) -> dict[str, Any]:
+    was, now = measure(before, profile, rules), measure(after, profile, rules)
+    table = {}
+    for rule, hits in now.items():
+        lower_is_worse = rule in ("min_duration", "min_gap")
+        worst = sorted(hits, key=lambda h: h[1], reverse=not lower_is_worse)[:WORST]
+        table[rule] = {
+            "limit": _limit(rule, profile, rules), "before": len(was[rule]), "after": len(hits),
+            "cues": [i + 1 for i, _ in hits],
+            "worst": [{"cue": i + 1, "start": clock(after[i].start), "end": clock(after[i].end),
+                       "value": value, "text": " / ".join(after[i].lines)}
+                      for i, value in worst],
+            "why_left": WHY_LEFT[rule] if hits else None,
+        }
+    return {"language": language, "cues": len(after), "input_segments": len(before),
+            "frame_rate": rules.fps, "profile": profile.model_dump(),
+            "timing_ms": {"min_gap": rules.gap, "close_gap": rules.close,
+                          "min_duration": rules.min_duration,
+                          "max_duration": rules.max_duration, "linger": rules.linger},
+            "rules": table, "input": inputs.as_dict(),
+            "ok": not any(now.values())}
+
+
+def log_summary(qc: dict[str, Any]) -> None:
+    """A readable summary of the report in the stage log."""
+    logger.info("QC %s: %d cues from %d segments at %.3f fps", qc["language"], qc["cues"],
+                qc["input_segments"], qc["frame_rate"])
+    for rule, row in qc["rules"].items():
+        logger.info("  %-19s limit %-6g before %4d  after %4d", rule, row["limit"],
+                    row["before"], row["after"])
+        for hit in row["worst"]:
+            logger.warning("  %s %s-%s (%s): %s", rule, hit["start"], hit["end"], hit["value"],
+                           hit["text"])
+        if row["why_left"]:
+            logger.warning("  %s: %d cue(s) left: %s", rule, row["after"], row["why_left"])
+    inputs = qc["input"]
+    if inputs["dropped_empty_cues"]:
+        logger.warning("dropped %d segment(s) with no text (first at %s)",
+                       inputs["dropped_empty_cues"], inputs["dropped_empty_examples"][0]["at"])
+    if inputs["fixed_word_times"]:
+        first = inputs["fixed_word_examples"][0]
+        logger.warning("fixed %d word(s) with no usable time from their neighbours (first: "
+                       "'%s' at %s)", inputs["fixed_word_times"], first["word"], first["at"])
+    for note in inputs["notes"]:
+        logger.info("note: %s", note)

@@ -1,0 +1,128 @@
+"""The subtitles stage's work for one job: segments -> cues -> fixing pass -> QC -> files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from shared import atomic
+from shared.stage import StageOutcome, StageRequest
+from stages.subtitles import PROFILE_FIELDS, SubtitleParams, formats, qc, segmentation, timing
+from stages.subtitles.cues import Cue, InputReport
+from stages.subtitles.style import StyleProfile, frame_rate, load_sections, profile_for
+from stages.subtitles.wrapping import wrap
+
+logger = logging.getLogger(__name__)
+
+_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def safe_title(title: str) -> str:
+    cleaned = _UNSAFE.sub("_", title).strip(" ._")
+    return cleaned[:120] or "subtitles"
+
+
+def _language_tags(lang: str) -> tuple[str, str]:
+    from shared.errors import InputError
+    from shared.languages import load_languages
+
+    try:
+        entry = load_languages().get(lang)
+    except InputError:
+        return "und", lang
+    return entry.iso639_2, entry.name
+
+
+def _transcript(request: StageRequest, data: dict, lang: str, offset: float, base: Path
+                ) -> list[Path]:
+    segments = data.get("segments", [])
+
+    def shift(item: dict) -> dict:
+        moved = dict(item)
+        for key in ("start", "end"):
+            if isinstance(item.get(key), (int, float)):
+                moved[key] = round(item[key] + offset, 3)
+        return moved
+
+    transcript = {
+        "title": request.title, "language": lang,
+        "language_probability": data.get("language_probability"),
+        "model": data.get("model"), "timeline_offset": offset,
+        "segments": [{**shift(s), "words": [shift(w) for w in s.get("words", [])]}
+                     for s in segments],
+    }
+    atomic.write_json(Path(f"{base}.json"), transcript)
+    atomic.write_text(Path(f"{base}.txt"), "".join(
+        str(s.get("text", "")).strip() + "\n" for s in segments if str(s.get("text", "")).strip()))
+    return [Path(f"{base}.json"), Path(f"{base}.txt")]
+
+
+def make_cues(segments: list[dict], profile: StyleProfile, fps: float, offset: float = 0.0,
+              language: str = "und", notes: list[str] | None = None
+              ) -> tuple[list[Cue], dict[str, Any]]:
+    """Segments -> timed, checked cues and the QC report (the stage minus its files)."""
+    report = InputReport(notes=list(notes or []))
+    before = segmentation.naive(segments, profile, offset)
+    cues = segmentation.build(segments, profile, offset, report)
+    rules = timing.Timing.of(profile, fps)
+    timing.fix(cues, rules)
+    return cues, qc.report(before, cues, profile, rules, language, report)
+
+
+def process(request: StageRequest, state: Any) -> StageOutcome:
+    params = request.params_as(SubtitleParams)
+    data = json.loads(Path(request.inputs["segments"]).read_text("utf-8"))
+    media_info = json.loads(Path(request.inputs["media_info"]).read_text("utf-8"))
+    is_source = request.lang in (None, "source")
+    lang = (data.get("language") or "und") if is_source else request.lang
+    offset = float(media_info.get("timeline_offset") or 0.0)
+    profile = profile_for(params.style or lang, params.style_table or load_sections(),
+                          {name: getattr(params, name) for name in PROFILE_FIELDS})
+    fps, notes = frame_rate(media_info)
+    cues, quality = make_cues(data.get("segments", []), profile, fps, offset, lang, notes)
+    qc.log_summary(quality)
+
+    request.deliverables_dir.mkdir(parents=True, exist_ok=True)
+    base = request.deliverables_dir / f"{safe_title(request.title)}.{lang}"
+    outputs: list[Path] = []
+    files: dict[str, str] = {}
+    bilingual: dict[str, str] = {}
+    job_dir = request.job_dir.resolve()
+    want_bilingual = params.bilingual and not is_source and any(c.source_text for c in cues)
+    for fmt in params.formats:
+        target = Path(f"{base}.{fmt}")
+        atomic.write_text(target, formats.render(cues, fmt, title=request.title))
+        outputs.append(target)
+        files[fmt] = target.resolve().relative_to(job_dir).as_posix()
+        if want_bilingual:
+            both = Path(f"{base}.bilingual.{fmt}")
+            atomic.write_text(both, formats.render(
+                cues, fmt, title=request.title, bilingual=True,
+                wrap_source=lambda text: wrap(text, profile.max_chars_per_line,
+                                              profile.max_lines)))
+            outputs.append(both)
+            bilingual[fmt] = both.resolve().relative_to(job_dir).as_posix()
+    if params.bilingual and not want_bilingual:
+        logger.info("bilingual: only target languages with source text get a bilingual file")
+    if is_source and params.write_transcript:
+        outputs += _transcript(request, data, lang, offset, base)
+
+    iso639_2, name = _language_tags(lang)
+    tracks = {"language": lang, "iso639_2": iso639_2, "name": name, "files": files,
+              "cues": len(cues)}
+    if bilingual:
+        tracks["bilingual"] = bilingual
+        tracks["source_language"] = data.get("source_language")
+    atomic.write_json(request.output("qc.json"), quality)
+    atomic.write_json(request.output("tracks.json"), tracks)
+    outputs += [request.output("qc.json"), request.output("tracks.json")]
+    if not cues:
+        logger.warning("no speech was transcribed: the subtitle files are empty")
+    logger.info("%d cues in %s (%s)", len(cues), lang,
+                ", ".join(p.name for p in outputs if p.parent == request.deliverables_dir))
+    left = {rule: row["after"] for rule, row in quality["rules"].items() if row["after"]}
+    return StageOutcome(outputs=outputs, info={"language": lang, "cues": len(cues),
+                                               "qc_left": left})

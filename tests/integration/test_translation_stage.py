@@ -1,0 +1,115 @@
+"""The translation stage end to end in its engine's venv, on a hand-made transcript: routing,
+one line per segment, pass-through, empty lines, long lines, merged fragments, glossary
+placeholders, emoji and control characters. The models are the tiny ones the tests build
+(tests/tiny_indictrans2.py, tests/tiny_nllb.py), loaded by name from a temporary HF cache with
+the network refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.environment_manager import EnvironmentManager, stage_argv
+from shared.stage import REQUEST_FILE, RESULT_FILE, StageRequest
+from stages.translation import TranslationParams
+from tests.fixtures_indictrans2 import tiny_indictrans2_hub  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.integration
+
+LONG = " ".join(["यह एक बहुत लंबा वाक्य है जो बार बार दोहराया जाता है।"] * 40)
+SEGMENTS = [
+    {"start": 0.0, "end": 1.5, "text": "राज, तुम कहाँ हो?"},
+    {"start": 1.6, "end": 3.0, "text": "Yaar, kya scene hai?"},
+    {"start": 3.2, "end": 4.0, "text": "   "},
+    {"start": 4.1, "end": 5.0, "text": "जब मैं छोटा था"},
+    {"start": 5.1, "end": 6.5, "text": "हम दिल्ली में रहते थे।"},
+    {"start": 7.0, "end": 9.0, "text": "गाना 🎵 बजाओ\x07 अभी!", "lyrics": True},
+    {"start": 9.5, "end": 40.0, "text": LONG},
+]
+
+
+def run_translation(tmp_path: Path, hardware, *, source: str, target: str, model: str,
+                    nmt: str, glossary: str | None = None, **params) -> tuple[dict, dict, str]:
+    job_dir = tmp_path / "job"
+    stage_dir = job_dir / "stages" / "05_translation_en"
+    stage_dir.mkdir(parents=True)
+    (job_dir / "logs").mkdir()
+    segments = job_dir / "aligned.json"
+    segments.write_text(json.dumps({"language": source, "segments": SEGMENTS}), "utf-8")
+    inputs = {"segments": segments}
+    if glossary is not None:
+        inputs["glossary"] = job_dir / "glossary.tsv"
+        inputs["glossary"].write_text(glossary, "utf-8")
+    resolved = TranslationParams(nmt=nmt, model=model, device="cpu", batch_size=4,
+                                 source_lang=source, num_beams=1, **params)
+    request = StageRequest(job_id="job", job_dir=job_dir, stage="translation",
+                           key=f"translation:{target}", lang=target, stage_dir=stage_dir,
+                           deliverables_dir=job_dir / "subtitles", title="T",
+                           media=segments, params=resolved.model_dump(mode="json"),
+                           inputs=inputs)
+    (stage_dir / REQUEST_FILE).write_text(request.model_dump_json(), "utf-8")
+    key = f"translation:{target}"
+    (job_dir / "job.json").write_text(json.dumps(
+        {"stages": [{"key": key, "dir": "stages/05_translation_en"}]}), "utf-8")
+    log = job_dir / "logs" / "translation.log"
+    result = EnvironmentManager(hardware).run_in_environment(
+        nmt, stage_argv("translation", [job_dir], key), log_paths=[log], timeout=600)
+    assert result.ok, "\n".join(result.tail)
+    outcome = json.loads((stage_dir / RESULT_FILE).read_text("utf-8"))
+    assert outcome["status"] == "ok", outcome
+    data = json.loads((stage_dir / "segments.json").read_text("utf-8"))
+    return data, outcome, log.read_text("utf-8")
+
+
+def check_common(data: dict, outcome: dict, target: str) -> None:
+    rows = data["segments"]
+    assert len(rows) == len(SEGMENTS)  # one line per source segment, in order
+    assert [r["start"] for r in rows] == [s["start"] for s in SEGMENTS]
+    assert data["language"] == target
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[2]["origin"] == "empty" and by_id[2]["text"] == ""
+    assert by_id[5]["lyrics"] is True and "\x07" not in by_id[5]["text"]
+    translated = [r for r in rows if r["origin"] == "nmt"]
+    assert translated and all(r["text"].strip() for r in translated)
+    assert all(r["text"] != r["source_text"] for r in translated)
+    # the 2,000-character line went in as ~5 pieces and came back as one joined line
+    assert len(LONG) > 2000 and by_id[6]["origin"] == "nmt"
+    assert outcome["info"]["generate_calls"] >= 3
+
+
+def test_indictrans2_route_hindi_to_english(tiny_indictrans2_hub, tmp_path):  # noqa: F811
+    data, outcome, log = run_translation(
+        tmp_path, tiny_indictrans2_hub.hardware, source="hi", target="en",
+        model="ai4bharat/indictrans2-indic-en-1B", nmt="indictrans2",
+        glossary="term\ttranslation\nराज\tRaj\tRaaj\tthe hero\tjob\n")
+    check_common(data, outcome, "en")
+    rows = {r["id"]: r for r in data["segments"]}
+    # Hinglish in Latin script is already English for subtitles: kept as spoken
+    assert rows[1]["origin"] == "passthrough" and rows[1]["text"] == "Yaar, kya scene hai?"
+    assert data["engine"] == "indictrans2"
+    assert data["model"] == "ai4bharat/indictrans2-indic-en-1B"
+    # the glossary term was protected and is reported: restored, or lost by this random model
+    report = {g["term"]: g for g in data["glossary"]}
+    assert report["राज"]["translation"] == "Raj"
+    assert report["राज"]["applied"] + report["राज"]["lost"] == 1
+    if report["राज"]["applied"]:
+        assert "Raj" in rows[0]["text"]
+    assert "glossary: राज -> Raj" in log
+    # confidence is the mean log-probability of the output tokens
+    assert all(r["confidence"] is None or r["confidence"] <= 0 for r in data["segments"])
+
+
+def test_merging_fragments_can_be_switched_off(tiny_indictrans2_hub, tmp_path):  # noqa: F811
+    merged, _, _ = run_translation(
+        tmp_path / "a", tiny_indictrans2_hub.hardware, source="hi", target="en",
+        model="ai4bharat/indictrans2-indic-en-1B", nmt="indictrans2")
+    apart, _, _ = run_translation(
+        tmp_path / "b", tiny_indictrans2_hub.hardware, source="hi", target="en",
+        model="ai4bharat/indictrans2-indic-en-1B", nmt="indictrans2", merge_fragments=False)
+    # segments 3 and 4 are one sentence: translated together (one unit fewer) and split back
+    # in proportion, each keeping a part; apart, each is its own translation
+    assert merged["units"] == apart["units"] - 1
+    assert merged["segments"][3]["text"] and merged["segments"][4]["text"]
+    assert [r["origin"] for r in merged["segments"]] == [r["origin"] for r in apart["segments"]]

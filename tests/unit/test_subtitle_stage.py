@@ -1,0 +1,109 @@
+"""The subtitles stage for one job (stages/subtitles/run.py): deliverables, qc.json and
+tracks.json for the source language and for a translated target, and its contract."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+from shared.stage import StageRequest
+from stages.subtitles import SPEC, SubtitleParams, formats, resolve
+from stages.subtitles.run import process
+
+
+def request(job: Path, lang: str, segments: dict, media_info: dict, **params) -> StageRequest:
+    stage_dir = job / "stages" / f"09_subtitles_{lang}"
+    stage_dir.mkdir(parents=True)
+    (stage_dir / "in.json").write_text(json.dumps(segments, ensure_ascii=False), "utf-8")
+    (stage_dir / "media.json").write_text(json.dumps(media_info), "utf-8")
+    return StageRequest(job_id="j1", job_dir=job, stage="subtitles", key=f"subtitles:{lang}",
+                        lang=lang, stage_dir=stage_dir, deliverables_dir=job / "subtitles",
+                        title="My: Film", media=job / "film.mp4", params=params,
+                        inputs={"segments": stage_dir / "in.json",
+                                "media_info": stage_dir / "media.json"})
+
+
+def words(text: str, start: float, step: float = 0.4) -> list[dict]:
+    return [{"word": " " + w, "start": round(start + i * step, 3),
+             "end": round(start + i * step + step * 0.8, 3)} for i, w in enumerate(text.split())]
+
+
+HINDI = [("नमस्ते दोस्तों, आज हम एक नई फ़िल्म के बारे में बात करेंगे।", 1.0),
+         ("यह फ़िल्म मुंबई में बनी है और इसमें बहुत सारे गाने हैं।", 6.0)]
+
+
+def test_source_language_writes_every_format_the_transcript_qc_and_tracks(tmp_path):
+    segs = [{"start": s, "end": s + 0.4 * len(t.split()), "text": t, "words": words(t, s)}
+            for t, s in HINDI]
+    segs[1]["lyrics"] = True
+    req = request(tmp_path, "source", {"language": "hi", "segments": segs},
+                  {"video_fps": 25.0, "variable_frame_rate": True, "timeline_offset": 100.0})
+    outcome = process(req, None)
+    names = sorted(p.name for p in outcome.outputs)
+    assert names == ["My_ Film.hi.ass", "My_ Film.hi.json", "My_ Film.hi.srt",
+                     "My_ Film.hi.txt", "My_ Film.hi.vtt", "qc.json", "tracks.json"]
+    tracks = json.loads((req.stage_dir / "tracks.json").read_text("utf-8"))
+    assert tracks["language"] == "hi" and tracks["iso639_2"] == "hin"
+    assert tracks["name"] == "Hindi"
+    assert tracks["files"] == {fmt: f"subtitles/My_ Film.hi.{fmt}" for fmt in formats.FORMATS}
+    qc = json.loads((req.stage_dir / "qc.json").read_text("utf-8"))
+    assert qc["frame_rate"] == 25.0 and qc["profile"]["max_cps"] == 22.0
+    assert any("variable frame rate" in note for note in qc["input"]["notes"])
+    assert set(qc["rules"]) == {"max_lines", "max_chars_per_line", "max_cps", "min_duration",
+                                "max_duration", "min_gap"}
+    srt = formats.read(tmp_path / "subtitles" / "My_ Film.hi.srt")
+    assert srt[0]["start"] == 101_000  # on the media's timeline
+    assert [c["lyrics"] for c in srt][-1] is True
+    said = " ".join(t for t, _ in HINDI).split()
+    assert " ".join(" ".join(c["lines"]) for c in srt).split() == said
+    transcript = json.loads((tmp_path / "subtitles" / "My_ Film.hi.json").read_text("utf-8"))
+    assert transcript["segments"][0]["words"][0]["start"] == 101.0
+
+
+def test_target_language_keeps_segment_times_and_writes_a_bilingual_variant(tmp_path):
+    translated = {"language": "en", "source_language": "hi", "engine": "nllb", "segments": [
+        {"id": 0, "start": 1.0, "end": 5.0, "source_text": HINDI[0][0], "origin": "nmt",
+         "text": "Hello friends, today we will talk about a new film."},
+        {"id": 1, "start": 6.0, "end": 14.0, "source_text": HINDI[1][0], "origin": "llm",
+         "text": "This film was made in Mumbai, and it has a great many songs that the "
+                 "whole country has been singing for months."},
+        {"id": 2, "start": 15.0, "end": 16.0, "source_text": "...", "origin": "empty",
+         "text": ""}]}
+    req = request(tmp_path, "en", translated, {"video_fps": None}, bilingual=True,
+                  formats=["srt", "ass"], max_cps=25)
+    outcome = process(req, None)
+    names = sorted(p.name for p in outcome.outputs)
+    assert names == ["My_ Film.en.ass", "My_ Film.en.bilingual.ass", "My_ Film.en.bilingual.srt",
+                     "My_ Film.en.srt", "qc.json", "tracks.json"]  # no transcript for targets
+    cues = formats.read(tmp_path / "subtitles" / "My_ Film.en.srt")
+    assert cues[0]["start"] == 1000 and cues[0]["lines"] == [
+        "Hello friends,", "today we will talk about a new film."]
+    assert [c["lines"][0] for c in cues[1:]] == [  # the 8-second segment split at its comma
+        "This film was made in Mumbai,", "and it has a great many songs that the"]
+    assert all(6000 <= c["start"] and c["end"] <= 14500 for c in cues[1:])
+    qc = json.loads((req.stage_dir / "qc.json").read_text("utf-8"))
+    assert qc["profile"]["max_cps"] == 25  # --set subtitles.max_cps=25
+    assert qc["frame_rate"] == 24.0 and qc["input"]["dropped_empty_cues"] == 1
+    tracks = json.loads((req.stage_dir / "tracks.json").read_text("utf-8"))
+    assert tracks["iso639_2"] == "eng" and set(tracks["files"]) == {"srt", "ass"}
+    assert tracks["bilingual"]["srt"] == "subtitles/My_ Film.en.bilingual.srt"
+    both = (tmp_path / "subtitles" / "My_ Film.en.bilingual.srt").read_text("utf-8")
+    assert "नमस्ते दोस्तों," in both.split("Hello")[0]  # the source above the translation
+
+
+def test_contract_and_resolve_record_the_style_sections():
+    assert SPEC.outputs == ("tracks.json", "qc.json")
+    assert SPEC.inputs["segments"][:2] == ("translation_llm:segments.json",
+                                           "translation:segments.json")
+    ctx = SimpleNamespace(lang="source", job=SimpleNamespace(source_lang="hi"))
+    params = resolve(SubtitleParams(), ctx)
+    assert params.max_cps == 22 and params.max_chars_per_line == 42 and not params.style_table
+    auto = resolve(SubtitleParams(), SimpleNamespace(lang="source",
+                                                     job=SimpleNamespace(source_lang="auto")))
+    assert auto.max_cps is None and {"default", "hi", "en"} <= set(auto.style_table)
+    target = resolve(SubtitleParams(max_cps=17), SimpleNamespace(
+        lang="en", job=SimpleNamespace(source_lang="hi")))
+    assert target.max_cps == 17 and target.max_lines == 2
+    styled = resolve(SubtitleParams(style="ja"), ctx)
+    assert styled.max_chars_per_line == 16
