@@ -37,6 +37,7 @@ class MediaInfo(BaseModel):
     start_time: float = 0.0
     has_video: bool = False
     video_fps: float | None = None
+    variable_frame_rate: bool = False  # the average rate differs from the stream's base rate
     audio_streams: list[AudioStream] = Field(default_factory=list)
 
 
@@ -76,9 +77,12 @@ def probe(path: Path) -> MediaInfo:
         kind = stream.get("codec_type")
         disposition = stream.get("disposition", {})
         if kind == "video" and not disposition.get("attached_pic"):
+            first = not info.has_video
             info.has_video = True
-            info.video_fps = info.video_fps or _fps(stream.get("avg_frame_rate")) \
-                or _fps(stream.get("r_frame_rate"))
+            avg, base = _fps(stream.get("avg_frame_rate")), _fps(stream.get("r_frame_rate"))
+            info.video_fps = info.video_fps or avg or base
+            if first and avg and base and abs(avg - base) / base > 0.01:
+                info.variable_frame_rate = True
         elif kind == "audio":
             tags = stream.get("tags", {})
             info.audio_streams.append(AudioStream(

@@ -126,6 +126,7 @@ def process(request: StageRequest, state) -> StageOutcome:
         "source": str(source),
         "has_video": info.has_video,
         "video_fps": info.video_fps,
+        "variable_frame_rate": info.variable_frame_rate,
         "media_duration": info.duration,
         "audio_stream": stream.model_dump(),
         "audio_streams": len(info.audio_streams),

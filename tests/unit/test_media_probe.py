@@ -1,0 +1,24 @@
+"""ffprobe facts the subtitle timing rules depend on: the frame rate, and whether it varies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.media import probe
+from stages.subtitles.style import frame_rate
+from tests.helpers import ffmpeg
+
+
+def test_variable_frame_rate_is_detected_and_noted_for_qc(tmp_path: Path):
+    constant, variable = tmp_path / "cfr.mp4", tmp_path / "vfr.mp4"
+    source = ["-f", "lavfi", "-i", "testsrc=r=30:d=3:s=64x48"]
+    ffmpeg(*source, "-c:v", "libx264", str(constant))
+    # every frame for 1 s, then one frame in three: 30 fps base rate, ~17.9 fps on average
+    ffmpeg(*source, "-vf", r"select='lt(t\,1)+not(mod(n\,3))'", "-fps_mode", "vfr",
+           "-c:v", "libx264", str(variable))
+    cfr, vfr = probe(constant), probe(variable)
+    assert cfr.video_fps == 30 and not cfr.variable_frame_rate
+    assert vfr.variable_frame_rate and 15 < vfr.video_fps < 21
+    fps, notes = frame_rate({"video_fps": vfr.video_fps, "variable_frame_rate": True})
+    assert fps == vfr.video_fps and "variable frame rate" in notes[0]
+    assert frame_rate({"video_fps": None})[0] == 24  # audio only
