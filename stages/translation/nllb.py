@@ -1,0 +1,245 @@
+"""NLLB-200 through transformers (venv nllb): the Engine of stages/translation/engine.py.
+
+``load(model, device, batch_size)`` opens facebook/nllb-200-* (or any M2M100/NLLB checkpoint)
+by hub repo id from $HF_HOME with ``local_files_only`` (a run never downloads), or from a local
+folder. ``translate(texts, pair)`` sets the tokenizer's source language, sorts the lines by
+token length, runs ``model.generate`` once per batch with the target language's FLORES-200
+code forced as the first generated token (transformers 5 has no translation pipeline), and
+returns one Translation per line in the order given, with the mean log-probability of the
+tokens it chose as the confidence (scored by one teacher-forced pass over the output, not by
+generate's output_scores, which holds a 256k-wide row per beam and step).
+
+Torch and transformers are imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.errors import InputError, ModelMissingError
+from stages.translation.engine import LanguagePair, Translation
+
+logger = logging.getLogger(__name__)
+
+NAME = "nllb"
+CACHE_COMMAND = "./cache-models.sh --stage translation"
+DEVICES = ("cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+SCORE_BUDGET_BYTES = 256 * 2**20  # logits held at once while scoring the chosen tokens
+_SPACES = re.compile(r"\s+")
+_FLORES = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")  # hin_Deva, eng_Latn
+
+
+def clean_line(text: str) -> str:
+    """The text the model sees: control characters (C0/C1: NUL, BEL, a stray CR, tabs) become
+    spaces and runs of white space one space; format characters (ZWJ/ZWNJ, which Indic scripts
+    need) and emoji are kept."""
+    return _SPACES.sub(" ", "".join(" " if unicodedata.category(ch) == "Cc" else ch
+                                    for ch in text)).strip()
+
+
+def one_line(text: str) -> str:
+    """A model output as one subtitle line (no newlines, no doubled spaces)."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def _device_kind(device: str) -> str:
+    kind = device.split(":", 1)[0]
+    if kind not in DEVICES:
+        raise InputError(f"unknown device {device!r} for the nllb engine",
+                         fix=f"use one of: {', '.join(DEVICES)} (cuda:N for a given GPU)")
+    return kind
+
+
+@dataclass
+class NllbEngine:
+    """A loaded NLLB model and tokenizer. ``last_token_ids`` holds, for the last ``translate``
+    call and in its input order, each line's generated ids (decoder start, the forced
+    target-language code, the tokens, end of sentence; padding removed; [] for an empty line):
+    what tests and debugging look at to see which language was forced."""
+
+    model: str
+    device: str
+    batch_size: int
+    num_beams: int
+    max_new_tokens_ratio: float
+    tokenizer: Any = field(repr=False)
+    net: Any = field(repr=False)  # the transformers model
+    name: str = NAME
+    generate_calls: int = 0
+    last_token_ids: list[list[int]] = field(default_factory=list, repr=False)
+
+    # -- languages ---------------------------------------------------------------------
+    def language_id(self, flores: str) -> int:
+        """The token id of a FLORES-200 code; InputError if this model does not know it."""
+        token_id = self.tokenizer.convert_tokens_to_ids(flores) if _FLORES.fullmatch(
+            flores or "") else None
+        if token_id is None or token_id == self.tokenizer.unk_token_id:
+            raise InputError(
+                f"the nllb model {self.model} does not know the language code {flores!r} "
+                "(not one of its FLORES-200 language tokens)",
+                fix="use a FLORES-200 code NLLB-200 supports (config/languages.toml), or "
+                    "another translation engine (--set translation.engine=...)")
+        return int(token_id)
+
+    # -- translating -------------------------------------------------------------------
+    @property
+    def max_input_tokens(self) -> int:
+        """Longest input the model takes; longer lines are cut (with a warning)."""
+        limit = getattr(self.net.config, "max_position_embeddings", None) or 1024
+        tokenizer_limit = getattr(self.tokenizer, "model_max_length", None) or limit
+        return int(min(limit, tokenizer_limit))
+
+    def translate(self, texts: list[str], pair: LanguagePair) -> list[Translation]:
+        """One Translation per text, same order; an empty (or blank) text gives ""."""
+        target_id = self.language_id(pair.target_flores)
+        self.language_id(pair.source_flores)
+        self.tokenizer.src_lang = pair.source_flores
+        cleaned = [clean_line(t) for t in texts]
+        todo = [i for i, t in enumerate(cleaned) if t]
+        results = [Translation("", None) for _ in texts]
+        ids: list[list[int]] = [[] for _ in texts]
+        if todo:
+            lengths = self._token_lengths([cleaned[i] for i in todo])
+            # longest first: a batch that does not fit in memory fails at once
+            order = [todo[k] for k in sorted(range(len(todo)), key=lambda k: -lengths[k])]
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                outputs = self._generate([cleaned[i] for i in batch], target_id)
+                for i, (text, confidence, token_ids) in zip(batch, outputs, strict=True):
+                    results[i] = Translation(text, confidence)
+                    ids[i] = token_ids
+        self.last_token_ids = ids
+        return results
+
+    def _token_lengths(self, texts: list[str]) -> list[int]:
+        lengths = [len(x) for x in self.tokenizer(texts, add_special_tokens=True)["input_ids"]]
+        limit = self.max_input_tokens
+        for n, length in enumerate(lengths):
+            if length > limit:
+                logger.warning("line of %d tokens cut to the model's %d (%.40r...): split long "
+                               "lines before translating", length, limit, texts[n])
+        return lengths
+
+    def _generate(self, texts: list[str], target_id: int) -> list[tuple[str, float | None,
+                                                                          list[int]]]:
+        import torch
+
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True,
+                               max_length=self.max_input_tokens).to(self.net.device)
+        longest = int(batch["input_ids"].shape[1])
+        max_new = min(self.max_input_tokens,
+                      math.ceil(self.max_new_tokens_ratio * longest) + 10)
+        with torch.inference_mode():
+            sequences = self.net.generate(
+                **batch, forced_bos_token_id=target_id, num_beams=self.num_beams,
+                max_new_tokens=max_new, do_sample=False)
+            self.generate_calls += 1
+            logprobs = self._chosen_logprobs(batch, sequences)
+        decoded = self.tokenizer.batch_decode(sequences, skip_special_tokens=True)
+        results = []
+        for seq, row, text in zip(sequences.cpu().tolist(), logprobs, decoded, strict=True):
+            kept = self._strip(seq)
+            results.append((one_line(text), _mean_logprob(kept, row), kept))
+        return results
+
+    def _chosen_logprobs(self, batch, sequences) -> list[list[float]]:
+        """log P(sequences[:, n + 1] | source, sequences[:, :n + 1]) by one teacher-forced
+        pass over the generated ids, a few rows at a time. generate's own output_scores would
+        keep a vocabulary-wide row per beam and step (NLLB: 256k entries; batch 32 x 4 beams
+        x 50 steps = 6.5 GB); this keeps at most SCORE_BUDGET_BYTES of logits at once."""
+        from transformers.modeling_outputs import BaseModelOutput
+
+        mask = batch["attention_mask"]
+        encoded = self.net.get_encoder()(input_ids=batch["input_ids"], attention_mask=mask)
+        steps = max(1, sequences.shape[1] - 1)
+        per_row = steps * int(self.net.config.vocab_size) * 8  # logits + float32 log-softmax
+        chunk = max(1, SCORE_BUDGET_BYTES // per_row)
+        rows: list[list[float]] = []
+        for start in range(0, sequences.shape[0], chunk):
+            part = slice(start, start + chunk)
+            logits = self.net(encoder_outputs=BaseModelOutput(
+                                  last_hidden_state=encoded.last_hidden_state[part]),
+                              attention_mask=mask[part],
+                              decoder_input_ids=sequences[part, :-1]).logits
+            chosen = logits.float().log_softmax(-1).gather(
+                -1, sequences[part, 1:].unsqueeze(-1)).squeeze(-1)
+            rows.extend(chosen.cpu().tolist())
+        return rows
+
+    def _strip(self, seq: list[int]) -> list[int]:
+        """Generated ids up to and including the first end of sentence after the start."""
+        eos = self.tokenizer.eos_token_id
+        for n in range(1, len(seq)):
+            if seq[n] == eos:
+                return seq[:n + 1]
+        return seq
+
+
+def _mean_logprob(kept: list[int], logprobs: list[float]) -> float | None:
+    """Mean log-probability of the tokens the model chose, end of sentence included:
+    ``logprobs[n]`` scores ``kept[n + 1]``; the forced language code is left out."""
+    chosen = [s for s in logprobs[1:len(kept) - 1] if math.isfinite(s)]
+    return sum(chosen) / len(chosen) if chosen else None
+
+
+def _torch_dtype(dtype: str, kind: str):
+    import torch
+
+    if dtype not in DTYPES:
+        raise InputError(f"unknown dtype {dtype!r} for the nllb engine",
+                         fix=f"use one of: {', '.join(DTYPES)}")
+    if dtype == "auto":
+        return torch.float16 if kind == "cuda" else torch.float32
+    return getattr(torch, dtype)
+
+
+def load(model: str, device: str, batch_size: int, *, num_beams: int = 4,
+         max_new_tokens_ratio: float = 2.0, dtype: str = "auto",
+         cpu_threads: int | None = None) -> NllbEngine:
+    """Open ``model`` (hub repo id from the cache, offline, or a local folder) on ``device``
+    ("cpu", "cuda", "cuda:N", "mps"). ``num_beams``: beam search width (1 = greedy);
+    ``max_new_tokens_ratio``: each batch may generate this many tokens per token of its
+    longest input (+10); ``dtype``: "auto" = float16 on CUDA, float32 elsewhere;
+    ``cpu_threads``: torch threads on CPU (default: the cores this process may use)."""
+    if batch_size < 1 or num_beams < 1 or max_new_tokens_ratio <= 0:
+        raise InputError(f"nllb: batch_size {batch_size}, num_beams {num_beams} and "
+                         f"max_new_tokens_ratio {max_new_tokens_ratio} must be positive",
+                         fix="set translation.batch_size / num_beams to 1 or more")
+    kind = _device_kind(device)
+    started = time.perf_counter()
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    if kind == "cpu":
+        threads = cpu_threads or (len(os.sched_getaffinity(0))
+                                  if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        torch.set_num_threads(threads)
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise InputError("device cuda asked for, but torch sees no CUDA device",
+                         fix="use --set translation.device=cpu, or check the GPU driver")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise InputError("device mps asked for, but torch has no MPS backend here",
+                         fix="use --set translation.device=cpu")
+    local = Path(model).is_dir()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
+        net = AutoModelForSeq2SeqLM.from_pretrained(model, local_files_only=True,
+                                                    dtype=_torch_dtype(dtype, kind))
+    except OSError as e:
+        where = model if local else f"{model} in {os.environ.get('HF_HUB_CACHE', 'the HF cache')}"
+        raise ModelMissingError(f"the nllb model {where} does not load offline: {e}",
+                                fix=CACHE_COMMAND) from e
+    net.to(device).eval()
+    logger.info("loaded %s on %s (%s) in %.1fs", model, device, net.dtype,
+                time.perf_counter() - started)
+    return NllbEngine(model=model, device=device, batch_size=batch_size, num_beams=num_beams,
+                      max_new_tokens_ratio=max_new_tokens_ratio, tokenizer=tokenizer, net=net)

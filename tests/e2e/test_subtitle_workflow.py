@@ -1,0 +1,129 @@
+"""The subtitle workflow through the user's scripts: Hindi speech in a video -> transcript ->
+English translation (IndicTrans2 route, the tiny stand-in model built by the tests) -> Hindi
+and English subtitle files -> a copy of the video with both as soft tracks. Then a re-run
+skips everything, and a changed translation parameter re-runs only what depends on it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import pysubs2
+import pytest
+
+from shared import hf_cache
+from shared.environment_manager import EnvironmentManager
+from tests import tiny_indictrans2
+from tests.helpers import (
+    concat_audio,
+    espeak,
+    lock,
+    make_model_cache,
+    make_silence,
+    make_video,
+    prepare,
+    run_pipeline,
+    stages_ran,
+    stages_skipped,
+)
+
+pytestmark = pytest.mark.e2e
+
+LINES = ["नमस्ते दोस्तों। आज हम एक फिल्म देखने जा रहे हैं।", "राज बहुत अच्छा लड़का है।",
+         "यह फिल्म बहुत अच्छी है। चलो घर चलते हैं।"]
+
+
+@pytest.fixture(scope="module")
+def translate_cache(tmp_path_factory) -> dict:
+    """The embedded Whisper base plus the IndicTrans2 stand-ins, in one model cache."""
+    folder = tmp_path_factory.mktemp("translate-cache")
+    hardware, path = make_model_cache(folder)
+    hub = Path(hardware.cache.hf_hub_cache)
+    result = EnvironmentManager(hardware).run_in_environment(
+        "indictrans2", ["-m", "tests.tiny_indictrans2", str(hub)],
+        log_paths=[folder / "build.log"], timeout=600)
+    assert result.ok, "\n".join(result.tail)
+    assert all(hf_cache.is_cached(hub, repo) for repo in tiny_indictrans2.REPOS)
+    return {"env": {"SUBPIPE_HARDWARE_CACHE": str(path)}}
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("film")
+    parts = []
+    for i, line in enumerate(LINES):
+        parts.append(espeak(line, folder / f"line{i}.wav", voice="hi"))
+        parts.append(make_silence(folder / f"gap{i}.wav", 0.8))
+    audio = concat_audio(parts, folder / "speech.wav")
+    return make_video(audio, folder / "फ़िल्म test.mp4", seconds=14)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ffprobe_streams(path: Path) -> list[dict]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-print_format", "json", "-show_streams",
+                          str(path)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["streams"]
+
+
+def test_subtitle_workflow_hindi_to_english(translate_cache, film, tmp_path):
+    env = translate_cache["env"]
+    jobs_root = tmp_path / "out"
+    glossary = tmp_path / "names.tsv"
+    glossary.write_text("term\ttranslation\nराज\tRaj\n", encoding="utf-8")
+    before = sha256(film)
+    job_id = prepare("--media", str(film), "--workflow", "subtitle", "-s", "hi", "-t", "en",
+                     "--title", "Test Film", "--glossary", str(glossary),
+                     "--set", "translation.num_beams=1", out=jobs_root, env=env)
+    job_dir = jobs_root / job_id
+    job = json.loads((job_dir / "job.json").read_text("utf-8"))
+    assert job["glossary"] == "glossary.tsv"
+    assert (job_dir / "glossary.tsv").read_text("utf-8") == glossary.read_text("utf-8")
+    assert job["stage_environments"]["translation"] == "indictrans2"
+
+    proc = run_pipeline(job_id, out=jobs_root, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert stages_ran(proc) == ["demux", "asr", "alignment", "translation:en",
+                                "subtitles:source", "subtitles:en", "mux"]
+    assert sha256(film) == before  # the user's media is never modified
+
+    translation = json.loads(next(job_dir.glob("stages/*_translation_en/segments.json"))
+                             .read_text("utf-8"))
+    source = json.loads(next(job_dir.glob("stages/*_alignment/aligned.json")).read_text("utf-8"))
+    assert translation["engine"] == "indictrans2"
+    assert translation["model"] == "ai4bharat/indictrans2-indic-en-1B"
+    assert len(translation["segments"]) == len(source["segments"]) > 0
+    assert [s["source_text"] for s in translation["segments"]] == [
+        " ".join(s["text"].split()) for s in source["segments"]]
+
+    hi = pysubs2.load(str(job_dir / "subtitles" / "Test Film.hi.srt"))
+    en = pysubs2.load(str(job_dir / "subtitles" / "Test Film.en.srt"))
+    assert len(hi) > 0 and len(en) > 0
+    # English cues stay inside the time of the segments they translate (plus the linger)
+    last_end = max(s["end"] for s in source["segments"])
+    assert all(e.start >= 0 and e.end <= (last_end + 1.0) * 1000 for e in en)
+    for lang in ("source", "en"):
+        qc = json.loads(next(job_dir.glob(f"stages/*_subtitles_{lang}/qc.json"))
+                        .read_text("utf-8"))
+        assert qc["rules"]
+
+    video = job_dir / "Test Film.subtitled.mp4"
+    streams = ffprobe_streams(video)
+    subs = [s for s in streams if s["codec_type"] == "subtitle"]
+    assert [s["tags"]["language"] for s in subs] == ["hin", "eng"]
+    assert [s["disposition"]["default"] for s in subs] == [0, 1]  # the first target
+    assert {s["codec_type"] for s in streams} == {"video", "audio", "subtitle"}
+
+    again = run_pipeline(job_id, out=jobs_root, env=env)
+    assert again.returncode == 0 and stages_ran(again) == []
+    assert len(stages_skipped(again)) == 7
+
+    changed = run_pipeline(job_id, "--set", "translation.max_chars=200", out=jobs_root, env=env)
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert stages_ran(changed)[0] == "translation:en"
+    assert "demux" not in stages_ran(changed) and "asr" not in stages_ran(changed)
+    assert lock(job_dir)["stages"]["translation:en"]["status"] == "done"
