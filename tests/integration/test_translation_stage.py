@@ -15,6 +15,7 @@ from shared.environment_manager import EnvironmentManager, stage_argv
 from shared.stage import REQUEST_FILE, RESULT_FILE, StageRequest
 from stages.translation import TranslationParams
 from tests.fixtures_indictrans2 import tiny_indictrans2_hub  # noqa: F401 (fixture)
+from tests.fixtures_translation import tiny_nllb_hub  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.integration
 
@@ -113,3 +114,31 @@ def test_merging_fragments_can_be_switched_off(tiny_indictrans2_hub, tmp_path): 
     assert merged["units"] == apart["units"] - 1
     assert merged["segments"][3]["text"] and merged["segments"][4]["text"]
     assert [r["origin"] for r in merged["segments"]] == [r["origin"] for r in apart["segments"]]
+
+
+@pytest.fixture(scope="module")
+def nllb_cache(tiny_nllb_hub, tmp_path_factory):  # noqa: F811
+    from tests import tiny_nllb
+    from tests.helpers import make_model_cache
+
+    hardware, _ = make_model_cache(tmp_path_factory.mktemp("nllb-cache"), embedded=False)
+    tiny_nllb.copy_repo(tiny_nllb_hub, hardware.cache.hf_hub_cache)
+    return hardware
+
+
+def test_nllb_route_with_the_glossary_and_pass_through(nllb_cache, tmp_path):
+    data, outcome, log = run_translation(
+        tmp_path, nllb_cache, source="hi", target="en",
+        model="facebook/nllb-200-distilled-600M", nmt="nllb",
+        glossary="राज\tRaj\n")
+    check_common(data, outcome, "en")
+    assert data["engine"] == "nllb" and outcome["info"]["engine"] == "nllb"
+    rows = {r["id"]: r for r in data["segments"]}
+    assert rows[1]["origin"] == "passthrough"
+    assert [g["term"] for g in data["glossary"]] == ["राज"]
+    # passthrough off: the Hinglish line is translated like the others
+    other, _, _ = run_translation(
+        tmp_path / "again", nllb_cache, source="hi", target="en",
+        model="facebook/nllb-200-distilled-600M", nmt="nllb", passthrough=False)
+    assert other["segments"][1]["origin"] == "nmt"
+    assert other["units"] == data["units"] + 1
