@@ -47,6 +47,9 @@ class AsrParams(StageParams):
     hallucination_silence_threshold: float | None = None
     initial_prompt: str | None = None
     hotwords: str | None = None
+    glossary_prompt: Literal["hotwords", "initial_prompt", "both", "off"] = Field(
+        "hotwords", description="how the glossary stage's names and job terms reach Whisper when "
+        "hotwords / initial_prompt are not set by hand")
     word_timestamps: bool = True
     vad_filter: bool = Field(True, description="skip non-speech with faster-whisper's Silero VAD "
                              "(used only when the job has no vad stage)")
@@ -82,7 +85,8 @@ SPEC = StageSpec(
     version=1,
     params=AsrParams,
     inputs={"audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav"),
-            "speech": "vad:speech_segments.json?"},
+            "speech": "vad:speech_segments.json?",
+            "glossary": "glossary:glossary.json?"},
     outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
     description="transcribe speech with Whisper",
     code=("stages.asr.decode", "stages.asr.mlx", "shared.hallucination"),

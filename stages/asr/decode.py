@@ -336,10 +336,27 @@ def _vad_regions(request: StageRequest) -> list[dict] | None:
     return json.loads(Path(request.inputs["speech"]).read_text("utf-8"))["segments"]
 
 
+def with_glossary(request: StageRequest, params: AsrParams) -> AsrParams:
+    """Hotwords / initial prompt from the glossary stage (names, the job's terms), unless the
+    user set them or turned it off."""
+    path = request.inputs.get("glossary")
+    if path is None or params.glossary_prompt == "off":
+        return params
+    words = json.loads(Path(path).read_text("utf-8")).get("asr", {})
+    update = {}
+    if params.glossary_prompt in ("hotwords", "both") and not params.hotwords:
+        update["hotwords"] = words.get("hotwords") or None
+    if params.glossary_prompt in ("initial_prompt", "both") and not params.initial_prompt:
+        update["initial_prompt"] = words.get("initial_prompt") or None
+    if any(update.values()):
+        logger.info("glossary: %s", "; ".join(f"{k} {v!r}" for k, v in update.items() if v))
+    return params.model_copy(update=update)
+
+
 def process(request: StageRequest, models) -> StageOutcome:
     from faster_whisper import decode_audio
 
-    params = request.params_as(AsrParams)
+    params = with_glossary(request, request.params_as(AsrParams))
     model = models.get(model_key(params))
     audio = decode_audio(str(request.inputs["audio"]), sampling_rate=SAMPLE_RATE)
     duration = len(audio) / SAMPLE_RATE

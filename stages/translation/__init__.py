@@ -45,8 +45,9 @@ class TranslationParams(StageParams):
         True, description="keep lines already in the target language or script (Hinglish in "
         "Latin script for English) as they are")
     protect_glossary: bool = Field(
-        True, description="replace the job glossary's terms by placeholders before translation "
-        "and put their preferred translations back after")
+        True, description="replace the job glossary's terms and the film's names by "
+        "placeholders before translation, put their preferred translations back after, and "
+        "rewrite their alternative spellings in the output (Sri -> Shree)")
     # Filled by resolve (the route): the engine that runs here and the language pair.
     nmt: Literal["indictrans2", "nllb", "none"] | None = None
     source_lang: str | None = None
@@ -62,7 +63,7 @@ SPEC = StageSpec(
     version=1,
     params=TranslationParams,
     inputs={"segments": ("alignment:aligned.json", "asr:segments.json"),
-            "glossary": "job:glossary?"},
+            "glossary": ("glossary:glossary.json?", "job:glossary?")},
     outputs=("segments.json",),
     description="translate the transcript (IndicTrans2 / NLLB)",
     code=("stages.translation.run", "stages.translation.lines", "stages.translation.engine",

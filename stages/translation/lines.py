@@ -218,3 +218,14 @@ def restore(text: str, protection: Protection) -> tuple[str, list[str], list[str
     expected = Counter(term for term, _ in protection.terms.values())
     got = Counter(applied)
     return restored, applied, [term for term in expected if got[term] < expected[term]]
+
+
+def rewrite_alternatives(text: str, spellings: dict[str, str]) -> tuple[str, list[str]]:
+    """Replace alternative spellings (whole words) with the preferred one: a translation that
+    wrote "Sri" for the glossary's "Shree". Returns the text and the alternatives replaced."""
+    replaced: list[str] = []
+    for alt in sorted(spellings, key=len, reverse=True):
+        pattern = re.compile(rf"(?<!\w){re.escape(alt)}(?!\w)")
+        text, count = pattern.subn(spellings[alt], text)
+        replaced += [alt] * count
+    return text, replaced

@@ -34,16 +34,24 @@ def _engine(state: dict, params: TranslationParams):
     return state[key]
 
 
-def _glossary(request: StageRequest, params: TranslationParams) -> dict[str, str]:
+def _glossary(request: StageRequest, params: TranslationParams
+              ) -> tuple[dict[str, str], dict[str, str]]:
+    """(term -> preferred translation, alternative spelling -> preferred): from the glossary
+    stage's glossary.json, or straight from the job's TSV in a job without that stage."""
     path = request.inputs.get("glossary")
     if not params.protect_glossary or path is None:
-        return {}
+        return {}, {}
+    if Path(path).suffix == ".json":
+        data = json.loads(Path(path).read_text("utf-8"))
+        return data.get("protected", {}), data.get("alternatives", {})
     from shared import glossary
 
     loaded = glossary.load(Path(path))
     for duplicate in loaded.duplicates:
         logger.warning("glossary: %s", duplicate)
-    return {t.term: t.translation for t in loaded.terms.values()}
+    spellings = {alt: t.translation for t in loaded.terms.values() for alt in t.alternatives
+                 if alt not in loaded.terms}
+    return {t.term: t.translation for t in loaded.terms.values()}, spellings
 
 
 def process(request: StageRequest, state: dict) -> StageOutcome:
@@ -53,7 +61,7 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
     source, target = table.get(params.source_lang), table.get(request.lang)
     data = json.loads(Path(request.inputs["segments"]).read_text("utf-8"))
     segments = data.get("segments", [])
-    terms = _glossary(request, params)
+    terms, spellings = _glossary(request, params)
 
     rows: list[dict] = []
     texts: dict[int, str] = {}
@@ -104,8 +112,12 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
 
     applied: dict[str, int] = {}
     lost: dict[str, int] = {}
+    respelled: dict[str, int] = {}
     for i, text in translated.items():
         restored, hits, missing = lines.restore(text, protections[i])
+        restored, rewritten = lines.rewrite_alternatives(restored, spellings)
+        for alt in rewritten:
+            respelled[alt] = respelled.get(alt, 0) + 1
         rows[i]["text"] = restored
         rows[i]["confidence"] = confidence.get(i)
         for term in hits:
@@ -114,7 +126,13 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
             lost[term] = lost.get(term, 0) + 1
     glossary_report = [{"term": t, "translation": terms[t], "applied": applied.get(t, 0),
                         "lost": lost.get(t, 0)} for t in terms if t in applied or t in lost]
+    for alt, count in respelled.items():
+        glossary_report.append({"term": spellings[alt], "translation": spellings[alt],
+                                "applied": 0, "lost": 0, "respelled": {alt: count}})
+        logger.info("glossary: %r rewritten as %r %d time(s)", alt, spellings[alt], count)
     for entry in glossary_report:
+        if "respelled" in entry:
+            continue
         logger.info("glossary: %s -> %s applied %d time(s)%s", entry["term"],
                     entry["translation"], entry["applied"],
                     f", lost by the model {entry['lost']} time(s)" if entry["lost"] else "")
