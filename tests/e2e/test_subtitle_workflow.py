@@ -127,3 +127,40 @@ def test_subtitle_workflow_hindi_to_english(translate_cache, film, tmp_path):
     assert stages_ran(changed)[0] == "translation:en"
     assert "demux" not in stages_ran(changed) and "asr" not in stages_ran(changed)
     assert lock(job_dir)["stages"]["translation:en"]["status"] == "done"
+
+
+def test_llm_engine_through_the_scripts_with_a_loopback_api(translate_cache, film, tmp_path):
+    """--set translation.engine=llm: the NMT draft, then the LLM (the real anthropic SDK
+    against a loopback server) translates every line; the English subtitles carry its text;
+    the key reaches the server and no file; a re-run costs no request."""
+    from tests.llm_server import LlmServer
+
+    secret = "sk-ant-test-e2e-0123456789abcdef"
+    jobs_root = tmp_path / "out"
+    with LlmServer(prefix="LLM: ") as server:
+        env = {**translate_cache["env"], "ANTHROPIC_API_KEY": f"  {secret} ",
+               "ANTHROPIC_BASE_URL": server.url}
+        job_id = prepare("--media", str(film), "--workflow", "translate", "-s", "hi",
+                         "-t", "en", "--title", "LLM Film",
+                         "--set", "translation.engine=llm",
+                         "--set", "translation.num_beams=1", out=jobs_root, env=env)
+        proc = run_pipeline(job_id, out=jobs_root, env=env)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "translation_llm:en" in stages_ran(proc)
+        assert server.count >= 1
+        assert all(r.headers.get("authorization", r.headers.get("x-api-key", "")).endswith(
+            secret) for r in server.requests)
+        job_dir = jobs_root / job_id
+        en = pysubs2.load(str(job_dir / "subtitles" / "LLM Film.en.srt"))
+        assert len(en) > 0 and all(e.plaintext.startswith("LLM: ") or e.plaintext.strip()
+                                   for e in en)
+        assert any("LLM: " in e.plaintext for e in en)
+        for path in job_dir.rglob("*"):
+            if path.is_file():
+                assert secret not in path.read_bytes().decode("utf-8", "replace"), path
+        assert secret not in proc.stdout + proc.stderr
+        before = server.count
+        forced = run_pipeline(job_id, "--force", "translation_llm", out=jobs_root, env=env)
+        assert forced.returncode == 0, forced.stdout + forced.stderr
+        assert "translation_llm:en" in stages_ran(forced)
+        assert server.count == before  # answered from the response cache
