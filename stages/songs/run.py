@@ -1,0 +1,190 @@
+"""The songs stage's work, in the whisperx venv: measure each segment's audio (per range,
+streamed), add the text and soundtrack evidence, decide, write segments.json (the input with
+``lyrics`` and ``song_score`` per segment) and songs.json (regions, evidence, thresholds)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from shared import atomic
+from shared.errors import InputError
+from shared.stage import StageOutcome, StageRequest, report_progress
+from stages.songs import SongsParams
+from stages.songs.decide import (
+    Span,
+    audio_parts,
+    combine,
+    decide,
+    soundtrack_support,
+    text_score,
+    weighted,
+)
+from stages.songs.text import repetition
+
+logger = logging.getLogger("stages.songs")
+
+THRESHOLD_FIELDS = ("threshold", "text_weight", "bed_db", "voiced_ratio", "sustained_ratio",
+                    "flatness_db", "floor_db", "harmonicity", "rhythm", "repetition",
+                    "short_line_words",
+                    "repetition_weight", "neighbours", "max_gap_s", "min_song_s",
+                    "min_song_segments", "soundtrack_bonus", "run_threshold",
+                    "track_length_ratio")
+
+
+def setup(requests: list[StageRequest]) -> None:
+    """Nothing to load: no model."""
+    return None
+
+
+def soundtrack_tracks(path: Path | None) -> list[dict]:
+    """The metadata stage's soundtrack tracks that have a length (none when not found)."""
+    if path is None:
+        return []
+    if not path.is_file():
+        logger.warning("metadata %s is missing: no soundtrack evidence", path)
+        return []
+    try:
+        soundtrack = json.loads(path.read_text("utf-8")).get("soundtrack") or {}
+    except (OSError, ValueError, AttributeError) as e:
+        logger.warning("metadata %s is unreadable (%s): no soundtrack evidence", path, e)
+        return []
+    if not soundtrack.get("found"):
+        return []
+    tracks = []
+    for track in soundtrack.get("tracks") or []:
+        try:
+            length = float(track.get("length_s") or 0)
+        except (TypeError, ValueError):
+            continue
+        if length > 0:
+            tracks.append({"position": track.get("position"), "title": track.get("title"),
+                           "length_s": length})
+    return tracks
+
+
+def _separation(request: StageRequest) -> tuple[Path | None, Path | None]:
+    vocals, backing = request.inputs.get("vocals"), request.inputs.get("accompaniment")
+    present = [p for p in (vocals, backing) if p is not None and Path(p).is_file()]
+    if len(present) == 2:
+        return Path(vocals), Path(backing)
+    if vocals is not None or backing is not None:
+        logger.warning("source separation output incomplete (%s, %s): measuring the mixture",
+                       vocals, backing)
+    return None, None
+
+
+def _load_segments(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read the segments {path}: {e}",
+                         fix="re-run the stage that wrote it (./run-pipeline.sh -j <job-id> "
+                         "--force alignment)") from e
+    if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
+        raise InputError(f"{path} has no 'segments' list",
+                         fix="re-run the stage that wrote it")
+    return data
+
+
+def process(request: StageRequest, state=None) -> StageOutcome:
+    from stages.songs.features import Evidence
+
+    params = request.params_as(SongsParams)
+    started = time.monotonic()
+    source = Path(request.inputs["segments"])
+    data = _load_segments(source)
+    segments = data["segments"]
+    vocals, backing = _separation(request)
+    evidence = Evidence(Path(request.inputs["audio"]), vocals, backing, params)
+    tracks = soundtrack_tracks(request.inputs.get("metadata"))
+    weights = params.separated_weights if evidence.separated else params.mixture_weights
+
+    order = sorted(range(len(segments)), key=lambda i: float(segments[i].get("start") or 0))
+    timeline = [segments[i] for i in order]
+    spans = [Span(float(s.get("start") or 0.0),
+                  max(float(s.get("end") or 0.0), float(s.get("start") or 0.0)))
+             for s in timeline]
+    texts = repetition(timeline, params.ngram, params.repeat_window_s)
+    records, scores = [], []
+    last_report = 0.0
+    for n, (segment, span, text) in enumerate(zip(timeline, spans, texts, strict=True), 1):
+        measures = evidence.measure(span.start, span.end)
+        parts = audio_parts(measures, params, evidence.separated)
+        audio = weighted(parts, weights) if measures else 0.0
+        text_part = text_score(text.words, text.repetition, params)
+        score = combine(audio, text_part, params.text_weight)
+        scores.append(score)
+        records.append({"id": segment.get("id"), "start": span.start, "end": span.end,
+                        "text": segment.get("text"), "audio_score": round(audio, 4),
+                        "text_score": round(text_part, 4), "measures": measures,
+                        "parts": {k: None if v is None else round(v, 4)
+                                  for k, v in parts.items()},
+                        "words": text.words, "repetition": text.repetition,
+                        "repeated": list(text.repeated)})
+        if time.monotonic() - last_report > 1.0 or n == len(timeline):
+            report_progress(n, len(timeline), "segments")
+            last_report = time.monotonic()
+
+    bonus = soundtrack_support(scores, spans, tracks, params.run_threshold, params.max_gap_s,
+                               params.track_length_ratio, params.soundtrack_bonus)
+    scores = [min(1.0, s + b) for s, b in zip(scores, bonus, strict=True)]
+    decision = decide(scores, spans, threshold=params.threshold, neighbours=params.neighbours,
+                      max_gap=params.max_gap_s, min_song_s=params.min_song_s,
+                      min_segments=params.min_song_segments,
+                      grow_threshold=params.run_threshold, tracks=tracks,
+                      track_bounds=params.track_length_ratio)
+
+    lyrics_of = {}
+    for k, i in enumerate(order):
+        lyrics_of[i] = (decision.lyrics[k], scores[k])
+        records[k].update(index=i, score=round(scores[k], 4), soundtrack_bonus=bonus[k],
+                          above_threshold=decision.raw[k], after_smoothing=decision.voted[k],
+                          lyrics=decision.lyrics[k])
+    flagged = {**data, "segments": [
+        {**s, "lyrics": lyrics_of[i][0], "song_score": round(lyrics_of[i][1], 4)}
+        for i, s in enumerate(segments)]}
+
+    def song_entry(song) -> dict:
+        return {"start": round(song.start, 3), "end": round(song.end, 3),
+                "duration_s": round(song.duration, 3),
+                "segments": [order[k] for k in song.indexes],
+                "segment_ids": [timeline[k].get("id") for k in song.indexes],
+                "score": round(song.score, 4),
+                "track": tracks[song.track] if song.track is not None else None}
+
+    lyrics_s = sum(s.duration for s in decision.songs)
+    report = {
+        "mode": evidence.mode,
+        "source": source.name,
+        "weights": weights,
+        "thresholds": {k: getattr(params, k) for k in THRESHOLD_FIELDS},
+        "params": params.model_dump(mode="json"),
+        "soundtrack": {"tracks": tracks},
+        "summary": {"segments": len(segments), "lyrics_segments": sum(decision.lyrics),
+                    "songs": len(decision.songs), "lyrics_s": round(lyrics_s, 3),
+                    "above_threshold": sum(decision.raw),
+                    "dropped_short_regions": len(decision.dropped)},
+        "songs": [song_entry(s) for s in decision.songs],
+        "dropped": [song_entry(s) for s in decision.dropped],
+        "segments": records,
+    }
+    outputs = [request.output("segments.json"), request.output("songs.json")]
+    atomic.write_json(outputs[0], flagged)
+    atomic.write_json(outputs[1], report)
+    elapsed = time.monotonic() - started
+    logger.info("%s evidence: %d of %d segment(s) are lyrics, in %d song(s) (%.1f s); "
+                "%d above the threshold before smoothing, %d short region(s) dropped; %.1f s",
+                evidence.mode, sum(decision.lyrics), len(segments), len(decision.songs),
+                lyrics_s, sum(decision.raw), len(decision.dropped), elapsed)
+    for song in decision.songs:
+        track = tracks[song.track] if song.track is not None else None
+        logger.info("song %.1f-%.1f s (%.1f s, %d segments, score %.2f)%s", song.start,
+                    song.end, song.duration, len(song.indexes), song.score,
+                    f", soundtrack track {track['position']} '{track['title']}' "
+                    f"({track['length_s']:.0f} s)" if track else "")
+    return StageOutcome(outputs=outputs, info={
+        "mode": evidence.mode, "songs": len(decision.songs),
+        "lyrics_segments": sum(decision.lyrics), "lyrics_s": round(lyrics_s, 3)})
