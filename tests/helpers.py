@@ -167,6 +167,12 @@ def stages_skipped(proc: subprocess.CompletedProcess) -> list[str]:
     return re.findall(r"^\s*(\S+)\s+skip\s", proc.stdout, flags=re.M)
 
 
+def stage_dir(job_dir: Path, key: str) -> Path:
+    """A stage instance's folder in a job ("asr", "subtitles:en"), from job.json."""
+    job = json.loads((job_dir / "job.json").read_text("utf-8"))
+    return job_dir / next(i["dir"] for i in job["stages"] if i["key"] == key)
+
+
 def lock(job_dir: Path) -> dict:
     return json.loads((job_dir / "lock.json").read_text("utf-8"))
 

@@ -65,7 +65,7 @@ SPEC = StageSpec(
     version=2,
     params=SubtitleParams,
     inputs={"segments": ("translation_llm:segments.json", "translation:segments.json",
-                         "alignment:aligned.json", "asr:segments.json"),
+                         "songs:segments.json", "alignment:aligned.json", "asr:segments.json"),
             "media_info": "demux:media_info.json"},
     outputs=("tracks.json", "qc.json"),
     description="segment, time, check and write SRT / WebVTT / ASS subtitles",

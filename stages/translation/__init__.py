@@ -62,7 +62,7 @@ SPEC = StageSpec(
     environment="nllb",
     version=1,
     params=TranslationParams,
-    inputs={"segments": ("alignment:aligned.json", "asr:segments.json"),
+    inputs={"segments": ("songs:segments.json", "alignment:aligned.json", "asr:segments.json"),
             "glossary": ("glossary:glossary.json?", "job:glossary?")},
     outputs=("segments.json",),
     description="translate the transcript (IndicTrans2 / NLLB)",

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.helpers import JFK_TEXT, prepare, run_pipeline, srt_text, wer
+from tests.helpers import JFK_TEXT, prepare, run_pipeline, srt_text, stage_dir, wer
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ def test_batched_backend_transcribes_with_word_times(test_cache, speech, jobs_ro
     run_pipeline(job_id, out=jobs_root)
     job_dir = jobs_root / job_id
     assert wer(JFK_TEXT, srt_text(job_dir / "subtitles" / "jfk.en.srt")) <= 0.10
-    request = json.loads((job_dir / "stages" / "02_asr" / "request.json").read_text())
+    request = json.loads((stage_dir(job_dir, "asr") / "request.json").read_text())
     assert request["params"]["backend"] == "batched" and request["params"]["batch_size"] == 4
     segments = asr_output(job_dir)["segments"]
     words = [w for s in segments for w in s["words"]]
@@ -30,16 +30,21 @@ def test_batched_backend_transcribes_with_word_times(test_cache, speech, jobs_ro
                          for s in segments for w in s["words"])
 
 
-def test_hotwords_fix_a_name_the_model_mishears(test_cache, speech, jobs_root,
-                                                 record_property):
+def test_glossary_terms_reach_whisper_and_fix_a_name_it_mishears(test_cache, speech, jobs_root,
+                                                                  tmp_path, record_property):
+    glossary = tmp_path / "terms.tsv"
+    glossary.write_text("term\ttranslation\nComfyUI\tComfyUI\t\tthe software\n", "utf-8")
     texts = {}
     for hint in (None, "ComfyUI"):
         args = ["--media", str(speech / "hotwords.mp3"), "-s", "en"]
         if hint:
-            args += ["--set", f"asr.hotwords={hint}"]
+            args += ["--glossary", str(glossary)]
         job_id = prepare(*args, out=jobs_root)
         run_pipeline(job_id, out=jobs_root)
         texts[hint] = srt_text(jobs_root / job_id / "subtitles" / "hotwords.en.srt")
+        if hint:
+            log = (jobs_root / job_id / "logs" / "asr.log").read_text("utf-8")
+            assert "glossary: hotwords 'ComfyUI'" in log
     assert "ComfyUI" in texts["ComfyUI"]
     # without the hint the base model mishears the name ("confu i"): recorded in the junit
     # properties, not asserted, since a different model may get it right unaided
@@ -55,7 +60,7 @@ def test_auto_language_records_candidates_and_every_segment_its_language(test_ca
     assert data["language"] == "en" and data["language_probability"] > 0.5
     assert data["language_candidates"]["en"] == data["language_probability"]
     assert all(s["language"] == "en" for s in data["segments"])
-    report = json.loads((jobs_root / job_id / "stages" / "02_asr" / "hallucinations.json")
+    report = json.loads((stage_dir(jobs_root / job_id, "asr") / "hallucinations.json")
                         .read_text())
     assert report == {"enabled": True, "removed": [], "changed": []}  # clean speech: nothing
 

@@ -256,7 +256,8 @@ def test_silent_file_gives_an_empty_srt(test_cache, jobs_root, tmp_path):
     before = sha256(silence)
     job_id = prepare("--media", str(silence), out=jobs_root)
     proc = run_pipeline(job_id, out=jobs_root)
-    assert stages_ran(proc) == ["demux", "asr", "alignment", "subtitles:source"]
+    assert stages_ran(proc) == ["demux", "metadata", "glossary", "asr", "alignment", "songs",
+                                "subtitles:source"]
     srts = sorted((jobs_root / job_id / "subtitles").glob("silence.*.srt"))
     assert len(srts) == 1, srts
     assert "-->" not in srts[0].read_text("utf-8")  # zero cues
@@ -270,8 +271,8 @@ def test_odd_filename_runs_and_job_id_is_ascii(done_job):
 
     job_id, job_dir = done_job["job_id"], done_job["job_dir"]
     assert job_id.isascii() and JOB_ID_PATTERN.match(job_id), job_id
-    assert stages_ran(done_job["run"]) == ["demux", "asr", "alignment",
-                                         "subtitles:source"]
+    assert stages_ran(done_job["run"]) == ["demux", "metadata", "glossary", "asr", "alignment",
+                                         "songs", "subtitles:source"]
     srts = sorted((job_dir / "subtitles").glob("*.en.srt"))
     assert len(srts) == 1 and srts[0].name.startswith("फ़िल्म 'टेस्ट'"), srts
     assert "ask not what your country" in srt_text(srts[0]).lower()
@@ -365,10 +366,10 @@ def test_venv_missing_at_run_time(test_cache, jobs_root, media_file, tmp_path):
     proc = run_pipeline(job_id, out=jobs_root, env={"SUBPIPE_HARDWARE_CACHE": str(cache)},
                         check=False)
     assert_fails(proc, 1, "environment 'whisperx' is not usable", "./bootstrap.sh --envs whisperx")
-    assert stages_ran(proc) == ["demux"]
+    assert stages_ran(proc) == ["demux", "metadata", "glossary"]
     job_dir = jobs_root / job_id
     recorded = lock(job_dir)["stages"]
-    assert set(recorded) == {"demux"}
+    assert set(recorded) == {"demux", "metadata", "glossary"}
     for output in recorded["demux"]["outputs"]:  # demux's outputs are kept, unchanged
         assert sha256(job_dir / output["path"]) == output["sha256"]
     assert not (job_dir / "subtitles").exists()
@@ -385,9 +386,9 @@ def test_model_not_cached(test_cache, jobs_root, media_file, tmp_path):
                         check=False)
     assert_fails(proc, 1, "no model for asr is cached", "./cache-models.sh --stage asr",
                  "./bootstrap.sh")
-    assert stages_ran(proc) == ["demux"]
+    assert stages_ran(proc) == ["demux", "metadata", "glossary"]
     job_dir = jobs_root / job_id
-    assert set(lock(job_dir)["stages"]) == {"demux"}
+    assert set(lock(job_dir)["stages"]) == {"demux", "metadata", "glossary"}
     assert (job_dir / "stages" / "01_demux" / "audio_16k.wav").is_file()
 
 
@@ -404,7 +405,7 @@ def test_asr_model_override_that_is_not_usable(test_cache, jobs_root, media_file
                      out=jobs_root)
     proc = run_pipeline(job_id, out=jobs_root, check=False)
     assert_fails(proc, 1, message, fix)
-    assert stages_ran(proc) == ["demux"]
+    assert stages_ran(proc) == ["demux", "metadata", "glossary"]
 
 
 @pytest.mark.parametrize("broken", ["missing", "invalid JSON"])

@@ -48,8 +48,8 @@ def test_folder_makes_one_job_per_file_and_a_batch_loads_the_model_once(test_cac
         log = (jobs_root / job_id / "logs" / "asr.log").read_text()
         assert f"--job {jobs_root / ids[0]} --job {jobs_root / ids[1]}" in log
         assert log.count("loaded Systran/faster-whisper-base") == 1  # one load for the batch
-        assert set(lock(jobs_root / job_id)["stages"]) == {"demux", "asr", "alignment",
-                                                          "subtitles:source"}
+        assert set(lock(jobs_root / job_id)["stages"]) == {
+            "demux", "metadata", "glossary", "asr", "alignment", "songs", "subtitles:source"}
     assert "fellow Americans" in srt_text(
         next((jobs_root / ids[[j["media"]["path"].endswith("jfk.flac") for j in jobs].index(
             True)] / "subtitles").glob("*.srt")))
@@ -59,20 +59,21 @@ def test_from_to_only_force_and_dry_run(test_cache, speech, jobs_root):
     job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", out=jobs_root)
     plan = run_pipeline(job_id, "--dry-run", out=jobs_root)
     assert "demux                  run   not run before" in plan.stdout
-    assert "asr                    run   after demux runs" in plan.stdout
+    assert "asr                    run   after demux, glossary runs" in plan.stdout
     assert not (jobs_root / job_id / "lock.json").exists()  # a dry run runs nothing
 
     first = run_pipeline(job_id, "--to", "alignment", out=jobs_root)
-    assert stages_ran(first) == ["demux", "asr", "alignment"]
-    only = run_pipeline(job_id, "--only", "subtitles", out=jobs_root)
-    assert stages_ran(only) == ["subtitles:source"]
+    assert stages_ran(first) == ["demux", "metadata", "glossary", "asr", "alignment"]
+    only = run_pipeline(job_id, "--only", "songs", "--only", "subtitles", out=jobs_root)
+    assert stages_ran(only) == ["songs", "subtitles:source"]
 
     forced = run_pipeline(job_id, "--from", "asr", "--force", out=jobs_root)
     assert stages_ran(forced)[0] == "asr" and "demux" not in forced.stdout
     assert "forced" in forced.stdout
     one = run_pipeline(job_id, "--force", "demux", out=jobs_root)
     assert stages_ran(one) == ["demux"]  # same audio out: asr and subtitles stay skipped
-    assert stages_skipped(one) == ["asr", "alignment", "subtitles:source"]
+    assert stages_skipped(one) == ["metadata", "glossary", "asr", "alignment", "songs",
+                                   "subtitles:source"]
 
     status = run_script("run-pipeline.sh", "--status", "--out", str(jobs_root))
     assert status.returncode == 0

@@ -87,8 +87,8 @@ def test_subtitle_workflow_hindi_to_english(translate_cache, film, tmp_path):
 
     proc = run_pipeline(job_id, out=jobs_root, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert stages_ran(proc) == ["demux", "asr", "alignment", "translation:en",
-                                "subtitles:source", "subtitles:en", "mux"]
+    assert stages_ran(proc) == ["demux", "metadata", "glossary", "asr", "alignment", "songs",
+                                "translation:en", "subtitles:source", "subtitles:en", "mux"]
     assert sha256(film) == before  # the user's media is never modified
 
     translation = json.loads(next(job_dir.glob("stages/*_translation_en/segments.json"))
@@ -120,7 +120,7 @@ def test_subtitle_workflow_hindi_to_english(translate_cache, film, tmp_path):
 
     again = run_pipeline(job_id, out=jobs_root, env=env)
     assert again.returncode == 0 and stages_ran(again) == []
-    assert len(stages_skipped(again)) == 7
+    assert len(stages_skipped(again)) == 10
 
     changed = run_pipeline(job_id, "--set", "translation.max_chars=200", out=jobs_root, env=env)
     assert changed.returncode == 0, changed.stdout + changed.stderr

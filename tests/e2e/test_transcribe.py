@@ -40,7 +40,8 @@ def test_jfk_transcribe_then_rerun_skips_everything(test_cache, speech, jobs_roo
     job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--title", "JFK",
                      out=jobs_root)
     first = run_pipeline(job_id, out=jobs_root)
-    assert stages_ran(first) == ["demux", "asr", "alignment", "subtitles:source"]
+    assert stages_ran(first) == ["demux", "metadata", "glossary", "asr", "alignment", "songs",
+                                 "subtitles:source"]
     job_dir = jobs_root / job_id
     srt = job_dir / "subtitles" / "JFK.en.srt"
     assert wer(JFK_TEXT, srt_text(srt)) <= 0.10
@@ -52,11 +53,13 @@ def test_jfk_transcribe_then_rerun_skips_everything(test_cache, speech, jobs_roo
     transcript = json.loads((job_dir / "subtitles" / "JFK.en.json").read_text("utf-8"))
     assert transcript["language"] == "en" and transcript["segments"][0]["words"]
     assert "fellow Americans" in (job_dir / "subtitles" / "JFK.en.txt").read_text("utf-8")
-    assert set(lock(job_dir)["stages"]) == {"demux", "asr", "alignment", "subtitles:source"}
+    assert set(lock(job_dir)["stages"]) == {"demux", "metadata", "glossary", "asr", "alignment",
+                                           "songs", "subtitles:source"}
 
     second = run_pipeline(job_id, out=jobs_root)
     assert stages_ran(second) == []
-    assert stages_skipped(second) == ["demux", "asr", "alignment", "subtitles:source"]
+    assert stages_skipped(second) == ["demux", "metadata", "glossary", "asr", "alignment",
+                                      "songs", "subtitles:source"]
 
 
 def test_auto_language_detection_names_the_files(test_cache, speech, jobs_root):
@@ -106,7 +109,8 @@ def test_changed_override_reruns_only_what_it_reaches(test_cache, speech, jobs_r
 
     narrow = run_pipeline(job_id, "--set", "subtitles.max_chars_per_line=20", out=jobs_root)
     assert stages_ran(narrow) == ["subtitles:source"]
-    assert stages_skipped(narrow) == ["demux", "asr", "alignment"]
+    assert stages_skipped(narrow) == ["demux", "metadata", "glossary", "asr", "alignment",
+                                      "songs"]
     assert "params.max_chars_per_line 42->20" in narrow.stdout
     after = deliverable(job_dir, ".en.srt").read_text("utf-8")
     assert after != before
@@ -157,8 +161,8 @@ def test_killed_during_asr_resumes_with_the_same_outputs(test_cache, speech, job
     time.sleep(1.5)  # the orphaned stage notices its runner is gone and stops
 
     resumed = run_pipeline(job_id, out=jobs_root)
-    assert stages_ran(resumed) == ["asr", "alignment", "subtitles:source"]
-    assert stages_skipped(resumed) == ["demux"]
+    assert stages_ran(resumed) == ["asr", "alignment", "songs", "subtitles:source"]
+    assert stages_skipped(resumed) == ["demux", "metadata", "glossary"]
     ours = deliverable(job_dir, ".en.srt").read_text("utf-8")
     theirs = deliverable(jobs_root / reference_id, ".en.srt").read_text("utf-8")
     assert ours == theirs
@@ -175,10 +179,10 @@ def test_ctrl_c_during_asr_stops_cleanly_and_the_next_run_resumes(test_cache, sp
     output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "interrupted: completed stages are kept" in output
-    assert set(lock(job_dir)["stages"]) == {"demux"}
+    assert set(lock(job_dir)["stages"]) == {"demux", "metadata", "glossary"}
     assert not (job_dir / "run.pid").exists()
     resumed = run_pipeline(job_id, out=jobs_root)
-    assert stages_ran(resumed) == ["asr", "alignment", "subtitles:source"]
+    assert stages_ran(resumed) == ["asr", "alignment", "songs", "subtitles:source"]
     # four back-to-back copies: Whisper blurs the joins, but most of the speech is there
     text = srt_text(deliverable(job_dir, ".en.srt")).lower()
     assert text.count("what your country can do for you") >= 3

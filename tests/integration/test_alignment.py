@@ -28,7 +28,7 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.integration
 
-ALIGN_DIR = "stages/03_alignment"
+ALIGN_DIR = "stages/05_alignment"
 TINY = tiny_wav2vec2.REPO_ID
 
 
@@ -55,13 +55,14 @@ def test_without_a_cached_aligner_whisper_word_times_are_used(test_cache, speech
     job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--title", "JFK",
                      out=jobs_root)
     proc = run_pipeline(job_id, out=jobs_root)
-    assert stages_ran(proc) == ["demux", "asr", "alignment", "subtitles:source"]
+    assert stages_ran(proc) == ["demux", "metadata", "glossary", "asr", "alignment", "songs",
+                                "subtitles:source"]
     job_dir = jobs_root / job_id
     data = aligned(job_dir)
     assert data["method"] == "whisper-word-timestamps" and data["aligners"] == {}
     assert all(s["method"] == "whisper-word-timestamps" for s in data["segments"])
     assert_words_in_order(data["segments"])
-    asr = json.loads((job_dir / "stages/02_asr/segments.json").read_text("utf-8"))
+    asr = json.loads((job_dir / "stages/04_asr/segments.json").read_text("utf-8"))
     assert words_of(data["segments"]) == words_of(asr["segments"])
     assert data["language"] == "en" and data["model"] == asr["model"]
     log = (job_dir / "logs" / "alignment.log").read_text("utf-8")
@@ -99,7 +100,7 @@ def test_tiny_wav2vec2_aligns_through_whisperx_offline(tiny_job):
     data = aligned(job_dir)
     assert data["method"] == f"wav2vec2:{TINY}" and data["aligners"] == {"*": TINY}
     assert_words_in_order(data["segments"])
-    asr = json.loads((job_dir / "stages/02_asr/segments.json").read_text("utf-8"))
+    asr = json.loads((job_dir / "stages/04_asr/segments.json").read_text("utf-8"))
     assert words_of(data["segments"]) == " ".join(s["text"] for s in asr["segments"]).split()
     assert all(0.0 <= w["probability"] <= 1.0 for s in data["segments"] for w in s["words"])
     from shared import hf_cache

@@ -28,7 +28,7 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.integration
 
-SEP_DIR = "stages/02_source_separation"
+SEP_DIR = "stages/04_source_separation"
 # one torch thread: the tiny model gains nothing from more, and a busy shared machine makes
 # two threads on two cores many times slower
 ONE_THREAD = ("--set", "source_separation.cpu_threads=1")

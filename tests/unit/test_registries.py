@@ -48,13 +48,19 @@ def test_transcribe_workflow_is_complete_and_fans_out_per_language():
     workflows = load_workflows()
     assert workflows.get("transcribe").missing_stages() == []
     keys = [i.key for i in expand(workflows.get("subtitle"), ["en", "gu"])]
-    assert keys == ["demux", "asr", "alignment", "translation:en", "translation:gu",
-                    "subtitles:source", "subtitles:en", "subtitles:gu", "mux"]
+    assert keys == ["demux", "metadata", "glossary", "asr", "alignment", "songs",
+                    "translation:en", "translation:gu", "subtitles:source", "subtitles:en",
+                    "subtitles:gu", "mux"]
+    with_llm = [i.key for i in expand(workflows.get("translate"), ["en"], ["llm"])]
+    assert with_llm[-4:] == ["translation:en", "translation_llm:en", "subtitles:source",
+                             "subtitles:en"]
     dirs = [i.dir for i in expand(workflows.get("transcribe"), [])]
-    assert dirs == ["stages/01_demux", "stages/02_asr", "stages/03_alignment",
-                    "stages/04_subtitles_source"]
+    assert dirs == ["stages/01_demux", "stages/02_metadata", "stages/03_glossary",
+                    "stages/04_asr", "stages/05_alignment", "stages/06_songs",
+                    "stages/07_subtitles_source"]
     full = [i.key for i in expand(workflows.get("transcribe"), [], ["separation", "vad"])]
-    assert full == ["demux", "source_separation", "vad", "asr", "alignment", "subtitles:source"]
+    assert full == ["demux", "metadata", "glossary", "source_separation", "vad", "asr",
+                    "alignment", "songs", "subtitles:source"]
 
 
 def test_every_workflow_aligns_right_after_asr_and_subtitles_read_the_alignment():
@@ -63,8 +69,8 @@ def test_every_workflow_aligns_right_after_asr_and_subtitles_read_the_alignment(
         assert names[names.index("asr") + 1] == "alignment", workflow.name
     inputs = load_stage_module("subtitles").SPEC.inputs
     assert inputs["segments"][-2:] == ("alignment:aligned.json", "asr:segments.json")
-    assert inputs["segments"][:2] == ("translation_llm:segments.json",
-                                      "translation:segments.json")
+    assert inputs["segments"][:3] == ("translation_llm:segments.json",
+                                      "translation:segments.json", "songs:segments.json")
 
 
 def test_aligners_name_alignment_models_for_the_public_defaults():
