@@ -133,11 +133,17 @@ def _glossary_section(glossary: list[dict], lines: list[Line]) -> str:
     text = "\n".join(line.source for line in lines).casefold()
     entries = [g for g in glossary if isinstance(g, dict) and g.get("term")]
     if len(entries) > 15:
-        entries = [g for g in entries if str(g["term"]).casefold() in text]
+        entries = [g for g in entries
+                   if any(str(form).casefold() in text
+                          for form in [g["term"], *(g.get("alternatives") or [])])]
     entries = entries[:MAX_GLOSSARY]
     if not entries:
         return ""
-    rows = [f"- {g['term']} => {g.get('translation') or g['term']}" for g in entries]
+    rows = []
+    for g in entries:
+        spellings = "/".join([g["term"], *(g.get("alternatives") or [])])
+        note = f" ({g['context']})" if g.get("context") else ""
+        rows.append(f"- {spellings} => {g.get('translation') or g['term']}{note}")
     return "Glossary (use these translations):\n" + "\n".join(rows)
 
 

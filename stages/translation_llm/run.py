@@ -82,6 +82,18 @@ def _connect(params: LlmParams):
     return connect
 
 
+def _glossary_terms(request: StageRequest, draft: dict) -> list[dict]:
+    """Every term of the glossary stage (the job's, the film's names, the project's starter
+    lines), else the terms the draft applied."""
+    path = request.inputs.get("glossary")
+    if path is None:
+        return draft.get("glossary") or []
+    data = json.loads(Path(path).read_text("utf-8"))
+    return [{"term": t["term"], "translation": (t.get("translations") or [t["term"]])[0],
+             "alternatives": t.get("alternatives", []), "context": t.get("context", "")}
+            for t in data.get("terms", [])]
+
+
 def process(request: StageRequest, state=None) -> StageOutcome:
     params = request.params_as(LlmParams)
     for name in ("httpx2", "httpx"):  # one INFO line per request: the blocks say enough
@@ -109,6 +121,7 @@ def process(request: StageRequest, state=None) -> StageOutcome:
                 target_name, mode, draft_engine, len(chosen), len(segments))
 
     translated: dict[int, str] = {}
+    glossary = _glossary_terms(request, draft)
     if chosen:
         lines = _lines(segments, has_draft)
         film = prompt.Film.from_metadata(request.title, _job_year(request), metadata)
@@ -116,7 +129,7 @@ def process(request: StageRequest, state=None) -> StageOutcome:
             provider=params.provider, model=params.model,
             system=prompt.system_prompt(prompt.Languages(source_name, target_name), has_draft),
             render=lambda block: prompt.user_prompt(block.lines, film=film,
-                                                    glossary=draft.get("glossary") or [],
+                                                    glossary=glossary,
                                                     context=block.context),
             cache=ResponseCache(Path(params.cache_dir) if params.cache and params.cache_dir
                                 else None),

@@ -392,6 +392,18 @@ def test_model_not_cached(test_cache, jobs_root, media_file, tmp_path):
     assert (job_dir / "stages" / "01_demux" / "audio_16k.wav").is_file()
 
 
+def test_translation_model_not_cached(test_cache, jobs_root, media_file):
+    job_id = prepare("--media", str(media_file), "--workflow", "translate", "-s", "en",
+                     "-t", "hi", out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root, check=False)
+    assert_fails(proc, 1, "no model for translation.en_indic is cached",
+                 "./cache-models.sh --stage translation",
+                 "./cache-models.sh --model indictrans2-en-indic-dist-200M")
+    ran = stages_ran(proc)
+    assert "alignment" in ran and not any(k.startswith("translation") for k in ran)
+    assert "alignment" in lock(jobs_root / job_id)["stages"]  # kept for the next run
+
+
 @pytest.mark.parametrize("model, message, fix", [
     ("tiny", "ASR model Systran/faster-whisper-tiny is not in the cache",
      "huggingface-cli download Systran/faster-whisper-tiny"),

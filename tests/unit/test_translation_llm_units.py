@@ -106,6 +106,15 @@ def test_long_glossaries_are_cut_to_the_terms_the_block_uses():
     assert "term7 => T7" in text and "term8" not in text
 
 
+def test_glossary_terms_match_by_any_spelling_and_carry_their_context():
+    glossary = [{"term": f"term{i}", "translation": f"T{i}"} for i in range(20)]
+    glossary.append({"term": "यार", "translation": "buddy", "alternatives": ["yaar", "yar"],
+                     "context": "between friends"})
+    lines = [prompt.Line(1, "Yaar, kya scene hai?", None)]  # Hinglish: the Latin spelling
+    text = prompt.user_prompt(lines, film=prompt.Film("F"), glossary=glossary, context=[])
+    assert "- यार/yaar/yar => buddy (between friends)" in text and "term3" not in text
+
+
 def test_reply_validation():
     assert reply.parse('{"lines": [{"id": 1, "text": " Hi  there "}, {"id": 2, "text": "x"}]}',
                        [1, 2]) == {1: "Hi there", 2: "x"}
