@@ -392,6 +392,18 @@ def test_model_not_cached(test_cache, jobs_root, media_file, tmp_path):
     assert (job_dir / "stages" / "01_demux" / "audio_16k.wav").is_file()
 
 
+def test_run_set_cannot_add_the_llm_stage_to_a_prepared_job(test_cache, jobs_root, media_file):
+    job_id = prepare("--media", str(media_file), "--workflow", "translate", "-s", "en",
+                     "-t", "hi", out=jobs_root)
+    before = (jobs_root / job_id / "job.json").read_text("utf-8")
+    proc = run_pipeline(job_id, "--set", "translation.engine=hybrid", out=jobs_root,
+                        check=False)
+    assert_fails(proc, 2, "translation.engine=hybrid changes the stages of job",
+                 "prepare the job again with --set translation.engine=hybrid")
+    assert (jobs_root / job_id / "job.json").read_text("utf-8") == before
+    assert not (jobs_root / job_id / "lock.json").exists()
+
+
 def test_translation_model_not_cached(test_cache, jobs_root, media_file):
     job_id = prepare("--media", str(media_file), "--workflow", "translate", "-s", "en",
                      "-t", "hi", out=jobs_root)
