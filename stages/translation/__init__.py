@@ -67,7 +67,8 @@ SPEC = StageSpec(
     outputs=("segments.json",),
     description="translate the transcript (IndicTrans2 / NLLB)",
     code=("stages.translation.run", "stages.translation.lines", "stages.translation.engine",
-          "stages.translation.nllb", "stages.translation.indictrans2", "shared.glossary"),
+          "stages.translation.nllb", "stages.translation.indictrans2",
+          "stages.translation.torch_device", "shared.glossary"),
     environment_for=_environment,
 )
 

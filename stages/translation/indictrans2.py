@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -31,13 +30,18 @@ from typing import Any
 
 from shared.errors import InputError, ModelMissingError
 from stages.translation.engine import LanguagePair, Translation
+from stages.translation.torch_device import (
+    clean_line,
+    device_kind,
+    one_line,
+    prepare_device,
+    torch_dtype,
+)
 
 logger = logging.getLogger(__name__)
 
 NAME = "indictrans2"
 CACHE_COMMAND = "./cache-models.sh --stage translation"
-DEVICES = ("cpu", "cuda", "mps")
-DTYPES = ("auto", "float32", "float16", "bfloat16")
 # The language tags IndicTrans2's tokenizer and IndicProcessor know (FLORES-200 style)
 LANGUAGES = frozenset({
     "asm_Beng", "awa_Deva", "ben_Beng", "bho_Deva", "brx_Deva", "doi_Deva", "eng_Latn",
@@ -49,25 +53,12 @@ LANGUAGES = frozenset({
 # What transformers' cache handling raises inside IndicTrans2's remote modelling code when the
 # two do not fit (4.57: "expected Tensor as element 0 ... but got NoneType" in self-attention)
 CACHE_ERRORS = (TypeError, AttributeError, IndexError, KeyError, ValueError)
-_SPACES = re.compile(r"\s+")
-
-
-def clean_line(text: str) -> str:
-    """The text the model sees: control characters become spaces, runs of white space one
-    space; format characters (ZWJ/ZWNJ) and emoji are kept (IndicProcessor handles them)."""
-    return _SPACES.sub(" ", "".join(" " if unicodedata.category(ch) == "Cc" else ch
-                                    for ch in text)).strip()
 
 
 def has_text(text: str) -> bool:
     """Whether a line has anything to translate (not only spaces and format characters such
     as a zero-width space)."""
     return any(unicodedata.category(ch) not in ("Cc", "Cf", "Zs", "Zl", "Zp") for ch in text)
-
-
-def one_line(text: str) -> str:
-    """A model output as one subtitle line."""
-    return _SPACES.sub(" ", text).strip()
 
 
 # -- IndicTransToolkit's Devanagari normaliser -------------------------------------------------
@@ -265,23 +256,6 @@ class IndicTrans2Engine:
 
 
 # -- loading -----------------------------------------------------------------------------------
-def _device_kind(device: str) -> str:
-    kind = device.split(":", 1)[0]
-    if kind not in DEVICES:
-        raise InputError(f"unknown device {device!r} for the indictrans2 engine",
-                         fix=f"use one of: {', '.join(DEVICES)} (cuda:N for a given GPU)")
-    return kind
-
-
-def _torch_dtype(dtype: str, kind: str):
-    import torch
-
-    if dtype not in DTYPES:
-        raise InputError(f"unknown dtype {dtype!r} for the indictrans2 engine",
-                         fix=f"use one of: {', '.join(DTYPES)}")
-    if dtype == "auto":
-        return torch.float16 if kind == "cuda" else torch.float32
-    return getattr(torch, dtype)
 
 
 def load(model: str, device: str, batch_size: int, *, num_beams: int = 4,
@@ -299,28 +273,18 @@ def load(model: str, device: str, batch_size: int, *, num_beams: int = 4,
         raise InputError(f"indictrans2: batch_size {batch_size}, num_beams {num_beams} and "
                          f"max_length {max_length} must be positive",
                          fix="set translation.batch_size / num_beams to 1 or more")
-    kind = _device_kind(device)
+    kind = device_kind(device, NAME)
     started = time.perf_counter()
-    import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    if kind == "cpu":
-        threads = cpu_threads or (len(os.sched_getaffinity(0))
-                                  if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-        torch.set_num_threads(threads)
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise InputError("device cuda asked for, but torch sees no CUDA device",
-                         fix="use --set translation.device=cpu, or check the GPU driver")
-    if kind == "mps" and not torch.backends.mps.is_available():
-        raise InputError("device mps asked for, but torch has no MPS backend here",
-                         fix="use --set translation.device=cpu")
+    prepare_device(kind, cpu_threads)
     local = Path(model).is_dir()
     try:
         tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True,
                                                   local_files_only=True)
         net = AutoModelForSeq2SeqLM.from_pretrained(model, trust_remote_code=True,
                                                     local_files_only=True,
-                                                    torch_dtype=_torch_dtype(dtype, kind))
+                                                    torch_dtype=torch_dtype(dtype, kind, NAME))
     except OSError as e:
         where = model if local else f"{model} in {os.environ.get('HF_HUB_CACHE', 'the HF cache')}"
         raise ModelMissingError(f"the IndicTrans2 model {where} does not load offline: {e}",

@@ -19,44 +19,26 @@ import math
 import os
 import re
 import time
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shared.errors import InputError, ModelMissingError
 from stages.translation.engine import LanguagePair, Translation
+from stages.translation.torch_device import (
+    clean_line,
+    device_kind,
+    one_line,
+    prepare_device,
+    torch_dtype,
+)
 
 logger = logging.getLogger(__name__)
 
 NAME = "nllb"
 CACHE_COMMAND = "./cache-models.sh --stage translation"
-DEVICES = ("cpu", "cuda", "mps")
-DTYPES = ("auto", "float32", "float16", "bfloat16")
 SCORE_BUDGET_BYTES = 256 * 2**20  # logits held at once while scoring the chosen tokens
-_SPACES = re.compile(r"\s+")
 _FLORES = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")  # hin_Deva, eng_Latn
-
-
-def clean_line(text: str) -> str:
-    """The text the model sees: control characters (C0/C1: NUL, BEL, a stray CR, tabs) become
-    spaces and runs of white space one space; format characters (ZWJ/ZWNJ, which Indic scripts
-    need) and emoji are kept."""
-    return _SPACES.sub(" ", "".join(" " if unicodedata.category(ch) == "Cc" else ch
-                                    for ch in text)).strip()
-
-
-def one_line(text: str) -> str:
-    """A model output as one subtitle line (no newlines, no doubled spaces)."""
-    return _SPACES.sub(" ", text).strip()
-
-
-def _device_kind(device: str) -> str:
-    kind = device.split(":", 1)[0]
-    if kind not in DEVICES:
-        raise InputError(f"unknown device {device!r} for the nllb engine",
-                         fix=f"use one of: {', '.join(DEVICES)} (cuda:N for a given GPU)")
-    return kind
 
 
 @dataclass
@@ -191,17 +173,6 @@ def _mean_logprob(kept: list[int], logprobs: list[float]) -> float | None:
     return sum(chosen) / len(chosen) if chosen else None
 
 
-def _torch_dtype(dtype: str, kind: str):
-    import torch
-
-    if dtype not in DTYPES:
-        raise InputError(f"unknown dtype {dtype!r} for the nllb engine",
-                         fix=f"use one of: {', '.join(DTYPES)}")
-    if dtype == "auto":
-        return torch.float16 if kind == "cuda" else torch.float32
-    return getattr(torch, dtype)
-
-
 def load(model: str, device: str, batch_size: int, *, num_beams: int = 4,
          max_new_tokens_ratio: float = 2.0, dtype: str = "auto",
          cpu_threads: int | None = None) -> NllbEngine:
@@ -214,26 +185,16 @@ def load(model: str, device: str, batch_size: int, *, num_beams: int = 4,
         raise InputError(f"nllb: batch_size {batch_size}, num_beams {num_beams} and "
                          f"max_new_tokens_ratio {max_new_tokens_ratio} must be positive",
                          fix="set translation.batch_size / num_beams to 1 or more")
-    kind = _device_kind(device)
+    kind = device_kind(device, NAME)
     started = time.perf_counter()
-    import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
-    if kind == "cpu":
-        threads = cpu_threads or (len(os.sched_getaffinity(0))
-                                  if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-        torch.set_num_threads(threads)
-    if kind == "cuda" and not torch.cuda.is_available():
-        raise InputError("device cuda asked for, but torch sees no CUDA device",
-                         fix="use --set translation.device=cpu, or check the GPU driver")
-    if kind == "mps" and not torch.backends.mps.is_available():
-        raise InputError("device mps asked for, but torch has no MPS backend here",
-                         fix="use --set translation.device=cpu")
+    prepare_device(kind, cpu_threads)
     local = Path(model).is_dir()
     try:
         tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
         net = AutoModelForSeq2SeqLM.from_pretrained(model, local_files_only=True,
-                                                    dtype=_torch_dtype(dtype, kind))
+                                                    dtype=torch_dtype(dtype, kind, NAME))
     except OSError as e:
         where = model if local else f"{model} in {os.environ.get('HF_HUB_CACHE', 'the HF cache')}"
         raise ModelMissingError(f"the nllb model {where} does not load offline: {e}",

@@ -1,0 +1,65 @@
+"""What both torch engines (nllb, indictrans2) share: the text a model sees and gives back,
+and choosing the device, dtype and CPU threads. Torch is imported inside the functions."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+
+from shared.errors import InputError
+
+DEVICES = ("cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+_SPACES = re.compile(r"\s+")
+
+
+def clean_line(text: str) -> str:
+    """The text the model sees: control characters (C0/C1: NUL, BEL, a stray CR, tabs) become
+    spaces and runs of white space one space; format characters (ZWJ/ZWNJ, which Indic scripts
+    need) and emoji are kept."""
+    return _SPACES.sub(" ", "".join(" " if unicodedata.category(ch) == "Cc" else ch
+                                    for ch in text)).strip()
+
+
+def one_line(text: str) -> str:
+    """A model output as one subtitle line (no newlines, no doubled spaces)."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def device_kind(device: str, engine: str) -> str:
+    """"cpu", "cuda" or "mps" for a device name ("cuda:1" -> "cuda"); InputError otherwise."""
+    kind = device.split(":", 1)[0]
+    if kind not in DEVICES:
+        raise InputError(f"unknown device {device!r} for the {engine} engine",
+                         fix=f"use one of: {', '.join(DEVICES)} (cuda:N for a given GPU)")
+    return kind
+
+
+def torch_dtype(dtype: str, kind: str, engine: str):
+    """The torch dtype: "auto" = float16 on CUDA, float32 elsewhere."""
+    import torch
+
+    if dtype not in DTYPES:
+        raise InputError(f"unknown dtype {dtype!r} for the {engine} engine",
+                         fix=f"use one of: {', '.join(DTYPES)}")
+    if dtype == "auto":
+        return torch.float16 if kind == "cuda" else torch.float32
+    return getattr(torch, dtype)
+
+
+def prepare_device(kind: str, cpu_threads: int | None) -> None:
+    """CPU: set torch's threads (default: the cores this process may use); CUDA / MPS: fail
+    clearly when torch cannot see the device."""
+    import torch
+
+    if kind == "cpu":
+        threads = cpu_threads or (len(os.sched_getaffinity(0))
+                                  if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+        torch.set_num_threads(threads)
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise InputError("device cuda asked for, but torch sees no CUDA device",
+                         fix="use --set translation.device=cpu, or check the GPU driver")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise InputError("device mps asked for, but torch has no MPS backend here",
+                         fix="use --set translation.device=cpu")
