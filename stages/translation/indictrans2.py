@@ -31,6 +31,7 @@ from typing import Any
 from shared.errors import InputError, ModelMissingError
 from stages.translation.engine import LanguagePair, Translation
 from stages.translation.torch_device import (
+    chosen_logprobs,
     clean_line,
     device_kind,
     one_line,
@@ -182,16 +183,14 @@ class IndicTrans2Engine:
                            "long lines before translating", limit)
         inputs = inputs.to(self.net.device)
         with torch.inference_mode():
-            out = self._call_generate(inputs)
-        sequences = out.sequences if hasattr(out, "sequences") else out
-        confidences = self._confidences(out) if self.confidence else [None] * len(sequences)
+            sequences = self._call_generate(inputs)
+            confidences = (self._confidences(inputs, sequences) if self.confidence
+                           else [None] * len(sequences))
         return self._decode(sequences), confidences
 
     def _call_generate(self, inputs):
         options = {"num_beams": self.num_beams, "max_length": self.max_length,
                    "min_length": 0, "num_return_sequences": 1, "do_sample": False}
-        if self.confidence:
-            options.update(output_scores=True, return_dict_in_generate=True)
         try:
             self.generate_calls += 1
             return self.net.generate(**inputs, use_cache=self.use_cache, **options)
@@ -220,33 +219,24 @@ class IndicTrans2Engine:
             if switch:
                 self.tokenizer._switch_to_input_mode()
 
-    def _confidences(self, out) -> list[float | None]:
-        """Mean log-probability of the generated tokens (to the first end of sentence), from
-        the scores generate returned; [None]s (and confidence off) if the model cannot."""
-        rows = len(out.sequences)
-        scorer = getattr(self.net, "compute_transition_scores", None)
-        if scorer is None or getattr(out, "scores", None) is None:
-            self.confidence = False
-            return [None] * rows
+    def _confidences(self, inputs, sequences) -> list[float | None]:
+        """Mean log-probability of the generated tokens (to the first end of sentence), by
+        one teacher-forced pass over them (torch_device.chosen_logprobs: bounded memory);
+        [None]s, and confidence off, if the model's remote code cannot."""
         try:
-            scores = scorer(out.sequences, out.scores, getattr(out, "beam_indices", None),
-                            normalize_logits=self.num_beams == 1)
+            rows = chosen_logprobs(self.net, inputs["input_ids"], inputs["attention_mask"],
+                                   sequences, self.net.config.vocab_size)
         except Exception as e:  # remote code: the confidence is optional
             logger.warning("no confidence scores from this model (%s: %s); translating on "
                            "without them", type(e).__name__, e)
             self.confidence = False
-            return [None] * rows
-        steps = scores.shape[1]
-        generated = out.sequences[:, -steps:].cpu().tolist()
+            return [None] * len(sequences)
         eos = self.net.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos])
-        pad = self.net.generation_config.pad_token_id
         result: list[float | None] = []
-        for tokens, row in zip(generated, scores.float().cpu().tolist(), strict=True):
+        for tokens, row in zip(sequences.cpu().tolist(), rows, strict=True):
             kept = []
-            for token, score in zip(tokens, row, strict=True):
-                if token == pad and token not in eos_ids:
-                    break
+            for token, score in zip(tokens[1:], row, strict=True):  # after the decoder start
                 if math.isfinite(score):
                     kept.append(score)
                 if token in eos_ids:
@@ -265,8 +255,8 @@ def load(model: str, device: str, batch_size: int, *, num_beams: int = 4,
     code on ``device`` ("cpu", "cuda", "cuda:N", "mps"). ``num_beams``: beam width (1 =
     greedy); ``max_length``: longest output in tokens; ``use_cache``: the decoder's key/value
     cache (IndicTrans2's code runs with it on transformers 4.51-4.53; on a failure generate is
-    retried without it); ``confidence``: keep the generation scores to report each line's mean
-    token log-probability (costs memory: one vocabulary-wide row per beam and step);
+    retried without it); ``confidence``: score each output (one teacher-forced pass, bounded
+    memory) to report its mean token log-probability;
     ``dtype``: "auto" = float16 on CUDA, float32 elsewhere; ``cpu_threads``: torch threads on
     CPU (default: the cores this process may use)."""
     if batch_size < 1 or num_beams < 1 or max_length < 1:

@@ -26,6 +26,7 @@ from typing import Any
 from shared.errors import InputError, ModelMissingError
 from stages.translation.engine import LanguagePair, Translation
 from stages.translation.torch_device import (
+    chosen_logprobs,
     clean_line,
     device_kind,
     one_line,
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 NAME = "nllb"
 CACHE_COMMAND = "./cache-models.sh --stage translation"
-SCORE_BUDGET_BYTES = 256 * 2**20  # logits held at once while scoring the chosen tokens
 _FLORES = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")  # hin_Deva, eng_Latn
 
 
@@ -125,37 +125,14 @@ class NllbEngine:
                 **batch, forced_bos_token_id=target_id, num_beams=self.num_beams,
                 max_new_tokens=max_new, do_sample=False)
             self.generate_calls += 1
-            logprobs = self._chosen_logprobs(batch, sequences)
+            logprobs = chosen_logprobs(self.net, batch["input_ids"], batch["attention_mask"],
+                                       sequences, self.net.config.vocab_size)
         decoded = self.tokenizer.batch_decode(sequences, skip_special_tokens=True)
         results = []
         for seq, row, text in zip(sequences.cpu().tolist(), logprobs, decoded, strict=True):
             kept = self._strip(seq)
             results.append((one_line(text), _mean_logprob(kept, row), kept))
         return results
-
-    def _chosen_logprobs(self, batch, sequences) -> list[list[float]]:
-        """log P(sequences[:, n + 1] | source, sequences[:, :n + 1]) by one teacher-forced
-        pass over the generated ids, a few rows at a time. generate's own output_scores would
-        keep a vocabulary-wide row per beam and step (NLLB: 256k entries; batch 32 x 4 beams
-        x 50 steps = 6.5 GB); this keeps at most SCORE_BUDGET_BYTES of logits at once."""
-        from transformers.modeling_outputs import BaseModelOutput
-
-        mask = batch["attention_mask"]
-        encoded = self.net.get_encoder()(input_ids=batch["input_ids"], attention_mask=mask)
-        steps = max(1, sequences.shape[1] - 1)
-        per_row = steps * int(self.net.config.vocab_size) * 8  # logits + float32 log-softmax
-        chunk = max(1, SCORE_BUDGET_BYTES // per_row)
-        rows: list[list[float]] = []
-        for start in range(0, sequences.shape[0], chunk):
-            part = slice(start, start + chunk)
-            logits = self.net(encoder_outputs=BaseModelOutput(
-                                  last_hidden_state=encoded.last_hidden_state[part]),
-                              attention_mask=mask[part],
-                              decoder_input_ids=sequences[part, :-1]).logits
-            chosen = logits.float().log_softmax(-1).gather(
-                -1, sequences[part, 1:].unsqueeze(-1)).squeeze(-1)
-            rows.extend(chosen.cpu().tolist())
-        return rows
 
     def _strip(self, seq: list[int]) -> list[int]:
         """Generated ids up to and including the first end of sentence after the start."""
