@@ -138,3 +138,26 @@ def test_an_output_without_spaces_is_split_between_characters():
     parts = lines.split_proportionally("我们住在德里。很热。", [10, 10])
     assert parts == ["我们住在德里。", "很热。"]
     assert lines.split_proportionally("x", [5, 5]) == ["x", ""]  # nothing to split: kept whole
+
+
+def test_an_empty_transcript_gives_an_empty_translation_without_loading_a_model(tmp_path):
+    import json
+
+    from shared.stage import StageRequest
+    from stages.translation.run import process
+
+    stage_dir = tmp_path / "stages" / "07_translation_en"
+    stage_dir.mkdir(parents=True)
+    (tmp_path / "aligned.json").write_text(json.dumps({"language": "hi", "segments": []}))
+    params = TranslationParams(nmt="indictrans2", model="ai4bharat/indictrans2-indic-en-1B",
+                               device="cpu", batch_size=8, source_lang="hi")
+    request = StageRequest(job_id="j", job_dir=tmp_path, stage="translation",
+                           key="translation:en", lang="en", stage_dir=stage_dir,
+                           deliverables_dir=tmp_path, title="t", media=tmp_path / "m.wav",
+                           params=params.model_dump(mode="json"),
+                           inputs={"segments": tmp_path / "aligned.json"})
+    state: dict = {}
+    outcome = process(request, state)
+    data = json.loads((stage_dir / "segments.json").read_text("utf-8"))
+    assert data["segments"] == [] and data["generate_calls"] == 0
+    assert outcome.info["lines"] == 0 and state == {}  # no engine was loaded
