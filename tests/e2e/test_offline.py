@@ -3,6 +3,7 @@ no network at all: every stage finds what it needs on disk."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
@@ -27,13 +28,18 @@ def test_full_transcribe_workflow_without_a_network(speech, tmp_path):
                      out=out, env=env)
     proc = subprocess.run(["unshare", "--net", str(ROOT / "run-pipeline.sh"), "-j", job_id,
                            "--out", str(out)], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **env})
+                          env={**os.environ, **env, "TMDB_API_KEY": "offline-test-key"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for stage in ("demux", "source_separation", "vad", "asr", "alignment",
-                  "subtitles:source"):
+    stages = {"demux", "metadata", "glossary", "source_separation", "vad", "asr", "alignment",
+              "songs", "subtitles:source"}
+    for stage in stages:
         assert f"{stage}: done in" in proc.stdout
     # a random tiny Demucs garbles the vocals, so the words are not checked: the point is
     # that every stage ran, offline, and left its outputs
-    assert set(lock(out / job_id)["stages"]) == {"demux", "source_separation", "vad", "asr",
-                                                 "alignment", "subtitles:source"}
+    assert set(lock(out / job_id)["stages"]) == stages
+    # the metadata stage tried TMDB with the key, found no network, and went on
+    metadata = json.loads(next((out / job_id).glob("stages/*_metadata/metadata.json"))
+                          .read_text("utf-8"))
+    assert metadata["found"] is False and metadata["warnings"]
+    assert "offline-test-key" not in proc.stdout + proc.stderr
     assert (out / job_id / "subtitles" / "jfk.en.srt").is_file()
