@@ -172,7 +172,7 @@ def test_malformed_set(test_cache, jobs_root, media_file, item):
 
 @pytest.mark.parametrize(("item", "message", "fix"), [
     ("translation.beam_size=3", "this workflow has no stage 'translation'",
-     "use one of: demux, asr, alignment, subtitles"),
+     "use one of: demux, metadata, glossary, asr, alignment, songs, subtitles"),
     ("asr.beam=3", "stage asr has no parameter beam", "beam_size"),
     ("asr.beam_size=abc", "invalid value for asr", "beam_size"),
 ])
@@ -341,7 +341,8 @@ def test_from_unknown_stage(done_job):
     before = snapshot(done_job["job_dir"])
     proc = run_pipeline(done_job["job_id"], "--from", "translation", out=done_job["jobs_root"],
                         check=False)
-    assert_fails(proc, 2, "no stage 'translation'", "use one of: demux, asr, alignment, subtitles")
+    assert_fails(proc, 2, "no stage 'translation'",
+                 "use one of: demux, metadata, glossary, asr, alignment, songs, subtitles")
     assert snapshot(done_job["job_dir"]) == before
 
 
