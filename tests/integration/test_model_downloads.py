@@ -256,7 +256,9 @@ def test_bootstrap_cache_models_downloads_the_profile_models(tmp_path, hub, hub_
                tmp_path=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert hw_json.is_file()
-    preferred = ["faster-whisper-small", "htdemucs", "indictrans2-indic-en-dist-200M"]
+    preferred = ["faster-whisper-small", "htdemucs", "indictrans2-indic-en-dist-200M",
+                 "indictrans2-en-indic-dist-200M", "indictrans2-indic-indic-dist-320M",
+                 "nllb-200-distilled-600M"]  # one per profile slot: the translation slots too
     for name in preferred:
         assert_hub_layout(hub_dir, hub, HF_MODELS[name].repo_id)
     assert hub.fetched_repos() == {HF_MODELS[n].repo_id for n in preferred}  # no fallbacks
@@ -276,17 +278,18 @@ def test_bootstrap_against_a_failing_hub_exits_non_zero_and_debug_shows_tracebac
     proc = run("bootstrap.sh", *args, hub=hub, hw_json=hw_json, tmp_path=tmp_path, timeout=120)
     assert proc.returncode == 1
     errors = [x for x in proc.stderr.splitlines() if x.startswith("ERROR")]
-    for repo in (SMALL, "adefossez/HTDemucs", "ai4bharat/indictrans2-indic-en-dist-200M"):
+    for repo in (SMALL, "adefossez/HTDemucs", "ai4bharat/indictrans2-indic-en-dist-200M",
+                 "facebook/nllb-200-distilled-600M"):
         assert any(x.startswith(f"ERROR   {repo}: download failed") and "500" in x
                    for x in errors), proc.stderr
-    assert "error: 3 of 3 model downloads failed" in proc.stderr
+    assert "error: 6 of 6 model downloads failed" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert hf_cache.check_repo(hub_dir, SMALL).status == "missing"
 
     debug = run("bootstrap.sh", *args, "--debug", hub=hub, hw_json=hw_json, tmp_path=tmp_path,
                 timeout=120)
     assert debug.returncode == 1
-    assert "error: 3 of 3 model downloads failed" in debug.stderr
+    assert "error: 6 of 6 model downloads failed" in debug.stderr
     assert "Traceback (most recent call last)" in debug.stderr
     # the client's own error, with its traceback, and the summary the CLI raised
     assert "huggingface_hub/_snapshot_download.py" in debug.stderr

@@ -105,7 +105,8 @@ def test_separate_transcribe_rerun_skips_and_shifts_reruns(sep_cache, music_and_
 
     first = run_pipeline(job_id, out=jobs_root, env=env)
     ran = stages_ran(first)  # then whatever else the workflow runs after asr
-    assert ran[:3] == ["demux", "source_separation", "asr"] and ran[-1] == "subtitles:source"
+    assert ran[:5] == ["demux", "metadata", "glossary", "source_separation", "asr"]
+    assert ran[-1] == "subtitles:source"
     info = assert_separation_outputs(job_dir, 10.0)
     assert info["model"] == "htdemucs" and info["repo_id"] == "adefossez/HTDemucs"
     assert info["revision"] == hf_cache.read_ref(sep_cache[0].cache.hf_hub_cache,
@@ -124,6 +125,8 @@ def test_separate_transcribe_rerun_skips_and_shifts_reruns(sep_cache, music_and_
     vocals_16k = next(o for o in recorded["source_separation"]["outputs"]
                       if o["path"].endswith("/vocals_16k.wav"))
     assert recorded["asr"]["components"]["inputs"]["audio"] == vocals_16k["sha256"]
+    # song detection listened to the separated stems
+    assert {"vocals", "accompaniment"} <= set(recorded["songs"]["components"]["inputs"])
     assert (job_dir / "subtitles").is_dir()
 
     second = run_pipeline(job_id, out=jobs_root, env=env)
@@ -215,7 +218,8 @@ def test_mono_low_high_rate_and_multichannel_inputs_in_one_batch(sep_cache, musi
     run_pipeline(ids[0], *batch, "--to", "source_separation", out=jobs_root, env=env)
     for name, job_id in jobs.items():
         job_dir = jobs_root / job_id
-        assert set(lock(job_dir)["stages"]) == {"demux", "source_separation"}, name
+        assert set(lock(job_dir)["stages"]) == {"demux", "metadata", "glossary",
+                                                "source_separation"}, name
         assert_separation_outputs(job_dir, variants[name][1],
                                   within=0.025 if "AAC" in name else 0.005)
         source_channels = json.loads((job_dir / "stages/01_demux/media_info.json").read_text()
@@ -247,7 +251,7 @@ def test_weights_change_reruns_legacy_checkpoint_loads_and_missing_weights_fail(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "./cache-models.sh --stage source_separation" in proc.stdout + proc.stderr
     assert "demucs model htdemucs is not in the cache" in proc.stdout + proc.stderr
-    assert set(lock(job_dir)["stages"]) == {"demux"}
+    assert set(lock(job_dir)["stages"]) == {"demux", "metadata", "glossary"}
 
     tiny_demucs.install(cache, seed=0)
     run_pipeline(job_id, *to_sep, out=jobs_root, env=env)
