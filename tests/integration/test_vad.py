@@ -199,7 +199,8 @@ def assert_well_formed(result: dict, backend: str, duration: float) -> None:
 def test_the_batch_runs_demux_then_one_vad_process_for_every_job(backend_run):
     ran = re.findall(r"^\[(\S+)\]\s+(\S+): done in", backend_run.proc.stdout, flags=re.M)
     for job_dir in backend_run.jobs.values():
-        assert [key for job, key in ran if job == job_dir.name] == ["demux", "vad"]
+        assert [key for job, key in ran if job == job_dir.name] == ["demux", "metadata",
+                                                                    "glossary", "vad"]
     assert backend_run.proc.stdout.count("vad: running (4 job(s))") == 1
     log = (backend_run.jobs["dialogue"] / "logs" / "vad.log").read_text("utf-8")
     assert "speech region(s)" in log and "longest silence" in log
