@@ -122,10 +122,18 @@ def test_changed_override_reruns_only_what_it_reaches(test_cache, speech, jobs_r
     assert "params.beam_size 5->2" in beam.stdout
 
 
+def _foreground_signals() -> None:
+    """In the child: Ctrl-C handled as in a terminal's foreground job, even when the tests
+    themselves run in the background (where a shell starts them with SIGINT ignored, and
+    Python keeps an inherited ignore)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_run(job_id: str, jobs_root: Path) -> subprocess.Popen:
     return subprocess.Popen([str(ROOT / "run-pipeline.sh"), "-j", job_id, "--out", str(jobs_root)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, env=dict(os.environ))
+                            start_new_session=True, env=dict(os.environ),
+                            preexec_fn=_foreground_signals)
 
 
 def _wait_for_asr(job_dir: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
