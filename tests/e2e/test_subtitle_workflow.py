@@ -135,7 +135,7 @@ def test_llm_engine_through_the_scripts_with_a_loopback_api(translate_cache, fil
     the key reaches the server and no file; a re-run costs no request."""
     from tests.llm_server import LlmServer
 
-    secret = "sk-ant-test-e2e-0123456789abcdef"
+    secret = "fake-anthropic-key-for-e2e-0123456789"
     jobs_root = tmp_path / "out"
     with LlmServer(prefix="LLM: ") as server:
         env = {**translate_cache["env"], "ANTHROPIC_API_KEY": f"  {secret} ",

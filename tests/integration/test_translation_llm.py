@@ -23,7 +23,7 @@ from tests.llm_server import LlmServer, lines_in, prompt_text
 pytestmark = pytest.mark.integration
 
 PYTHON = ROOT / ".venvs" / "llm" / "bin" / "python"
-KEY = "sk-test-3f9a7c1e5b2d4f6a8c0e-SECRET"
+KEY = "fake-llm-key-3f9a7c1e5b2d4f6a8c0e-SECRET"
 KEY_VARIABLE = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 PATHS = {"anthropic": "/v1/messages", "openai": "/v1/chat/completions"}
 STAGE_KEY = "translation_llm:en"

@@ -47,7 +47,7 @@ def test_child_environment_is_minimal_and_points_every_cache_at_the_project(cach
     monkeypatch.setenv("HOME", "/home/u")
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-xyz")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "fake-anthropic-key")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     for var in ("USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ",
                 "TMPDIR", "TEMP", "TMP", "TERM", "LD_LIBRARY_PATH", "SSL_CERT_FILE",
@@ -82,7 +82,7 @@ def test_child_environment_is_minimal_and_points_every_cache_at_the_project(cach
     online = manager.build_env("whisperx", offline=False)
     assert "HF_HUB_OFFLINE" not in online and "TRANSFORMERS_OFFLINE" not in online
     llm = manager.build_env("llm")
-    assert llm["ANTHROPIC_API_KEY"] == "sk-ant-xyz"  # listed under passthrough for llm only
+    assert llm["ANTHROPIC_API_KEY"] == "fake-anthropic-key"  # listed under passthrough for llm only
     assert "HF_TOKEN" not in llm
 
 

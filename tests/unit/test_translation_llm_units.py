@@ -50,12 +50,12 @@ def test_resolve_reads_the_mode_and_fills_defaults(tmp_path, monkeypatch):
     params = resolve(LlmParams(), ctx(tmp_path, {"translation": {"engine": "llm"}}))
     assert params.mode == "llm" and params.model == "claude-sonnet-4-5"
     assert params.cache_dir == str(tmp_path / "app" / "llm") and params.credentials is None
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value-123456")
+    monkeypatch.setenv("OPENAI_API_KEY", "fake-secret-value-123456")
     params = resolve(LlmParams(provider="openai", cache=False),
                      ctx(tmp_path, {"translation": {"engine": "hybrid"}}))
     assert (params.mode, params.model, params.cache_dir) == ("hybrid", "gpt-4o-mini", None)
     assert params.credentials == "OPENAI_API_KEY"
-    assert "sk-secret" not in params.model_dump_json()
+    assert "fake-secret" not in params.model_dump_json()
     assert model_refs(params, None)[0].name == "openai:gpt-4o-mini"
 
 
@@ -205,11 +205,11 @@ def test_cache_round_trip_and_damaged_entries(tmp_path):
 
 def test_keys_from_environment_and_file(tmp_path, monkeypatch):
     monkeypatch.setenv("SUBPIPE_KEYS_FILE", str(tmp_path / "keys.toml"))
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "  sk-ant-env  \n")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "  fake-env-key  \n")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     found = keys.find("anthropic")
-    assert found.value == "sk-ant-env" and found.source == "ANTHROPIC_API_KEY"
-    assert "sk-ant" not in repr(found)
+    assert found.value == "fake-env-key" and found.source == "ANTHROPIC_API_KEY"
+    assert "fake-env-key" not in repr(found)
     assert keys.find("openai") is None
     (tmp_path / "keys.toml").write_text('OPENAI_API_KEY = "sk-file-1"\n')
     assert keys.find("openai").value == "sk-file-1"
