@@ -16,11 +16,12 @@ Every request is recorded (path, headers, parsed body) for assertions.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.loopback import LoopbackService
 
 LINES_MARKER = '{"lines"'
 
@@ -33,7 +34,7 @@ class Recorded:
 
 
 @dataclass
-class LlmServer:
+class LlmServer(LoopbackService):
     script: list[Any] = field(default_factory=list)
     default: Any = "ok"
     prefix: str = "EN: "
@@ -43,34 +44,7 @@ class LlmServer:
     requests: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._timer = threading.Timer(self.max_seconds, self.stop)
-        self._timer.daemon = True
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> LlmServer:
-        self._thread.start()
-        self._timer.start()
-        return self
-
-    def stop(self) -> None:
-        self._timer.cancel()
-        if self._thread.is_alive():
-            self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> LlmServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        self._serve(_handler(self))
 
     @property
     def count(self) -> int:

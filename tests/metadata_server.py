@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import unicodedata
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
+
+from tests.loopback import LoopbackService
 
 MB_NS = "http://musicbrainz.org/ns/mmd-2.0#"
 EXT_NS = "http://musicbrainz.org/ns/ext#-2.0"
@@ -139,7 +140,7 @@ class Recorded:
 
 
 @dataclass
-class MetadataServer:
+class MetadataServer(LoopbackService):
     api_key: str = "test-key-123"
     tmdb_script: list[Any] = field(default_factory=list)
     tmdb_default: Any = "ok"
@@ -151,17 +152,7 @@ class MetadataServer:
     requests: list[Recorded] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._timer = threading.Timer(self.max_seconds, self.stop)
-        self._timer.daemon = True
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        self._serve(_handler(self))
 
     @property
     def tmdb_url(self) -> str:
@@ -169,24 +160,7 @@ class MetadataServer:
 
     @property
     def musicbrainz_host(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
-
-    def start(self) -> MetadataServer:
-        self._thread.start()
-        self._timer.start()
-        return self
-
-    def stop(self) -> None:
-        self._timer.cancel()
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> MetadataServer:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return self.host_port
 
     def of(self, service: str) -> list[Recorded]:
         with self._lock:
