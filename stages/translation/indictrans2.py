@@ -21,28 +21,25 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from shared.errors import InputError, ModelMissingError
+from shared.errors import InputError
 from stages.translation.engine import LanguagePair, Translation
 from stages.translation.torch_device import (
     chosen_logprobs,
     clean_line,
     device_kind,
     one_line,
+    open_seq2seq,
     prepare_device,
-    torch_dtype,
 )
 
 logger = logging.getLogger(__name__)
 
 NAME = "indictrans2"
-CACHE_COMMAND = "./cache-models.sh --stage translation"
 # The language tags IndicTrans2's tokenizer and IndicProcessor know (FLORES-200 style)
 LANGUAGES = frozenset({
     "asm_Beng", "awa_Deva", "ben_Beng", "bho_Deva", "brx_Deva", "doi_Deva", "eng_Latn",
@@ -265,26 +262,14 @@ def load(model: str, device: str, batch_size: int, *, num_beams: int = 4,
                          fix="set translation.batch_size / num_beams to 1 or more")
     kind = device_kind(device, NAME)
     started = time.perf_counter()
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
     prepare_device(kind, cpu_threads)
-    local = Path(model).is_dir()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=True,
-                                                  local_files_only=True)
-        net = AutoModelForSeq2SeqLM.from_pretrained(model, trust_remote_code=True,
-                                                    local_files_only=True,
-                                                    torch_dtype=torch_dtype(dtype, kind, NAME))
-    except OSError as e:
-        where = model if local else f"{model} in {os.environ.get('HF_HUB_CACHE', 'the HF cache')}"
-        raise ModelMissingError(f"the IndicTrans2 model {where} does not load offline: {e}",
-                                fix=CACHE_COMMAND) from e
+    tokenizer, net = open_seq2seq(model, device, dtype, NAME, remote_code=True,
+                                  dtype_argument="torch_dtype")  # transformers 4.53
     config = net.config
     if getattr(config, "vocab_size", None) is None and getattr(config, "decoder_vocab_size", None):
-        # compute_transition_scores reads config.vocab_size; IndicTrans2's config names its
-        # output vocabulary decoder_vocab_size only
+        # the confidence scoring sizes its chunks by config.vocab_size; IndicTrans2's config
+        # names its output vocabulary decoder_vocab_size only
         config.vocab_size = config.decoder_vocab_size
-    net.to(device).eval()
     logger.info("loaded %s on %s (%s) in %.1fs", model, device, net.dtype,
                 time.perf_counter() - started)
     return IndicTrans2Engine(model=model, device=device, batch_size=batch_size,

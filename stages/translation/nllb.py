@@ -16,28 +16,25 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from shared.errors import InputError, ModelMissingError
+from shared.errors import InputError
 from stages.translation.engine import LanguagePair, Translation
 from stages.translation.torch_device import (
     chosen_logprobs,
     clean_line,
     device_kind,
     one_line,
+    open_seq2seq,
     prepare_device,
-    torch_dtype,
 )
 
 logger = logging.getLogger(__name__)
 
 NAME = "nllb"
-CACHE_COMMAND = "./cache-models.sh --stage translation"
 _FLORES = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")  # hin_Deva, eng_Latn
 
 
@@ -164,19 +161,8 @@ def load(model: str, device: str, batch_size: int, *, num_beams: int = 4,
                          fix="set translation.batch_size / num_beams to 1 or more")
     kind = device_kind(device, NAME)
     started = time.perf_counter()
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
-
     prepare_device(kind, cpu_threads)
-    local = Path(model).is_dir()
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=True)
-        net = AutoModelForSeq2SeqLM.from_pretrained(model, local_files_only=True,
-                                                    dtype=torch_dtype(dtype, kind, NAME))
-    except OSError as e:
-        where = model if local else f"{model} in {os.environ.get('HF_HUB_CACHE', 'the HF cache')}"
-        raise ModelMissingError(f"the nllb model {where} does not load offline: {e}",
-                                fix=CACHE_COMMAND) from e
-    net.to(device).eval()
+    tokenizer, net = open_seq2seq(model, device, dtype, NAME)
     logger.info("loaded %s on %s (%s) in %.1fs", model, device, net.dtype,
                 time.perf_counter() - started)
     return NllbEngine(model=model, device=device, batch_size=batch_size, num_beams=num_beams,

@@ -92,3 +92,32 @@ def chosen_logprobs(net, input_ids, attention_mask, sequences, vocab_size: int
             -1, sequences[part, 1:].unsqueeze(-1)).squeeze(-1)
         rows.extend(chosen.cpu().tolist())
     return rows
+
+
+CACHE_COMMAND = "./cache-models.sh --stage translation"
+
+
+def open_seq2seq(model: str, device: str, dtype: str, engine: str, *,
+                 remote_code: bool = False, dtype_argument: str = "dtype"):
+    """(tokenizer, model) of a hub repo id from the cache, offline, or of a local folder,
+    on ``device`` in eval mode; ModelMissingError naming cache-models if it does not load.
+    ``dtype_argument``: "torch_dtype" on transformers 4.x, "dtype" on 5.x."""
+    from pathlib import Path
+
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    from shared.errors import ModelMissingError
+
+    kind = device_kind(device, engine)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=remote_code,
+                                                  local_files_only=True)
+        net = AutoModelForSeq2SeqLM.from_pretrained(
+            model, trust_remote_code=remote_code, local_files_only=True,
+            **{dtype_argument: torch_dtype(dtype, kind, engine)})
+    except OSError as e:
+        where = model if Path(model).is_dir() else \
+            f"{model} in {os.environ.get('HF_HUB_CACHE', 'the HF cache')}"
+        raise ModelMissingError(f"the {engine} model {where} does not load offline: {e}",
+                                fix=CACHE_COMMAND) from e
+    return tokenizer, net.to(device).eval()
