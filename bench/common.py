@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.helpers import ffmpeg, speech_dir  # noqa: E402
+from tests.helpers import ffmpeg, speech_dir, stage_dir  # noqa: E402,F401 (stage_dir: re-exported)
 
 SPEECH_FILES = ("jfk.flac", "stereo_diarization.wav", "hotwords.mp3")
 WHISPERX_PYTHON = ROOT / ".venvs" / "whisperx" / "bin" / "python"
@@ -320,11 +320,6 @@ def run_job(job_id: str, out: Path, log_file: Path, *args: str) -> Measured:
                        log_file)
     check(run, "run-pipeline.sh " + " ".join(args), log_file)
     return run
-
-
-def stage_dir(job_dir: Path, key: str) -> Path:
-    job = json.loads((job_dir / "job.json").read_text("utf-8"))
-    return job_dir / next(i["dir"] for i in job["stages"] if i["key"] == key)
 
 
 def lock_stage(job_dir: Path, key: str) -> dict:
