@@ -159,3 +159,16 @@ def install_snapshot(hub_cache: Path, repo_id: str, revision: str,
     tmp_ref.write_text(revision, encoding="utf-8")  # no trailing newline
     os.replace(tmp_ref, refs / "main")
     return snap
+
+
+def install_folder(hub_cache: Path, repo_id: str, folder: Path) -> Path:
+    """Place every file of ``folder`` into the cache as ``repo_id``, at a revision derived
+    from the files' names and contents (the same files always give the same revision): what
+    the tests' tiny models use. Returns the snapshot folder."""
+    import hashlib
+
+    files = {p.name: p for p in sorted(folder.iterdir()) if p.is_file()}
+    digest = hashlib.sha1()
+    for name, path in files.items():
+        digest.update(name.encode() + path.read_bytes())
+    return install_snapshot(hub_cache, repo_id, digest.hexdigest(), files)

@@ -20,7 +20,6 @@ Run inside the indictrans2 venv: ``python -m tests.tiny_indictrans2 <hub_dir> [-
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import random
@@ -313,11 +312,7 @@ def install(hub: Path, repo: str, seed: int) -> Path:
         folder = Path(tmp) / repo.split("/")[-1]
         folder.mkdir()
         build(folder, repo, seed)
-        files = {p.name: p for p in sorted(folder.iterdir()) if p.is_file()}
-        digest = hashlib.sha1()
-        for name, path in files.items():
-            digest.update(name.encode() + path.read_bytes())
-        return hf_cache.install_snapshot(hub, repo, digest.hexdigest(), files)
+        return hf_cache.install_folder(hub, repo, folder)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,6 @@ into a test's model cache, in milliseconds).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import json
 import os
@@ -136,12 +135,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         build(folder, args.seed)
-        files = {p.name: p for p in sorted(folder.iterdir()) if p.is_file()}
-        digest = hashlib.sha1()
-        for name, path in files.items():
-            digest.update(name.encode() + path.read_bytes())
-        snapshot = hf_cache.install_snapshot(args.hub, args.repo_id, digest.hexdigest(), files)
-    sys.stdout.write(json.dumps({"files": sorted(files)}) + "\n")
+        files = sorted(p.name for p in folder.iterdir() if p.is_file())
+        snapshot = hf_cache.install_folder(args.hub, args.repo_id, folder)
+    sys.stdout.write(json.dumps({"files": files}) + "\n")
     sys.stdout.write(f"{snapshot}\n")
     return 0
 

@@ -10,7 +10,6 @@ whisperx venv through the EnvironmentManager, with the cache paths of that hardw
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import tempfile
@@ -78,11 +77,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         build(folder, args.seed)
-        files = {p.name: p for p in sorted(folder.iterdir()) if p.is_file()}
-        digest = hashlib.sha1()
-        for name, path in files.items():
-            digest.update(name.encode() + path.read_bytes())
-        snapshot = hf_cache.install_snapshot(args.hub, REPO_ID, digest.hexdigest(), files)
+        snapshot = hf_cache.install_folder(args.hub, REPO_ID, folder)
     sys.stdout.write(f"tiny wav2vec2 at {snapshot}\n")
     return 0
 
