@@ -167,6 +167,18 @@ def stages_skipped(proc: subprocess.CompletedProcess) -> list[str]:
     return re.findall(r"^\s*(\S+)\s+skip\s", proc.stdout, flags=re.M)
 
 
+def write_stage_request(request, **job_fields) -> None:
+    """Make one stage instance runnable on its own, as the runner leaves it:
+    <stage_dir>/request.json and a job.json that lists the instance (plus ``job_fields``), so
+    `python -m stages.<name> --job <job_dir> [--key K]` finds it."""
+    request.stage_dir.mkdir(parents=True, exist_ok=True)
+    (request.stage_dir / "request.json").write_text(request.model_dump_json(indent=2), "utf-8")
+    instance = {"key": request.key,
+                "dir": request.stage_dir.relative_to(request.job_dir).as_posix()}
+    (request.job_dir / "job.json").write_text(
+        json.dumps({**job_fields, "stages": [instance]}), "utf-8")
+
+
 def stage_dir(job_dir: Path, key: str) -> Path:
     """A stage instance's folder in a job ("asr", "subtitles:en"), from job.json."""
     job = json.loads((job_dir / "job.json").read_text("utf-8"))

@@ -22,7 +22,7 @@ import pytest
 from shared.hardware_cache import CachePaths
 from shared.stage import ResolveContext, StageRequest
 from stages.metadata import MetadataParams, resolve
-from tests.helpers import ROOT
+from tests.helpers import ROOT, write_stage_request
 from tests.metadata_server import MetadataServer, closed_port_url
 
 pytestmark = pytest.mark.integration
@@ -59,10 +59,7 @@ class Job:
             job_id="film-1", job_dir=self.dir, stage="metadata", key="metadata",
             stage_dir=self.stage_dir, deliverables_dir=self.dir / "subtitles", title=title,
             media=media, params=self.params.model_dump(mode="json"), inputs={})
-        (self.stage_dir / "request.json").write_text(request.model_dump_json(), "utf-8")
-        (self.dir / "job.json").write_text(json.dumps(
-            {"job_id": "film-1", "stages": [{"key": "metadata", "dir": "stages/01_metadata"}]}),
-            "utf-8")
+        write_stage_request(request, job_id="film-1")
         self.outputs: list[str] = []
 
     @property

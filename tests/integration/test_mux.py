@@ -20,7 +20,7 @@ from shared.errors import ConfigError
 from shared.stage import StageRequest
 from stages.mux.files import safe_title, sha256_file
 from stages.mux.run import AUDIO_ONLY, process
-from tests.helpers import ROOT, ffmpeg, have
+from tests.helpers import ROOT, ffmpeg, have, write_stage_request
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not have("ffmpeg") or not have("ffprobe"),
@@ -129,9 +129,7 @@ def make_request(root: Path, source: Path, langs=("hi", "en"), params=None,
     request = StageRequest(job_id="job", job_dir=job_dir, stage="mux", key="mux",
                            stage_dir=stage_dir, deliverables_dir=job_dir / "subtitles",
                            title=TITLE, media=source, params=params or {}, inputs=inputs)
-    (stage_dir / "request.json").write_text(request.model_dump_json(indent=2), "utf-8")
-    (job_dir / "job.json").write_text(json.dumps(
-        {"stages": [{"key": "mux", "dir": "stages/09_mux"}]}), "utf-8")
+    write_stage_request(request)
     return request
 
 

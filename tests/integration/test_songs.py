@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from shared.stage import StageRequest
-from tests.helpers import ROOT, have
+from tests.helpers import ROOT, have, write_stage_request
 
 pytestmark = pytest.mark.integration
 
@@ -57,9 +57,7 @@ def make_job(root: Path, clip: Path, *, separated: bool, params: dict | None = N
                            stage_dir=stage_dir, deliverables_dir=job_dir / "subtitles",
                            title="clip", media=clip / "audio_16k.wav", params=params or {},
                            inputs=inputs)
-    (stage_dir / "request.json").write_text(request.model_dump_json(indent=2), "utf-8")
-    (job_dir / "job.json").write_text(json.dumps(
-        {"stages": [{"key": "songs", "dir": "stages/06_songs"}]}), "utf-8")
+    write_stage_request(request)
     return request
 
 

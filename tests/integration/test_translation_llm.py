@@ -17,7 +17,7 @@ import pytest
 
 from shared.stage import StageRequest
 from stages.translation_llm import LlmParams
-from tests.helpers import ROOT
+from tests.helpers import ROOT, write_stage_request
 from tests.llm_server import LlmServer, lines_in, prompt_text
 
 pytestmark = pytest.mark.integration
@@ -65,9 +65,6 @@ class Job:
             "language": "en", "source_language": "hi", "engine": engine,
             "model": None if engine == "none" else "facebook/nllb-200-distilled-600M",
             "segments": segments, "glossary": GLOSSARY}, ensure_ascii=False), "utf-8")
-        (self.dir / "job.json").write_text(json.dumps({
-            "job_id": "film-1", "title": "Dil Ki Baat", "year": 1975,
-            "stages": [{"key": STAGE_KEY, "dir": "stages/08_translation_llm_en"}]}), "utf-8")
         defaults = {"mode": "llm", "model": "claude-sonnet-4-5", "cache_dir": str(self.cache_dir),
                     "max_retries": 2, "timeout_s": 20}
         if params.get("provider") == "openai":
@@ -78,7 +75,7 @@ class Job:
             lang="en", stage_dir=self.stage_dir, deliverables_dir=self.dir / "subtitles",
             title="Dil Ki Baat", media=self.dir / "film.mp4", params=self.params,
             inputs={"draft": draft})
-        (self.stage_dir / "request.json").write_text(request.model_dump_json(), "utf-8")
+        write_stage_request(request, job_id="film-1", title="Dil Ki Baat", year=1975)
         self.log = self.dir / "logs" / "translation_llm.log"
 
     def run(self, server: LlmServer | None, *, key: str | None = KEY,

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from shared.environment_manager import EnvironmentManager, stage_argv
-from shared.stage import REQUEST_FILE, RESULT_FILE, StageRequest
+from shared.stage import RESULT_FILE, StageRequest
 from stages.translation import TranslationParams
 from tests.fixtures_indictrans2 import tiny_indictrans2_hub  # noqa: F401 (fixture)
 from tests.fixtures_translation import tiny_nllb_hub  # noqa: F401 (fixture)
+from tests.helpers import write_stage_request
 
 pytestmark = pytest.mark.integration
 
@@ -50,10 +51,8 @@ def run_translation(tmp_path: Path, hardware, *, source: str, target: str, model
                            deliverables_dir=job_dir / "subtitles", title="T",
                            media=segments, params=resolved.model_dump(mode="json"),
                            inputs=inputs)
-    (stage_dir / REQUEST_FILE).write_text(request.model_dump_json(), "utf-8")
-    key = f"translation:{target}"
-    (job_dir / "job.json").write_text(json.dumps(
-        {"stages": [{"key": key, "dir": "stages/05_translation_en"}]}), "utf-8")
+    write_stage_request(request)
+    key = request.key
     log = job_dir / "logs" / "translation.log"
     result = EnvironmentManager(hardware).run_in_environment(
         nmt, stage_argv("translation", [job_dir], key), log_paths=[log], timeout=600)
