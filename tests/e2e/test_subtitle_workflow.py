@@ -152,9 +152,12 @@ def test_llm_engine_through_the_scripts_with_a_loopback_api(translate_cache, fil
             secret) for r in server.requests)
         job_dir = jobs_root / job_id
         en = pysubs2.load(str(job_dir / "subtitles" / "LLM Film.en.srt"))
-        assert len(en) > 0 and all(e.plaintext.startswith("LLM: ") or e.plaintext.strip()
-                                   for e in en)
-        assert any("LLM: " in e.plaintext for e in en)
+        llm = json.loads(next(job_dir.glob("stages/*_translation_llm_en/segments.json"))
+                         .read_text("utf-8"))
+        written = [r for r in llm["segments"] if r["origin"] not in ("empty", "passthrough")]
+        assert written and all(r["origin"] == "llm" and r["text"].startswith("LLM: ")
+                               for r in written)  # engine=llm: the LLM wrote every line
+        assert len(en) > 0 and "LLM: " in en[0].plaintext  # and the subtitles show its text
         for path in job_dir.rglob("*"):
             if path.is_file():
                 assert secret not in path.read_bytes().decode("utf-8", "replace"), path
