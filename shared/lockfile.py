@@ -42,6 +42,7 @@ class StageRecord(BaseModel):
     finished_at: str
     duration_s: float
     info: dict[str, Any] = Field(default_factory=dict)
+    degraded: list[str] = Field(default_factory=list)  # StageResult.degraded of that run
 
 
 class JobLock(BaseModel):

@@ -397,7 +397,7 @@ class Runner:
             components=plan.components, outputs=records, started_at=started_at,
             finished_at=jobs.utc_now(), duration_s=round(outcome.duration_s or
                                                          result.duration_s, 3),
-            info=outcome.info))
+            info=outcome.info, degraded=outcome.degraded))
         jr.memo.save()
         jr.ran.append(key)
         jr.log(f"{key}: done in {result.duration_s:.1f}s")

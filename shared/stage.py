@@ -77,6 +77,9 @@ class StageResult(BaseModel):
     status: str  # "ok" | "failed"
     outputs: list[str] = Field(default_factory=list)  # paths relative to the job folder
     info: dict[str, Any] = Field(default_factory=dict)
+    # what this run delivered short of what the user or the profile asked for, one sentence
+    # each ("translation:hi: the LLM failed, the NMT draft was kept"): the job ends degraded
+    degraded: list[str] = Field(default_factory=list)
     error: str | None = None
     duration_s: float = 0.0
 
@@ -87,6 +90,9 @@ class StageOutcome:
 
     outputs: list[Path]
     info: dict[str, Any] = field(default_factory=dict)
+    # short of what was asked, one sentence each with its fix: the job ends "degraded"
+    # (exit 3) instead of "ok", and the end table and --status say why
+    degraded: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -102,7 +102,7 @@ def main(spec: StageSpec, process: Callable[[StageRequest, Any], StageOutcome],
             continue
         write_result(request.stage_dir, StageResult(
             status="ok", outputs=relative_outputs(request, outcome.outputs), info=outcome.info,
-            duration_s=round(time.monotonic() - started, 3)))
+            degraded=list(outcome.degraded), duration_s=round(time.monotonic() - started, 3)))
     return 1 if failed else 0
 
 
