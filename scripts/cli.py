@@ -234,7 +234,9 @@ def run(
         sys.stdout.write(f"{jr.job.job_id}: {len(jr.ran)} ran, {len(jr.skipped)} skipped\n")
         for path in files:
             sys.stdout.write(f"  {path}\n")
-    raise typer.Exit(0 if report.ok else 1)
+    run_mod.print_summary(report)
+    # 0: every job ok; 3: all finished, some degraded; 1: a job failed (README: exit codes)
+    raise typer.Exit(report.exit_code)
 
 
 def normalize_argv(argv: list[str]) -> list[str]:

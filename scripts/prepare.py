@@ -72,6 +72,35 @@ def parse_set(item: str) -> tuple[str, str, Any]:
     return stage, param, value
 
 
+def _warn_weak_asr(language: str, chosen: str | None, profile: str | None) -> None:
+    """Say before anything runs when the ASR model the job will use is known to transcribe
+    ``language`` poorly (config/models.toml weak_languages), naming a better one and whether
+    it is cached."""
+    from shared import hardware_cache
+    from shared.errors import PipelineError
+    from shared.paths import hardware_cache_path
+
+    registry = load_models()
+    try:
+        cache = hardware_cache.load(hardware_cache_path())
+        hub = cache.cache.hf_hub_cache
+        spec = (registry.by_repo_or_name(chosen) or
+                registry.by_repo_or_name(f"faster-whisper-{chosen}") if chosen else
+                registry.resolve(profile or cache.defaults.profile, "asr", hub))
+    except PipelineError:
+        return  # no hardware cache or no model yet: the run's own check says what to do
+    if spec is None or language not in spec.weak_languages:
+        return
+    better = registry.better_asr(language, spec)
+    if better is None:
+        return
+    state = ("cached: use it with --set asr.model=" + better.name if better.is_cached(hub) else
+             f"not cached: ./cache-models.sh --model {better.name}, then --set "
+             f"asr.model={better.name}")
+    logger.warning("ASR model %s is known to transcribe '%s' poorly (little or no text); "
+                   "%s is better for it (%s)", spec.name, language, better.name, state)
+
+
 def collect_media(paths: list[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
@@ -196,6 +225,8 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
         _check_translation(overrides, source, target)
     glossary_file = _check_glossary(opts.glossary) if opts.glossary else None
     files = collect_media(opts.media)
+    if source != AUTO:
+        _warn_weak_asr(source, overrides.get("asr", {}).get("model"), opts.profile)
 
     probed = []
     for path in files:

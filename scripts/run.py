@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from shared import hardware_cache, lockfile
+from shared import hardware_cache, job_state, lockfile
 from shared import job as jobs
 from shared.display import PlainDisplay, RichDisplay
 from shared.errors import InputError, PipelineError
@@ -88,6 +88,14 @@ def print_status(job_dirs: list[Path]) -> None:
     from shared.display import make_console
 
     console = make_console()
+    summaries = []
+    for job_dir in job_dirs:
+        try:
+            summaries.append(job_summary(job_dir))
+        except PipelineError:
+            continue
+    if summaries:
+        console.print(job_table(summaries, "jobs"))
     for job_dir in job_dirs:
         try:
             job = jobs.load(job_dir)
@@ -103,6 +111,43 @@ def print_status(job_dirs: list[Path]) -> None:
                           f"{row['duration']:.1f}s" if row["duration"] is not None else "",
                           "\n".join(row["outputs"]))
         console.print(table)
+
+
+def job_table(rows: list[dict], title: str):
+    """The end table of a run and the head of --status: job, state, what degraded or failed,
+    where the log is."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("job", "state", "what", "log"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["job"], row["state"], "\n".join(row["what"]), str(row["log"]))
+    return table
+
+
+def print_summary(report: RunReport) -> None:
+    from shared.display import make_console
+
+    rows = []
+    for jr in report.jobs:
+        what = jr.degraded
+        if jr.error is not None:
+            what = [jr.error.message.splitlines()[0]] + what
+        rows.append({"job": jr.job.job_id, "state": jr.state, "what": what,
+                     "log": jr.log_path})
+    states = [r["state"] for r in rows]
+    title = ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
+    make_console().print(job_table(rows, f"jobs: {title}"))
+
+
+def job_summary(job_dir: Path) -> dict:
+    """--status's view of one job's state, from its lock and result files."""
+    job = jobs.load(job_dir)
+    states = [row["state"] for row in stage_states(job_dir)]
+    degraded = job_state.degradations(job, job_dir)
+    return {"job": job.job_id, "log": job_dir / "logs" / "pipeline.log", "what": degraded,
+            "state": job_state.state_of("failed" in states, degraded, "pending" in states)}
 
 
 def all_jobs(jobs_root: Path) -> list[Path]:

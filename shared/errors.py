@@ -46,6 +46,24 @@ class JobBusyError(PipelineError):
     """Another run-pipeline process holds this job."""
 
 
+class PreflightError(InputError):
+    """The check before any stage ran found problems (every one of every job, listed at
+    once): exit 2, nothing ran."""
+
+    def __init__(self, problems: list[tuple[list[str], PipelineError]]) -> None:
+        """``problems``: (the "job X, stage Y" places it was found in, the error)."""
+        lines = [f"{len(problems)} problem(s) found before any stage ran (nothing was run):"]
+        for where, error in problems:
+            shown = ", ".join(where[:6]) + (f" and {len(where) - 6} more" if len(where) > 6
+                                             else "")
+            lines.append(f"  - {shown}: {error.message}")
+            if error.fix:
+                lines.append(f"      fix: {error.fix}")
+        super().__init__("\n".join(lines),
+                         fix="fix each problem above, then run the same command again")
+        self.problems = problems
+
+
 class StageFailedError(PipelineError):
     """A stage process exited non-zero, timed out, or did not produce its outputs."""
 

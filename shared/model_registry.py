@@ -32,6 +32,9 @@ class ModelSpec(BaseModel):
     size_mb: int
     embedded: bool = False
     description: str = ""
+    # ASR models: languages this model is known to transcribe poorly (measured or published
+    # error rates); prepare warns and an empty transcript names a better model
+    weak_languages: list[str] = Field(default_factory=list)
 
     def is_cached(self, hub_cache: Path) -> bool:
         if self.kind == "bundled":
@@ -111,6 +114,16 @@ class ModelRegistry(BaseModel):
             spec = self.model(name)
             if spec.is_cached(hub_cache):
                 return spec
+        return None
+
+    def better_asr(self, language: str, current: ModelSpec | None) -> ModelSpec | None:
+        """The first ASR model after ``current`` (registry order: small to large) that is
+        not weak in ``language``; None when none is listed."""
+        names = [n for n, m in self.models.items() if m.stage == "asr" and m.env == "whisperx"]
+        start = names.index(current.name) + 1 if current and current.name in names else 0
+        for name in names[start:]:
+            if language not in self.models[name].weak_languages:
+                return self.models[name]
         return None
 
     def by_repo_or_name(self, ref: str) -> ModelSpec | None:

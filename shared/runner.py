@@ -23,13 +23,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared import atomic, fingerprint, lockfile
+from shared import atomic, fingerprint, job_state, lockfile
 from shared import job as jobs
 from shared.config_files import format_validation_error, load_toml
 from shared.display import Display, PlainDisplay
 from shared.env_registry import EnvironmentRegistry, load_registry
 from shared.environment_manager import EnvironmentManager, stage_argv
-from shared.errors import InputError, PipelineError, StageFailedError
+from shared.errors import InputError, PipelineError, PreflightError, StageFailedError
 from shared.file_hashes import HashMemo
 from shared.hardware_cache import HardwareCache
 from shared.model_registry import ModelRegistry, load_models
@@ -85,8 +85,20 @@ class JobRun:
     planned: dict[str, StagePlan] = field(default_factory=dict)
     error: PipelineError | None = None
 
+    @property
+    def log_path(self) -> Path:
+        return self.job_dir / "logs" / "pipeline.log"
+
+    @property
+    def degraded(self) -> list[str]:
+        return job_state.degradations(self.job, self.job_dir)
+
+    @property
+    def state(self) -> str:
+        return job_state.state_of(self.error is not None, self.degraded)
+
     def log(self, message: str) -> None:
-        path = self.job_dir / "logs" / "pipeline.log"
+        path = self.log_path
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as handle:
             handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
@@ -99,6 +111,10 @@ class RunReport:
     @property
     def ok(self) -> bool:
         return all(j.error is None for j in self.jobs)
+
+    @property
+    def exit_code(self) -> int:
+        return job_state.batch_exit_code([j.state for j in self.jobs])
 
 
 def load_stage_module(stage: str) -> ModuleType:
@@ -173,6 +189,11 @@ class Runner:
             job_runs.append(JobRun(job=job, job_dir=job_dir,
                                    memo=HashMemo(job_dir / HASH_MEMO),
                                    selected=select_keys(job, options)))
+        problems = self.preflight(job_runs)
+        if problems and not options.dry_run:
+            for jr in job_runs:
+                jr.log(f"nothing run: {len(problems)} problem(s) found before the first stage")
+            raise PreflightError(problems)
         with ExitStack() as stack:
             if not options.dry_run:
                 for jr in job_runs:
@@ -187,6 +208,8 @@ class Runner:
                 for jr in job_runs:
                     jr.memo.save()
                 self.display.end()
+        if problems:  # a dry run shows the plan, then every problem it found
+            raise PreflightError(problems)
         return RunReport(job_runs)
 
     # -- one stage instance across the batch ------------------------------------------
@@ -217,7 +240,9 @@ class Runner:
         for env, group in by_env.items():
             self._execute(key, env, group)
 
-    def _plan(self, jr: JobRun, key: str, options: RunOptions) -> StagePlan:
+    def _resolve(self, jr: JobRun, key: str) -> tuple[ModuleType, Any, str, list]:
+        """The stage module, its resolved params, its environment and its models (raises
+        what a user must fix: bad overrides, a model not cached, ...)."""
         job, instance = jr.job, jr.job.instance(key)
         module = load_stage_module(instance.stage)
         spec: StageSpec = module.SPEC
@@ -234,6 +259,47 @@ class Runner:
             params = module.resolve(params, ctx)
         env = spec.env_for(params)
         models = module.model_refs(params, ctx) if hasattr(module, "model_refs") else []
+        return module, params, env, models
+
+    # -- the check before anything runs -------------------------------------------------
+    def preflight(self, job_runs: list[JobRun]) -> list[tuple[list[str], PipelineError]]:
+        """Every problem of every selected stage of every job, found before any stage runs:
+        params, the stage's environment, its models (cached and complete), and its inputs
+        (present, or made by a stage that runs before it). Equal problems are grouped."""
+        found: dict[tuple[str, str], tuple[list[str], PipelineError]] = {}
+        for jr in job_runs:
+            for key in jr.selected:
+                try:
+                    self._check(jr, key)
+                except PipelineError as e:
+                    where, _ = found.setdefault((type(e).__name__, str(e)), ([], e))
+                    where.append(f"job {jr.job.job_id} {key}")
+        return list(found.values())
+
+    def _check(self, jr: JobRun, key: str) -> None:
+        module, params, env, _models = self._resolve(jr, key)
+        self.manager.check_ready(env)
+        instance = jr.job.instance(key)
+        refs, inputs = self._inputs(jr, instance, module.SPEC)
+        position = {i.key: n for n, i in enumerate(jr.job.stages)}
+        makers = {(jr.job_dir / i.dir).resolve(): i.key for i in jr.job.stages}
+        for name, path in inputs.items():
+            if path.exists():
+                continue
+            maker = makers.get(path.parent.resolve())
+            if maker is None:
+                raise InputError(f"{path} ({refs[name]}) does not exist",
+                                 fix="restore the file, or prepare the job again")
+            if maker not in jr.selected or position[maker] >= position[key]:
+                raise InputError(
+                    f"needs {refs[name]}, which does not exist yet and {maker} is not part "
+                    "of this run", fix=f"run the earlier stages too: ./run-pipeline.sh -j "
+                    f"{jr.job.job_id} (without --only/--from)")
+
+    def _plan(self, jr: JobRun, key: str, options: RunOptions) -> StagePlan:
+        job, instance = jr.job, jr.job.instance(key)
+        module, params, env, models = self._resolve(jr, key)
+        spec: StageSpec = module.SPEC
         refs, inputs = self._inputs(jr, instance, spec)
         missing = [n for n, p in inputs.items() if not p.exists()]
         if missing:

@@ -15,6 +15,7 @@ from shared import atomic
 from shared.errors import ModelMissingError
 from shared.stage import StageOutcome, StageRequest, report_progress
 from stages.asr import AsrParams
+from stages.asr.coverage import transcript_shortfall
 
 logger = logging.getLogger("stages.asr")
 
@@ -290,7 +291,8 @@ def decode(model, audio, params: AsrParams, groups, result: dict) -> Iterator[di
     for part, language in plan_languages(model, audio, params, groups, result):
         ctranslate2.set_random_seed(params.seed)
         if part is None:  # no vad stage: the whole file, faster-whisper's VAD filter
-            segments, _ = model.transcribe(audio, **decode_options(params, language))
+            segments, info = model.transcribe(audio, **decode_options(params, language))
+            result["speech_decoded_s"] = round(info.duration_after_vad, 3)
         elif groups is None:  # multilingual without a vad stage: windows of the file
             spans = group_spans(part)
             segments, _ = model.transcribe(audio, **decode_options(params, language,
@@ -386,6 +388,9 @@ def process(request: StageRequest, models) -> StageOutcome:
     result["language"] = result["language"] or "und"
     elapsed = time.monotonic() - started
     result["segments"] = _remove_hallucinations(request, params, result["segments"], regions)
+    shortfall = transcript_shortfall(result, request.params_as(AsrParams).model)
+    if shortfall:
+        logger.warning("%s", shortfall)
     atomic.write_json(request.output("segments.json"), result)
     logger.info("%d segments, language %s (p=%s), %.1f s audio in %.1f s (RTF %.3f)",
                 len(result["segments"]), result["language"], result["language_probability"],
@@ -395,4 +400,5 @@ def process(request: StageRequest, models) -> StageOutcome:
                                                    "hallucinations.json")],
         info={"language": result["language"], "segments": len(result["segments"]),
               "audio_s": round(duration, 3),
-              "rtf": round(elapsed / duration, 4) if duration else None})
+              "rtf": round(elapsed / duration, 4) if duration else None},
+        degraded=[shortfall] if shortfall else [])

@@ -68,7 +68,7 @@ SPEC = StageSpec(
     description="translate the transcript (IndicTrans2 / NLLB)",
     code=("stages.translation.run", "stages.translation.lines", "stages.translation.engine",
           "stages.translation.nllb", "stages.translation.indictrans2",
-          "stages.translation.torch_device", "shared.glossary"),
+          "stages.translation.torch_device", "shared.glossary", "shared.text_script"),
     environment_for=_environment,
 )
 

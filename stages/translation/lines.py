@@ -14,9 +14,10 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+
+from shared.text_script import script_share
 
 SENTENCE_END = re.compile(r"(?<=[.!?।॥])\s+")
 CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
@@ -25,30 +26,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u2028\u2029]")
 PLACEHOLDER = "[{n}]"
 _PLACEHOLDER_RE = re.compile(r"\[\s*(\d{1,3})\s*\]")
 
-# Unicode script names (first word of a letter's name) for the ISO 15924 codes in
-# config/languages.toml.
-SCRIPT_WORDS = {
-    "Latn": "LATIN", "Deva": "DEVANAGARI", "Beng": "BENGALI", "Gujr": "GUJARATI",
-    "Guru": "GURMUKHI", "Knda": "KANNADA", "Mlym": "MALAYALAM", "Orya": "ORIYA",
-    "Taml": "TAMIL", "Telu": "TELUGU", "Arab": "ARABIC", "Olck": "OL", "Cyrl": "CYRILLIC",
-    "Grek": "GREEK", "Hebr": "HEBREW", "Thai": "THAI", "Hang": "HANGUL", "Jpan": "CJK",
-    "Hans": "CJK", "Hant": "CJK", "Sinh": "SINHALA", "Khmr": "KHMER", "Geor": "GEORGIAN",
-    "Armn": "ARMENIAN", "Ethi": "ETHIOPIC", "Laoo": "LAO", "Mymr": "MYANMAR", "Tibt": "TIBETAN",
-}
-
 
 def clean(text: str) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())
-
-
-def script_share(text: str, script: str | None) -> float:
-    """The share of ``text``'s letters written in ``script`` (ISO 15924), 0..1."""
-    word = SCRIPT_WORDS.get(script or "")
-    letters = [ch for ch in text if ch.isalpha()]
-    if not word or not letters:
-        return 0.0
-    hits = sum(1 for ch in letters if unicodedata.name(ch, "").startswith(word))
-    return hits / len(letters)
 
 
 def already_in_target(text: str, segment_lang: str | None, source_lang: str, target_lang: str,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +17,6 @@ import pytest
 
 from tests.helpers import (
     ffmpeg,
-    lock,
     make_silence,
     prepare,
     run_pipeline,
@@ -366,13 +366,11 @@ def test_venv_missing_at_run_time(test_cache, jobs_root, media_file, tmp_path):
     job_id = prepare("--media", str(media_file), "-s", "en", out=jobs_root)
     proc = run_pipeline(job_id, out=jobs_root, env={"SUBPIPE_HARDWARE_CACHE": str(cache)},
                         check=False)
-    assert_fails(proc, 1, "environment 'whisperx' is not usable", "./bootstrap.sh --envs whisperx")
-    assert stages_ran(proc) == ["demux", "metadata", "glossary"]
+    assert_fails(proc, 2, "found before any stage ran", "environment 'whisperx' is not usable",
+                 "./bootstrap.sh --envs whisperx")
+    assert stages_ran(proc) == []  # found before the first stage, not after demux
     job_dir = jobs_root / job_id
-    recorded = lock(job_dir)["stages"]
-    assert set(recorded) == {"demux", "metadata", "glossary"}
-    for output in recorded["demux"]["outputs"]:  # demux's outputs are kept, unchanged
-        assert sha256(job_dir / output["path"]) == output["sha256"]
+    assert not (job_dir / "lock.json").exists()
     assert not (job_dir / "subtitles").exists()
     assert sha256(media_file) == before
 
@@ -385,12 +383,10 @@ def test_model_not_cached(test_cache, jobs_root, media_file, tmp_path):
     job_id = prepare("--media", str(media_file), "-s", "en", out=jobs_root)
     proc = run_pipeline(job_id, out=jobs_root, env={"SUBPIPE_HARDWARE_CACHE": str(cache)},
                         check=False)
-    assert_fails(proc, 1, "no model for asr is cached", "./cache-models.sh --stage asr",
+    assert_fails(proc, 2, "no model for asr is cached", "./cache-models.sh --stage asr",
                  "./bootstrap.sh")
-    assert stages_ran(proc) == ["demux", "metadata", "glossary"]
-    job_dir = jobs_root / job_id
-    assert set(lock(job_dir)["stages"]) == {"demux", "metadata", "glossary"}
-    assert (job_dir / "stages" / "01_demux" / "audio_16k.wav").is_file()
+    assert stages_ran(proc) == []
+    assert not (jobs_root / job_id / "lock.json").exists()
 
 
 def test_run_set_cannot_add_the_llm_stage_to_a_prepared_job(test_cache, jobs_root, media_file):
@@ -408,13 +404,36 @@ def test_run_set_cannot_add_the_llm_stage_to_a_prepared_job(test_cache, jobs_roo
 def test_translation_model_not_cached(test_cache, jobs_root, media_file):
     job_id = prepare("--media", str(media_file), "--workflow", "translate", "-s", "en",
                      "-t", "hi", out=jobs_root)
+    needles = ("1 problem(s) found before any stage ran", "translation:hi",
+               "no model for translation.en_indic is cached",
+               "./cache-models.sh --stage translation",
+               "./cache-models.sh --model indictrans2-en-indic-dist-200M")
     proc = run_pipeline(job_id, out=jobs_root, check=False)
-    assert_fails(proc, 1, "no model for translation.en_indic is cached",
-                 "./cache-models.sh --stage translation",
-                 "./cache-models.sh --model indictrans2-en-indic-dist-200M")
-    ran = stages_ran(proc)
-    assert "alignment" in ran and not any(k.startswith("translation") for k in ran)
-    assert "alignment" in lock(jobs_root / job_id)["stages"]  # kept for the next run
+    assert_fails(proc, 2, *needles)
+    assert stages_ran(proc) == []  # not after demux, ASR and alignment
+    assert not (jobs_root / job_id / "lock.json").exists()
+    plan = run_pipeline(job_id, "--dry-run", out=jobs_root, check=False)
+    assert_fails(plan, 2, *needles)  # the dry run shows the plan and the same problem
+    assert re.search(r"^\s*asr\s+run\s", plan.stdout, flags=re.M), plan.stdout
+
+
+def test_every_problem_of_every_job_is_reported_before_anything_runs(
+        test_cache, jobs_root, media_file):
+    """A batch of three jobs with two different problems (one shared by two jobs): one run
+    reports both, grouped, with their fixes, and runs nothing of the good job either."""
+    hindi = [prepare("--media", str(media_file), "--workflow", "translate", "-s", "en",
+                     "-t", "hi", out=jobs_root) for _ in range(2)]
+    small = prepare("--media", str(media_file), "-s", "en", "--set",
+                    "asr.model=faster-whisper-small", out=jobs_root)
+    good = prepare("--media", str(media_file), "-s", "en", out=jobs_root)
+    args = [a for job_id in (*hindi, small) for a in ("-j", job_id)]
+    proc = run_pipeline(good, *args, out=jobs_root, check=False)
+    assert_fails(proc, 2, "2 problem(s) found before any stage ran",
+                 f"job {hindi[0]} translation:hi, job {hindi[1]} translation:hi",
+                 "no model for translation.en_indic is cached",
+                 f"job {small} asr", "ASR model Systran/faster-whisper-small is not in the cache")
+    assert stages_ran(proc) == []
+    assert not any((jobs_root / j / "lock.json").exists() for j in (*hindi, small, good))
 
 
 @pytest.mark.parametrize("model, message, fix", [
@@ -429,8 +448,8 @@ def test_asr_model_override_that_is_not_usable(test_cache, jobs_root, media_file
     job_id = prepare("--media", str(media_file), "-s", "en", "--set", f"asr.model={model}",
                      out=jobs_root)
     proc = run_pipeline(job_id, out=jobs_root, check=False)
-    assert_fails(proc, 1, message, fix)
-    assert stages_ran(proc) == ["demux", "metadata", "glossary"]
+    assert_fails(proc, 2, message, fix)
+    assert stages_ran(proc) == []
 
 
 @pytest.mark.parametrize("broken", ["missing", "invalid JSON"])
