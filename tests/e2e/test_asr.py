@@ -69,7 +69,7 @@ def test_mlx_backend_off_apple_silicon_fails_with_the_fix(test_cache, speech, jo
     job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en",
                      "--set", "asr.backend=mlx", out=jobs_root)
     proc = run_pipeline(job_id, out=jobs_root, check=False)
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # found before any stage ran
     assert "the mlx backend runs only on Apple Silicon" in proc.stderr
     assert "fix: use --set asr.backend=faster-whisper" in proc.stderr
 
