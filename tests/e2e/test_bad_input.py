@@ -419,7 +419,7 @@ def test_translation_model_not_cached(test_cache, jobs_root, media_file):
 
 @pytest.mark.parametrize("model, message, fix", [
     ("tiny", "ASR model Systran/faster-whisper-tiny is not in the cache",
-     "huggingface-cli download Systran/faster-whisper-tiny"),
+     "hf download Systran/faster-whisper-tiny --cache-dir"),
     ("faster-whisper-small", "ASR model Systran/faster-whisper-small is not in the cache",
      "./cache-models.sh"),
     ("gigantic", "unknown ASR model 'gigantic'", "a Whisper size"),
