@@ -352,8 +352,9 @@ def segments_text(job_dir: Path) -> str:
 
 
 def wer_between(reference: str, hypothesis: str) -> float:
-    """Word error rate of ``hypothesis`` against ``reference`` (tests.helpers.wer:
-    lower case, punctuation removed); 0.0 when both are empty."""
+    """Word error rate of ``hypothesis`` against ``reference`` (tests.helpers.wer on
+    shared.words.normalize_words: lower case, punctuation removed, Indic words whole); 0.0
+    when both are empty."""
     from tests.helpers import normalize_words, wer
 
     if not normalize_words(reference):

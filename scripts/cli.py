@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.main
 
 from shared.errors import PipelineError
 from shared.paths import DEFAULT_CACHE_DIR, DEFAULT_JOBS_ROOT
@@ -17,6 +19,14 @@ from shared.paths import DEFAULT_CACHE_DIR, DEFAULT_JOBS_ROOT
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Offline batch subtitling pipeline.")
 logger = logging.getLogger("subpipe")
+# Set by scripts/wrapper.sh to the script the user typed (./run-pipeline.sh): that script is
+# its command, so help and usage errors name it instead of "python -m scripts.cli run".
+PROG_ENV = "SUBPIPE_PROG"
+
+
+def _examples(*lines: str) -> str:
+    """A command's --help epilog: commands as a user types them."""
+    return "Examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 class LogLevel(str, Enum):
@@ -58,7 +68,10 @@ def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
-@app.command()
+@app.command(epilog=_examples(
+    "./bootstrap.sh --skip-cache --yes               # venvs + the embedded model",
+    "./bootstrap.sh --skip-cache --demo              # then transcribe a sample",
+    "./bootstrap.sh --cache-models --profile cuda    # and download its models"))
 def bootstrap(
     force: Annotated[bool, typer.Option("--force", help="rebuild the venvs")] = False,
     envs: Annotated[list[str] | None, typer.Option(
@@ -97,7 +110,10 @@ def bootstrap(
     raise typer.Exit(code)
 
 
-@app.command("cache-models")
+@app.command("cache-models", epilog=_examples(
+    "./cache-models.sh --list                        # cached and missing models",
+    "./cache-models.sh --model faster-whisper-small  # one model, by name",
+    "./cache-models.sh --workflow subtitle --verify  # load each one offline"))
 def cache_models_cmd(
     list_: Annotated[bool, typer.Option("--list", help="show what is cached and missing")] = False,
     all_: Annotated[bool, typer.Option("--all", help="every model in the registry")] = False,
@@ -126,7 +142,10 @@ def cache_models_cmd(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(epilog=_examples(
+    "./prepare-job.sh --media film.mkv -s hi         # transcribe Hindi speech",
+    "./prepare-job.sh --media films/ --workflow subtitle -s hi -t en,gu",
+    "./prepare-job.sh --media film.mp4 -s auto --start-time 10:00 --end-time 12:00"))
 def prepare(
     media: Annotated[list[Path], typer.Option(
         "--media", help="a media file or a folder (repeat for several); one job per file")],
@@ -176,7 +195,10 @@ def prepare(
         sys.stdout.write(job_id + "\n")
 
 
-@app.command()
+@app.command(epilog=_examples(
+    "./run-pipeline.sh --latest                      # the job prepared last",
+    "./run-pipeline.sh -j JOB --dry-run              # what would run, what is kept",
+    "./run-pipeline.sh -j JOB --set asr.beam_size=3  # re-runs what it affects"))
 def run(
     job: Annotated[list[str] | None, typer.Option("-j", "--job", help="job id (repeatable)")]
     = None,
@@ -253,7 +275,12 @@ def normalize_argv(argv: list[str]) -> list[str]:
 
 def main() -> None:
     sys.argv[1:] = normalize_argv(sys.argv[1:])
-    app()
+    prog = os.environ.pop(PROG_ENV, "")
+    commands = typer.main.get_command(app).commands
+    if prog and sys.argv[1:2] and sys.argv[1] in commands:
+        commands[sys.argv[1]].main(sys.argv[2:], prog_name=prog)
+    else:
+        app()
 
 
 if __name__ == "__main__":

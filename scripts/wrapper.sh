@@ -23,6 +23,7 @@ subpipe_find_python() {
 subpipe_run_cli() {
   local root="$1"; shift
   local py common marker="$root/.venvs/common/.subpipe-env.json"
+  export SUBPIPE_PROG="$0"  # the script as the user typed it: --help and usage errors name it
   common="$root/.venvs/common/bin/python"
   # Fast path: the common venv was confirmed against uv.lock after uv.lock last changed.
   if [ -x "$common" ] && [ -f "$marker" ] && [ "$marker" -nt "$root/uv.lock" ]; then

@@ -15,6 +15,8 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass, field
 
+from shared.words import normalize_words as normalize
+
 # Phrases Whisper produces from its training data's subtitle credits and video outros. Matched
 # on the normalized text of a whole segment (lowercase, punctuation removed).
 BOILERPLATE = (
@@ -41,13 +43,6 @@ class FilterReport:
     kept: list[dict] = field(default_factory=list)
     removed: list[dict] = field(default_factory=list)  # {"segment", "reason"}
     changed: list[dict] = field(default_factory=list)  # {"before", "after", "reason"}
-
-
-def normalize(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).lower()
-    text = "".join(ch if unicodedata.category(ch)[0] in "LMN" or ch in " '" else " "
-                   for ch in text)
-    return " ".join(text.split())
 
 
 def collapse_loop(text: str, min_repeats: int) -> str | None:

@@ -101,8 +101,8 @@ class ModelRegistry(BaseModel):
         names = ", ".join(s.name for s in candidates)
         raise ModelMissingError(
             f"no model for {slot} is cached in {hub_cache} (profile {profile} wants: {names})",
-            fix=f"./cache-models.sh --stage {slot.split('.')[0]} --profile {profile}   (or "
-            f"just this one: ./cache-models.sh --model {candidates[0].name})"
+            fix=f"./cache-models.sh --model {candidates[0].name}   (or the stage's models: "
+            f"./cache-models.sh --stage {slot.split('.')[0]} --profile {profile})"
             + ("   (or ./bootstrap.sh --skip-cache for the embedded model)"
                if any(s.embedded for s in candidates) else ""),
         )

@@ -121,8 +121,7 @@ def model_refs(params: SeparationParams, ctx) -> list[ModelRef]:
     cache = ctx.hardware.cache
     ref = locate(spec.name, spec.repo_id, cache.hf_hub_cache, cache.torch_home)
     if ref is None:
-        raise missing_model_error(spec.name, spec.repo_id, cache.hf_hub_cache, cache.torch_home,
-                                  cache.hf_home)
+        raise missing_model_error(spec.name, spec.repo_id, cache.hf_hub_cache, cache.torch_home)
     return [ref]
 
 
@@ -162,12 +161,9 @@ def bag_signatures(yaml_file: Path) -> list[str]:
     return []
 
 
-def missing_model_error(name: str, repo_id: str | None, hub: Path, torch_home: Path,
-                        hf_home: Path | None = None) -> ModelMissingError:
-    fix = CACHE_COMMAND
-    if name != SeparationParams.model_fields["model"].default:
-        fix = (f"./cache-models.sh --all, or with network: HF_HOME={hf_home or hub.parent} "
-               f"hf download {repo_id}")
+def missing_model_error(name: str, repo_id: str | None, hub: Path,
+                        torch_home: Path) -> ModelMissingError:
+    fix = f"./cache-models.sh --model {name}   (or the stage's models: {CACHE_COMMAND})"
     return ModelMissingError(
         f"the demucs model {name} is not in the cache: neither {repo_id} in {hub} nor "
         f"{', '.join(LEGACY_CHECKPOINTS.get(name, ()))} in {torch_home / 'hub' / 'checkpoints'}",

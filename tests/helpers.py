@@ -10,6 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from shared.words import normalize_words
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -82,14 +84,19 @@ JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for yo
             "ask what you can do for your country.")
 
 
-def normalize_words(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
-
-
 def wer(reference: str, hypothesis: str) -> float:
+    """Word error rate on words as shared.words.normalize_words leaves them (lower case,
+    punctuation gone, Indic words whole)."""
     import jiwer
 
     return jiwer.wer(normalize_words(reference), normalize_words(hypothesis))
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    """Character error rate on the same normalized text as ``wer``."""
+    import jiwer
+
+    return jiwer.cer(normalize_words(reference), normalize_words(hypothesis))
 
 
 def srt_text(path: Path) -> str:

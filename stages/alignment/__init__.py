@@ -105,6 +105,7 @@ def _cached_model(ref: str, ctx) -> str:
     must be in the cache (a run never downloads)."""
     from shared import hf_cache
     from shared.errors import InputError, ModelMissingError
+    from shared.model_fix import cache_model_fix
 
     if Path(ref).expanduser().is_dir():
         return str(Path(ref).expanduser().resolve())
@@ -116,11 +117,8 @@ def _cached_model(ref: str, ctx) -> str:
                          "(org/name) or a local folder")
     hub = ctx.hardware.cache.hf_hub_cache
     if not hf_cache.is_cached(hub, repo_id):
-        fix = ("./cache-models.sh --stage alignment" if spec else
-               f"with network: HF_HOME={ctx.hardware.cache.hf_home} "
-               f"huggingface-cli download {repo_id}")
         raise ModelMissingError(f"alignment model {repo_id} is not in the cache ({hub})",
-                                fix=fix)
+                                fix=cache_model_fix(repo_id, hub, spec.name if spec else None))
     return repo_id
 
 

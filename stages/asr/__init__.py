@@ -116,7 +116,7 @@ def resolve(params: AsrParams, ctx) -> AsrParams:
         slot = "asr_mlx" if backend == "mlx" else "asr"
         update["model"] = registry.resolve(ctx.profile, slot, hub).repo_id
     else:
-        update["model"] = _resolve_model_ref(params.model, registry, hub, ctx)
+        update["model"] = _resolve_model_ref(params.model, registry, hub)
     language = params.language or (None if ctx.job.source_lang == "auto"
                                     else ctx.job.source_lang)
     if update["model"].endswith(".en") and language not in (None, "en"):
@@ -135,11 +135,12 @@ def resolve(params: AsrParams, ctx) -> AsrParams:
     return params.model_copy(update=update)
 
 
-def _resolve_model_ref(ref: str, registry, hub: Path, ctx) -> str:
+def _resolve_model_ref(ref: str, registry, hub: Path) -> str:
     """A user's --set asr.model=...: a registry name, a Whisper size, a hub repo id or a local
     CTranslate2 folder; it must be in the cache (a run never downloads)."""
     from shared import hf_cache
     from shared.errors import InputError, ModelMissingError
+    from shared.model_fix import cache_model_fix
 
     if Path(ref).expanduser().is_dir():
         return str(Path(ref).expanduser().resolve())
@@ -153,9 +154,8 @@ def _resolve_model_ref(ref: str, registry, hub: Path, ctx) -> str:
         repo_id = f"Systran/faster-whisper-{ref}"
     assert repo_id
     if not hf_cache.is_cached(hub, repo_id):
-        fix = ("./cache-models.sh --stage asr   (or pick a cached model: ./cache-models.sh --list)"
-               if spec else f"with network: HF_HOME={ctx.hardware.cache.hf_home} "
-               f"huggingface-cli download {repo_id}")
+        fix = cache_model_fix(repo_id, hub, spec.name if spec else None) + \
+            "   (or pick a cached model: ./cache-models.sh --list)"
         raise ModelMissingError(f"ASR model {repo_id} is not in the cache ({hub})", fix=fix)
     return repo_id
 

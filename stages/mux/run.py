@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+from shared import atomic
 from shared.errors import InputError, PipelineError
 from shared.stage import StageOutcome, StageRequest
 from stages.mux import MuxParams
@@ -127,7 +127,7 @@ def _mux(ffmpeg: str, media: Path, plan: MuxPlan, duration: float | None, params
                                             f"mux {plan.container}")
             problem = _check(tmp, plan) if returncode == 0 else " | ".join(errors[-5:])
             if problem is None:
-                os.replace(tmp, target)
+                atomic.publish(tmp, target)  # the umask's mode, as for every output
                 return plan, target, refused
         finally:
             tmp.unlink(missing_ok=True)
@@ -174,7 +174,7 @@ def _burn(ffmpeg: str, media: Path, track: Track, streams: list[dict], stem: str
                              f"(exit {returncode}): " + " | ".join(errors[-5:]),
                              fix="check the file plays (ffprobe FILE), or run without "
                                  "--set mux.burn_in")
-        os.replace(tmp, target)
+        atomic.publish(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)

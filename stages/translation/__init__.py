@@ -145,6 +145,7 @@ def _model_from_user(ref: str, nmt: str, ctx) -> tuple[str, str]:
     """--set translation.model=...: a registry name, repo id or folder; its engine wins."""
     from shared import hf_cache
     from shared.errors import ModelMissingError
+    from shared.model_fix import cache_model_fix
 
     folder = Path(ref).expanduser()
     if folder.is_dir():
@@ -159,11 +160,8 @@ def _model_from_user(ref: str, nmt: str, ctx) -> tuple[str, str]:
         route(ctx.job.source_lang, ctx.lang, engine)  # the model's engine must cover the pair
     hub = ctx.hardware.cache.hf_hub_cache
     if not hf_cache.is_cached(hub, repo_id):
-        fix = (f"./cache-models.sh --model {spec.name}" if spec else
-               f"with network: HF_HOME={ctx.hardware.cache.hf_home} huggingface-cli download "
-               f"{repo_id}")
         raise ModelMissingError(f"translation model {repo_id} is not in the cache ({hub})",
-                                fix=fix)
+                                fix=cache_model_fix(repo_id, hub, spec.name if spec else None))
     return repo_id, engine
 
 

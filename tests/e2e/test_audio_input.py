@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers import (
     JFK_TEXT,
+    cer,
     concat_audio,
     espeak,
     ffmpeg,
@@ -82,8 +83,6 @@ def test_synthetic_hindi_comes_out_in_an_indic_script(test_cache, jobs_root, tmp
     detects Latin, Japanese or Latvian, so detection is recorded, not asserted (a larger model
     is needed for that). Asserted: a Hindi job yields Hindi-script text, and a detection
     restricted with asr.language_candidates picks one of the candidates."""
-    import jiwer
-
     wav = espeak(HINDI, tmp_path / "hindi.wav", voice="hi")
     forced = prepare("--media", str(wav), "-s", "hi", out=jobs_root)
     run_pipeline(forced, out=jobs_root)
@@ -91,7 +90,7 @@ def test_synthetic_hindi_comes_out_in_an_indic_script(test_cache, jobs_root, tmp
     letters = [ch for ch in text if ch.isalpha()]
     indic = [ch for ch in letters if "\u0900" <= ch <= "\u097f" or "\u0600" <= ch <= "\u06ff"]
     assert letters and len(indic) / len(letters) > 0.8, text
-    record_property("hindi_cer", round(jiwer.cer(HINDI, text.strip()), 3))
+    record_property("hindi_cer", round(cer(HINDI, text), 3))
     for candidates in (None, '["hi", "en"]'):
         extra = ["--set", f"asr.language_candidates={candidates}"] if candidates else []
         auto = prepare("--media", str(wav), "-s", "auto", *extra, out=jobs_root)

@@ -438,7 +438,7 @@ def test_every_problem_of_every_job_is_reported_before_anything_runs(
 
 @pytest.mark.parametrize("model, message, fix", [
     ("tiny", "ASR model Systran/faster-whisper-tiny is not in the cache",
-     "huggingface-cli download Systran/faster-whisper-tiny"),
+     "hf download Systran/faster-whisper-tiny --cache-dir"),
     ("faster-whisper-small", "ASR model Systran/faster-whisper-small is not in the cache",
      "./cache-models.sh"),
     ("gigantic", "unknown ASR model 'gigantic'", "a Whisper size"),

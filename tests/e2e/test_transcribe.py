@@ -37,9 +37,13 @@ def deliverable(job_dir: Path, suffix: str) -> Path:
 
 
 def test_jfk_transcribe_then_rerun_skips_everything(test_cache, speech, jobs_root):
-    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--title", "JFK",
-                     out=jobs_root)
-    first = run_pipeline(job_id, out=jobs_root)
+    umask = os.umask(0o027)  # run as a user whose group (a media server) may read the outputs
+    try:
+        job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--title", "JFK",
+                         out=jobs_root)
+        first = run_pipeline(job_id, out=jobs_root)
+    finally:
+        os.umask(umask)
     assert stages_ran(first) == ["demux", "metadata", "glossary", "asr", "alignment", "songs",
                                  "subtitles:source"]
     job_dir = jobs_root / job_id
@@ -55,6 +59,11 @@ def test_jfk_transcribe_then_rerun_skips_everything(test_cache, speech, jobs_roo
     assert "fellow Americans" in (job_dir / "subtitles" / "JFK.en.txt").read_text("utf-8")
     assert set(lock(job_dir)["stages"]) == {"demux", "metadata", "glossary", "asr", "alignment",
                                            "songs", "subtitles:source"}
+    if os.name == "posix":  # written atomically, yet with the umask's mode, not 0600
+        shared = [job_dir / "job.json", job_dir / "lock.json",
+                  *(job_dir / "subtitles").iterdir()]
+        assert {p.name: oct(p.stat().st_mode & 0o777) for p in shared} == {
+            p.name: oct(0o640) for p in shared}
 
     second = run_pipeline(job_id, out=jobs_root)
     assert stages_ran(second) == []

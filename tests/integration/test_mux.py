@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import stat
 import subprocess
 from pathlib import Path
 
@@ -347,6 +348,22 @@ def test_a_users_file_at_the_output_name_is_never_overwritten(media, tmp_path):
         handle.write(b"edited")
     assert process(request, None).outputs[0].name == f"{STEM}.subtitled.2.mp4"
     assert first.read_bytes().endswith(b"edited")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_the_copy_is_readable_by_others_as_the_umask_allows(media, tmp_path):
+    """ffmpeg's .partial file is renamed with the umask's mode, and a re-run that replaces
+    the stage's own copy keeps the mode the user gave it."""
+    request = make_request(tmp_path, media["mkv"])
+    old = os.umask(0o027)
+    try:
+        output = process(request, None).outputs[0]
+        assert stat.S_IMODE(output.stat().st_mode) == 0o640
+        output.chmod(0o644)  # the user shares it with the media server
+        assert process(request, None).outputs[0] == output
+        assert stat.S_IMODE(output.stat().st_mode) == 0o644
+    finally:
+        os.umask(old)
 
 
 def test_drop_existing_subtitles(media, tmp_path):

@@ -54,3 +54,28 @@ def test_force_without_a_stage_means_every_stage():
     assert normalize_argv(["run", "--force", "--dry-run"]) == ["run", "--force=*", "--dry-run"]
     assert normalize_argv(["run", "--force", "asr"]) == ["run", "--force", "asr"]
     assert normalize_argv(["bootstrap", "--force"]) == ["bootstrap", "--force"]
+
+
+def test_each_scripts_help_names_the_script_and_shows_examples_that_parse():
+    group = typer.main.get_command(app)
+    for script, command in WRAPPERS.items():
+        proc = subprocess.run([f"./{script}", "--help"], capture_output=True, text=True,
+                              timeout=120, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        lines = [line.strip() for line in proc.stdout.splitlines()]
+        assert f"Usage: ./{script} [OPTIONS]" in lines, proc.stdout
+        assert "scripts.cli" not in proc.stdout
+        examples = [line.split("#")[0].split() for line in lines[lines.index("Examples:"):]
+                    if line.startswith(f"./{script}")]
+        assert len(examples) >= 2, proc.stdout
+        for example in examples:  # each one is accepted by the command it shows
+            group.commands[command].make_context(script, normalize_argv(
+                [command, *example[1:]])[1:])
+
+
+def test_a_usage_error_names_the_script_the_user_typed():
+    proc = subprocess.run([str(ROOT / "prepare-job.sh"), "--no-such-option"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert f"Usage: {ROOT / 'prepare-job.sh'} [OPTIONS]" in proc.stderr
+    assert "No such option: --no-such-option" in proc.stderr

@@ -124,7 +124,7 @@ def test_an_incomplete_hf_snapshot_does_not_count(tmp_path):
 def test_a_missing_quality_model_names_how_to_get_it(tmp_path):
     ctx = _ctx(tmp_path)
     params = sep.resolve(SeparationParams(model="htdemucs_ft"), ctx)
-    with pytest.raises(ModelMissingError, match="hf download adefossez/HTDemucs-ft"):
+    with pytest.raises(ModelMissingError, match="./cache-models.sh --model htdemucs_ft"):
         sep.model_refs(params, ctx)
 
 
