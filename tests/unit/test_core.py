@@ -149,27 +149,29 @@ def test_run_lock_is_not_fooled_by_a_reused_pid(tmp_path):
         unrelated.wait()
 
 
-def _race_for_the_lock(job_dir, go, results) -> None:
+def _race_for_the_lock(job_dir, go, release, results) -> None:
     go.wait()
     try:
         with lockfile.hold(job_dir):
             results.put(("won", os.getpid()))
-            time.sleep(1.5)  # held while every rival tries
+            release.wait(60)  # held until every rival has tried
     except JobBusyError as e:
         results.put(("busy", str(e)))
 
 
 def test_runners_racing_for_a_stale_run_lock_leave_exactly_one_holder(tmp_path):
     _stale_pid_file(tmp_path)
-    go = multiprocessing.Event()
+    go, release = multiprocessing.Event(), multiprocessing.Event()
     results = multiprocessing.Queue()
-    runners = [multiprocessing.Process(target=_race_for_the_lock, args=(tmp_path, go, results))
+    runners = [multiprocessing.Process(target=_race_for_the_lock,
+                                       args=(tmp_path, go, release, results))
                for _ in range(8)]
     for runner in runners:
         runner.start()
     time.sleep(0.5)  # every runner waits at the start line
     go.set()
     outcomes = [results.get(timeout=60) for _ in runners]
+    release.set()
     for runner in runners:
         runner.join(timeout=60)
     winners = [who for what, who in outcomes if what == "won"]
