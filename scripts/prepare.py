@@ -16,6 +16,7 @@ from shared import job as jobs
 from shared.config_files import format_validation_error
 from shared.errors import InputError
 from shared.file_hashes import HashMemo
+from shared.language_input import parse_language
 from shared.languages import AUTO, load_languages
 from shared.model_registry import load_models
 from shared.runner import load_stage_module
@@ -186,18 +187,20 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
                          f"{', '.join(missing)}, which this version does not have yet",
                          fix="use --workflow transcribe")
     languages = load_languages()
-    source = (opts.source_lang or AUTO).strip().lower()
-    if source == AUTO:
+    source = (opts.source_lang or AUTO).strip()
+    if source.lower() == AUTO:
+        source = AUTO
         if workflow.needs_targets:
             raise InputError(f"-s auto works only with --workflow transcribe; {workflow.name} "
                              "needs the spoken language", fix="name it, e.g. -s hi")
     else:
-        lang = languages.get(source)
+        lang = languages.get(parse_language(source, "source"))
         if not lang.whisper:
             raise InputError(f"Whisper cannot transcribe {lang.name} ({lang.code})",
                              fix="use -s auto or the closest language Whisper supports")
         source = lang.code
-    targets = list(dict.fromkeys(languages.normalize(t) for t in opts.target_langs if t.strip()))
+    targets = list(dict.fromkeys(parse_language(t, "target")
+                                 for t in opts.target_langs if t.strip()))
     if source in targets:
         raise InputError(f"target language {source} is the source language (-s {source})",
                          fix=f"drop {source} from -t: the transcript is already in {source}")

@@ -43,8 +43,11 @@ class LanguageTable(BaseModel):
             if key == lang.iso639_2 or text == lang.flores:
                 return lang
         if text in self.nllb:
-            return Language(code=text, name=self.nllb[text], iso639_2=text[:3], flores=text,
-                            script=text[4:])
+            # a script variant of a listed language (zho_Hant) keeps its container tag (chi)
+            base = next((lang for lang in self.languages.values()
+                         if lang.flores and lang.flores[:4] == text[:4]), None)
+            return Language(code=text, name=self.nllb[text], flores=text, script=text[4:],
+                            iso639_2=base.iso639_2 if base else text[:3])
         raise InputError(
             f"unknown language code '{code}'",
             fix="use an ISO 639-1 code such as hi, en, ta, te, bn, gu, mr, or a FLORES-200 "

@@ -15,13 +15,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field
 
 from shared import atomic
 from shared.errors import JobBusyError
 
 LOCK_FILE = "lock.json"
-RUN_PID_FILE = "run.pid"
+RUN_PID_FILE = "run.pid"  # who holds run.lock: pid + host, for the "busy" message
+RUN_LOCK_FILE = "run.lock"  # the OS lock a run holds while it runs
 
 
 class OutputRecord(BaseModel):
@@ -67,45 +69,40 @@ def record(job_dir: Path, entry: StageRecord) -> None:
     atomic.write_text(job_dir / LOCK_FILE, lock.model_dump_json(indent=2) + "\n")
 
 
-def _alive(pid: int) -> bool:
+def _busy(job_dir: Path) -> JobBusyError:
+    """The "busy" error, naming the holder from run.pid when it has written it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
+        other = json.loads((job_dir / RUN_PID_FILE).read_text("utf-8"))
+        pid, host = int(other.get("pid") or 0), other.get("host")
+    except (OSError, ValueError, TypeError, AttributeError):
+        pid, host = 0, None
+    if not pid:  # the holder has not written run.pid yet
+        return JobBusyError(f"job {job_dir.name} is already being run by another process",
+                            fix="wait for it to finish, or stop it and run again")
+    where = f" on {host}" if host and host != socket.gethostname() else ""
+    return JobBusyError(f"job {job_dir.name} is already being run by process {pid}{where}",
+                        fix=f"wait for it to finish, or stop it (kill {pid}) and run again")
 
 
 @contextmanager
 def hold(job_dir: Path) -> Iterator[None]:
-    """Refuse a second run-pipeline on the same job; take over from a dead one."""
-    path = job_dir / RUN_PID_FILE
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                other = json.loads(path.read_text("utf-8"))
-            except (OSError, ValueError):
-                other = {}
-            pid = int(other.get("pid", 0) or 0)
-            same_host = other.get("host") == me["host"]
-            if pid and same_host and _alive(pid):
-                raise JobBusyError(
-                    f"job {job_dir.name} is already being run by process {pid}",
-                    fix=f"wait for it to finish, or stop it (kill {pid}) and run again") from None
-            path.unlink(missing_ok=True)  # stale: its process is gone
-            continue
-        with os.fdopen(fd, "w") as handle:
-            json.dump(me, handle)
-        break
-    else:
-        raise JobBusyError(f"could not lock job {job_dir.name}", fix=f"remove {path}")
+    """Refuse a second run-pipeline on the same job.
+
+    The lock is the operating system's (flock / LockFileEx through filelock) on run.lock: it
+    is released when its process ends, however it ends, so a crashed run leaves nothing to
+    clean up, and of two runners only one can take it. run.pid only tells who holds it (pid +
+    host), for the "busy" message; it is written after the lock is taken and removed before it
+    is released. run.lock itself stays: deleting a lock file races with the next taker."""
+    pid_path = job_dir / RUN_PID_FILE
+    lock = FileLock(job_dir / RUN_LOCK_FILE, blocking=False)
     try:
+        lock.acquire()
+    except Timeout:
+        raise _busy(job_dir) from None
+    try:
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        atomic.write_text(pid_path, json.dumps(me))
         yield
     finally:
-        path.unlink(missing_ok=True)
+        pid_path.unlink(missing_ok=True)
+        lock.release()

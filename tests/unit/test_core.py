@@ -4,9 +4,12 @@ option parsing."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -118,14 +121,66 @@ def test_run_lock_refuses_a_live_holder_and_takes_over_from_a_dead_one(tmp_path)
             with lockfile.hold(tmp_path):
                 pass
     assert not (tmp_path / lockfile.RUN_PID_FILE).exists()
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    import socket
-
-    (tmp_path / lockfile.RUN_PID_FILE).write_text(json.dumps(
-        {"pid": dead.pid, "host": socket.gethostname()}))
+    _stale_pid_file(tmp_path)
     with lockfile.hold(tmp_path):
         assert json.loads((tmp_path / lockfile.RUN_PID_FILE).read_text())["pid"] == os.getpid()
+
+
+def _stale_pid_file(job_dir) -> None:
+    """run.pid left by a run that died: its process is gone."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (job_dir / lockfile.RUN_PID_FILE).write_text(json.dumps(
+        {"pid": dead.pid, "host": socket.gethostname()}))
+
+
+def test_run_lock_is_not_fooled_by_a_reused_pid(tmp_path):
+    """A run that crashed left run.pid naming a pid that now belongs to an unrelated live
+    process (pids are reused, and always after a reboot): the job is free all the same."""
+    unrelated = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / lockfile.RUN_PID_FILE).write_text(json.dumps(
+            {"pid": unrelated.pid, "host": socket.gethostname()}))
+        with lockfile.hold(tmp_path):
+            assert json.loads((tmp_path / lockfile.RUN_PID_FILE).read_text())["pid"] == \
+                os.getpid()
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+def _race_for_the_lock(job_dir, go, release, results) -> None:
+    go.wait()
+    try:
+        with lockfile.hold(job_dir):
+            results.put(("won", os.getpid()))
+            release.wait(60)  # held until every rival has tried
+    except JobBusyError as e:
+        results.put(("busy", str(e)))
+
+
+def test_runners_racing_for_a_stale_run_lock_leave_exactly_one_holder(tmp_path):
+    _stale_pid_file(tmp_path)
+    go, release = multiprocessing.Event(), multiprocessing.Event()
+    results = multiprocessing.Queue()
+    runners = [multiprocessing.Process(target=_race_for_the_lock,
+                                       args=(tmp_path, go, release, results))
+               for _ in range(8)]
+    for runner in runners:
+        runner.start()
+    time.sleep(0.5)  # every runner waits at the start line
+    go.set()
+    outcomes = [results.get(timeout=60) for _ in runners]
+    release.set()
+    for runner in runners:
+        runner.join(timeout=60)
+    winners = [who for what, who in outcomes if what == "won"]
+    assert len(winners) == 1, outcomes
+    assert all("is already being run by" in message
+               for what, message in outcomes if what == "busy"), outcomes
+    assert not (tmp_path / lockfile.RUN_PID_FILE).exists()  # the winner cleaned up
+    with lockfile.hold(tmp_path):  # and the lock is free again
+        pass
 
 
 def test_venv_state_tells_missing_incomplete_stale_and_ready(tmp_path):
