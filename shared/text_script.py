@@ -7,30 +7,34 @@ import unicodedata
 from collections import Counter
 
 # Unicode script names (first word of a letter's name) for the ISO 15924 codes in
-# config/languages.toml.
-SCRIPT_WORDS = {
-    "Latn": "LATIN", "Deva": "DEVANAGARI", "Beng": "BENGALI", "Gujr": "GUJARATI",
-    "Guru": "GURMUKHI", "Knda": "KANNADA", "Mlym": "MALAYALAM", "Orya": "ORIYA",
-    "Taml": "TAMIL", "Telu": "TELUGU", "Arab": "ARABIC", "Olck": "OL", "Cyrl": "CYRILLIC",
-    "Grek": "GREEK", "Hebr": "HEBREW", "Thai": "THAI", "Hang": "HANGUL", "Jpan": "CJK",
-    "Hans": "CJK", "Hant": "CJK", "Sinh": "SINHALA", "Khmr": "KHMER", "Geor": "GEORGIAN",
-    "Armn": "ARMENIAN", "Ethi": "ETHIOPIC", "Laoo": "LAO", "Mymr": "MYANMAR", "Tibt": "TIBETAN",
+# config/languages.toml; Japanese writes kanji, hiragana and katakana, Korean hangul and hanja.
+SCRIPT_WORDS: dict[str, tuple[str, ...]] = {
+    "Latn": ("LATIN",), "Deva": ("DEVANAGARI",), "Beng": ("BENGALI",),
+    "Gujr": ("GUJARATI",), "Guru": ("GURMUKHI",), "Knda": ("KANNADA",),
+    "Mlym": ("MALAYALAM",), "Orya": ("ORIYA",), "Taml": ("TAMIL",), "Telu": ("TELUGU",),
+    "Arab": ("ARABIC",), "Olck": ("OL",), "Cyrl": ("CYRILLIC",), "Grek": ("GREEK",),
+    "Hebr": ("HEBREW",), "Thai": ("THAI",), "Hang": ("HANGUL", "CJK"),
+    "Jpan": ("CJK", "HIRAGANA", "KATAKANA"), "Hans": ("CJK",), "Hant": ("CJK",),
+    "Sinh": ("SINHALA",), "Khmr": ("KHMER",), "Geor": ("GEORGIAN",), "Armn": ("ARMENIAN",),
+    "Ethi": ("ETHIOPIC",), "Laoo": ("LAO",), "Mymr": ("MYANMAR",), "Tibt": ("TIBETAN",),
 }
+_NAMES = {"Jpan": "Japanese", "Hans": "Chinese (Han)", "Hant": "Chinese (Han)",
+          "Hang": "Hangul", "Olck": "Ol Chiki"}
 
 
 def script_share(text: str, script: str | None) -> float:
     """The share of ``text``'s letters written in ``script`` (ISO 15924), 0..1."""
-    word = SCRIPT_WORDS.get(script or "")
+    words = SCRIPT_WORDS.get(script or "")
     letters = [ch for ch in text if ch.isalpha()]
-    if not word or not letters:
+    if not words or not letters:
         return 0.0
-    hits = sum(1 for ch in letters if unicodedata.name(ch, "").startswith(word))
+    hits = sum(1 for ch in letters if unicodedata.name(ch, "").split(" ")[0] in words)
     return hits / len(letters)
 
 
 def script_name(script: str) -> str:
     """'Deva' -> 'Devanagari' (the Unicode name), for messages."""
-    return SCRIPT_WORDS.get(script, script).title()
+    return _NAMES.get(script) or SCRIPT_WORDS.get(script, (script,))[0].title()
 
 
 def dominant_script(text: str) -> str | None:
