@@ -71,7 +71,8 @@ SPEC = StageSpec(
     description="segment, time, check and write SRT / WebVTT / ASS subtitles",
     code=("stages.subtitles.run", "stages.subtitles.style", "stages.subtitles.text",
           "stages.subtitles.wrapping", "stages.subtitles.cues", "stages.subtitles.segmentation",
-          "stages.subtitles.timing", "stages.subtitles.qc", "stages.subtitles.formats"),
+          "stages.subtitles.timing", "stages.subtitles.qc", "stages.subtitles.formats",
+          "stages.asr.languages"),
 )
 
 
