@@ -133,8 +133,8 @@ def decode_options(params: AsrParams, language: str | None = None, *,
                    joined: JoinedSpeech | None = None) -> dict:
     """faster-whisper transcribe() arguments: the decoding Params, and what to decode: joined
     speech (speech regions; no VAD filter) or the whole file with faster-whisper's own VAD
-    filter. The batched pipeline takes its pieces as
-    {"start", "end"} dicts and a batch size."""
+    filter. The batched pipeline takes its pieces as {"start", "end"} dicts and a batch
+    size."""
     options = dict(
         language=language or params.language, task=params.task, beam_size=params.beam_size,
         best_of=params.best_of, temperature=params.temperatures,
