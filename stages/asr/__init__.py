@@ -55,14 +55,25 @@ class AsrParams(StageParams):
                              "(used only when the job has no vad stage)")
     min_silence_duration_ms: int = Field(500, description="VAD: silence that splits speech")
     language_detection_windows: int = Field(
-        4, ge=1, description="-s auto: 30 s windows of speech the language is detected on "
-        "(spread over the speech, not just the first 30 s of the file)")
+        4, ge=1, description="-s auto: windows of speech (30 s each, shorter for a short file, "
+        "at least 5 s) spread over the whole speech; each window's language and probability "
+        "is detected and kept in segments.json")
     language_candidates: list[str] | None = Field(
         None, description="-s auto: choose only among these languages (e.g. [\"hi\", \"en\"] "
         "for a Hindi film with English lines); None = every language Whisper knows")
-    multilingual: bool = Field(
-        False, description="-s auto: detect the language of every speech chunk (films that "
-        "switch between Hindi and English); each segment records its own language")
+    multilingual: bool | None = Field(
+        None, description="-s auto: detect the language of every speech region and decode each "
+        "run of one language in it (films that switch between Hindi and English); each segment "
+        "records its own language. None: switched on by itself when the detection windows "
+        "disagree with confidence (language_switch_*); true: always; false: never")
+    language_switch_probability: float = Field(
+        0.7, ge=0, le=1, description="-s auto: a window counts against the main language only "
+        "when it detects another with at least this probability (measured with base: 5 s "
+        "windows of English or espeak Spanish 0.83-0.95; a window of mixed speech lower)")
+    language_switch_share: float = Field(
+        0.2, ge=0, le=1, description="-s auto: per-region decoding switches on when two windows, "
+        "or windows holding this share of the windows' speech, confidently detect another "
+        "language than the main one")
     max_chunk_s: float = Field(30.0, gt=0, description="speech regions from the vad stage are "
                                "merged into chunks of at most this many seconds; only those "
                                "chunks are decoded, never the silence between them")
@@ -89,8 +100,8 @@ SPEC = StageSpec(
             "glossary": "glossary:glossary.json?"},
     outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
     description="transcribe speech with Whisper",
-    code=("stages.asr.decode", "stages.asr.mlx", "stages.asr.coverage", "shared.hallucination",
-          "shared.text_script"),
+    code=("stages.asr.decode", "stages.asr.languages", "stages.asr.mlx", "stages.asr.coverage",
+          "shared.hallucination", "shared.text_script"),
     environment_for=lambda params: "mlx" if params.backend == "mlx" else "whisperx",
 )
 

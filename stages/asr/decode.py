@@ -1,7 +1,7 @@
 """The asr stage's work, in the whisperx venv: load the model once per batch, choose what to
 decode (the vad stage's speech chunks, or the whole file with faster-whisper's own VAD),
-detect the language on speech, decode, stream segments to segments.jsonl, remove and report
-hallucinations, write segments.json."""
+detect the language on windows of speech (per speech region when they disagree), decode,
+stream segments to segments.jsonl, remove and report hallucinations, write segments.json."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from pathlib import Path
 from shared import atomic
 from shared.errors import ModelMissingError
 from shared.stage import StageOutcome, StageRequest, report_progress
-from stages.asr import AsrParams
+from stages.asr import AsrParams, languages
 from stages.asr.coverage import transcript_shortfall
 
 logger = logging.getLogger("stages.asr")
 
 SAMPLE_RATE = 16000
-WINDOW_S = 30.0
 
 
 def setup(requests: list[StageRequest]):
@@ -97,12 +96,6 @@ def group_spans(groups: list[list[Region]]) -> list[Region]:
     return [(group[0][0], group[-1][1]) for group in groups if group]
 
 
-def fixed_windows(duration: float, size: float = WINDOW_S) -> list[Region]:
-    """The whole file in ``size``-second windows (multilingual without a vad stage)."""
-    count = max(1, int(-(-duration // size)))
-    return [(round(i * size, 3), round(min(duration, (i + 1) * size), 3)) for i in range(count)]
-
-
 def joined_clips(groups: list[list[Region]]) -> list[dict]:
     """Each group's place in the joined speech audio, in seconds (the batched backend decodes
     them as separate items of a batch)."""
@@ -138,12 +131,11 @@ class JoinedSpeech:
 
 
 def decode_options(params: AsrParams, language: str | None = None, *,
-                   joined: JoinedSpeech | None = None,
-                   clips: list[Region] | None = None) -> dict:
+                   joined: JoinedSpeech | None = None) -> dict:
     """faster-whisper transcribe() arguments: the decoding Params, and what to decode: joined
-    speech (the vad stage's regions; no VAD filter), clips of the original audio, or the
-    whole file with faster-whisper's own VAD filter. The batched pipeline takes its pieces as
-    {"start", "end"} dicts and a batch size."""
+    speech (speech regions; no VAD filter) or the whole file with faster-whisper's own VAD
+    filter. The batched pipeline takes its pieces as {"start", "end"} dicts and a batch
+    size."""
     options = dict(
         language=language or params.language, task=params.task, beam_size=params.beam_size,
         best_of=params.best_of, temperature=params.temperatures,
@@ -161,10 +153,6 @@ def decode_options(params: AsrParams, language: str | None = None, *,
         options["vad_filter"] = False
         if batched:
             options["clip_timestamps"] = joined.clips()
-    elif clips is not None:
-        options["vad_filter"] = False
-        options["clip_timestamps"] = ([{"start": s, "end": e} for s, e in clips] if batched
-                                      else [t for clip in clips for t in clip])
     else:
         options["vad_filter"] = params.vad_filter or batched
         options["vad_parameters"] = {"min_silence_duration_ms": params.min_silence_duration_ms}
@@ -176,15 +164,6 @@ def _whisper(model):
     from faster_whisper import BatchedInferencePipeline
 
     return model.model if isinstance(model, BatchedInferencePipeline) else model
-
-
-def _spread(items: list, count: int) -> list:
-    """``count`` items spread evenly over ``items`` (all of them if there are fewer)."""
-    if len(items) <= count:
-        return items
-    if count == 1:
-        return items[:1]
-    return [items[round(i * (len(items) - 1) / (count - 1))] for i in range(count)]
 
 
 def choose_language(probabilities: list[tuple[str, float]],
@@ -200,23 +179,73 @@ def choose_language(probabilities: list[tuple[str, float]],
     return ranked[0][0], top.get(ranked[0][0], 0.0), top
 
 
-def _detect(model, sample, params: AsrParams, vad: bool = False, windows: int = 1) -> tuple:
+def _detect(model, sample, allowed: list[str] | None, result: dict) -> tuple:
+    """One Whisper language detection (one encoder pass over at most 30 s), counted in
+    ``result["language_detection"]["calls"]``."""
     _, _, probabilities = _whisper(model).detect_language(
-        audio=sample, vad_filter=vad, language_detection_segments=windows)
-    return choose_language(probabilities, params.language_candidates)
+        audio=sample, language_detection_segments=1)
+    result["language_detection"]["calls"] += 1
+    return choose_language(probabilities, allowed)
 
 
-def detect_language(model, audio, params: AsrParams, groups) -> dict:
-    """Language, its probability and the top candidates, detected on several 30 s windows of
-    speech spread over the whole file (not just the opening credits)."""
-    if groups:
-        sample = JoinedSpeech(audio, _spread(groups, params.language_detection_windows)).audio
-        vad = False
-    else:
-        sample, vad = audio, True
-    language, probability, candidates = _detect(model, sample, params, vad,
-                                                params.language_detection_windows)
-    return {"language": language, "probability": probability, "candidates": candidates}
+def own_speech_regions(audio, params: AsrParams) -> list[Region]:
+    """Speech regions by faster-whisper's Silero VAD (a job without a vad stage), in seconds:
+    what its vad_filter would decode."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    chunks = get_speech_timestamps(audio, VadOptions(
+        min_silence_duration_ms=params.min_silence_duration_ms))
+    return [(round(c["start"] / SAMPLE_RATE, 3), round(c["end"] / SAMPLE_RATE, 3))
+            for c in chunks]
+
+
+def detect_language(model, audio, params: AsrParams, regions: list[Region],
+                    result: dict) -> None:
+    """-s auto: the language of each detection window (speech spread over the whole file,
+    not just the opening credits), kept in ``result["language_detection"]["windows"]``; the
+    job's language is the windows' speech-weighted vote."""
+    result["language_detection"] = {"calls": 0, "windows": []}
+    windows = []
+    for group in languages.detection_windows(regions, params.language_detection_windows):
+        lang, probability, top = _detect(model, JoinedSpeech(audio, [group]).audio,
+                                         params.language_candidates, result)
+        windows.append({"start": group[0][0], "end": group[-1][1],
+                        "speech_s": round(sum(e - s for s, e in group), 3),
+                        "language": lang, "probability": probability, "probabilities": top})
+    result["language_detection"]["windows"] = windows
+    if not windows:
+        logger.warning("no speech found to detect the language on")
+        return
+    language, probability, candidates = choose_language(languages.combine(windows), None)
+    result.update(language=language, language_probability=probability,
+                  language_candidates=candidates)
+    logger.info("language %s (p=%.2f) over %d window(s): %s", language, probability,
+                len(windows), ", ".join(f"{w['start']:.1f}-{w['end']:.1f} s {w['language']} "
+                                        f"{w['probability']:.2f}" for w in windows))
+
+
+def multilingual_plan(params: AsrParams, result: dict) -> dict:
+    """Whether each speech region gets its own language: the user's asr.multilingual, else
+    on by itself when the detection windows disagree with confidence; and among which
+    languages the regions choose (the confident windows' when switched on by itself)."""
+    if params.language is not None:
+        return {"enabled": False, "auto": False, "reason": f"language set: {params.language}"}
+    if params.multilingual is not None:
+        return {"enabled": params.multilingual, "auto": False,
+                "reason": f"asr.multilingual={str(params.multilingual).lower()}"}
+    windows = result["language_detection"]["windows"]
+    reason = languages.switch_reason(windows, result["language"],
+                                     params.language_switch_probability,
+                                     params.language_switch_share)
+    if reason is None:
+        return {"enabled": False, "auto": True, "reason": "the detection windows agree"}
+    allowed = params.language_candidates or sorted(
+        {result["language"]} | {w["language"] for w in windows
+                                if w["probability"] >= params.language_switch_probability})
+    logger.warning("mixed languages: %s; decoding every speech region in its own language "
+                   "(among %s; --set asr.multilingual=false to keep one language)", reason,
+                   ", ".join(allowed))
+    return {"enabled": True, "auto": True, "reason": reason, "candidates": allowed}
 
 
 def _record(index: int, segment, language: str | None) -> dict:
@@ -240,68 +269,67 @@ def _record(index: int, segment, language: str | None) -> dict:
 MIN_DETECT_S = 2.0  # speech regions shorter than this take their neighbour's language
 
 
-def plan_languages(model, audio, params: AsrParams, groups, result: dict) -> list[tuple]:
+def plan_languages(model, audio, params: AsrParams, groups, regions: list[Region] | None,
+                   result: dict) -> list[tuple]:
     """What to decode in which language: [(groups or None, language)]. One item for the whole
-    job, or with ``multilingual`` one per run of consecutive speech regions detected as the
-    same language (regions under 2 s take the language before them; without a vad stage:
-    30 s windows of the file)."""
+    job, or when multilingual (multilingual_plan) one per run of consecutive speech regions
+    detected as the same language (regions under 2 s take the language before them).
+    ``regions``: the speech (vad stage or faster-whisper's VAD) when the language is to be
+    detected, else None."""
     if params.language is None:
-        detected = detect_language(model, audio, params, groups)
-        result.update(language=detected["language"],
-                      language_probability=detected["probability"],
-                      language_candidates=detected["candidates"])
-        logger.info("language %s (p=%.2f), candidates %s", detected["language"],
-                    detected["probability"], detected["candidates"])
+        assert regions is not None
+        detect_language(model, audio, params, regions, result)
+    plan = multilingual_plan(params, result)
+    result["multilingual"] = plan
     language = params.language or result["language"]
-    if not (params.multilingual and params.language is None):
+    if not plan["enabled"]:
         return [(groups, language)]
-    units = ([r for group in groups for r in group] if groups is not None
-             else fixed_windows(len(audio) / SAMPLE_RATE))
+    assert regions is not None
+    allowed = plan.get("candidates", params.language_candidates)
     runs: list[tuple[list[Region], str]] = []
-    for unit in units:
+    for unit in regions:
         if runs and unit[1] - unit[0] < MIN_DETECT_S:
             detected = runs[-1][1]
         else:
-            detected = _detect(model, JoinedSpeech(audio, [[unit]]).audio, params)[0]
+            detected = _detect(model, JoinedSpeech(audio, [[unit]]).audio, allowed, result)[0]
         if runs and runs[-1][1] == detected:
             runs[-1][0].append(unit)
         else:
             runs.append(([unit], detected))
-    result["languages"] = sorted({lang for _, lang in runs if lang})
-    if groups is None:
-        return [([[w] for w in run], lang) for run, lang in runs]
     return [(speech_groups([{"start": s, "end": e} for s, e in run], params.max_chunk_s), lang)
             for run, lang in runs]
 
 
-def decode(model, audio, params: AsrParams, groups, result: dict) -> Iterator[dict]:
-    """Segment records as they are decoded, in time order; fills the language fields."""
+def decode(model, audio, params: AsrParams, groups, regions, result: dict) -> Iterator[dict]:
+    """Segment records as they are decoded, in time order; fills the language fields and
+    counts the decoding passes (``result["decode_passes"]``)."""
     if params.backend == "mlx":
         from stages.asr import mlx
 
         spans = group_spans(groups) if groups is not None else None
         segments, language = mlx.transcribe(audio, params, spans, params.language)
         result["language"] = result["language"] or language
+        result["decode_passes"] = 1
         for index, segment in enumerate(segments):
             yield _record(index, segment, result["language"])
         return
     import ctranslate2
 
     index = 0
-    for part, language in plan_languages(model, audio, params, groups, result):
+    for part, language in plan_languages(model, audio, params, groups, regions, result):
         ctranslate2.set_random_seed(params.seed)
+        result["decode_passes"] += 1
         if part is None:  # no vad stage: the whole file, faster-whisper's VAD filter
             segments, info = model.transcribe(audio, **decode_options(params, language))
             result["speech_decoded_s"] = round(info.duration_after_vad, 3)
-        elif groups is None:  # multilingual without a vad stage: windows of the file
-            spans = group_spans(part)
-            segments, _ = model.transcribe(audio, **decode_options(params, language,
-                                                                   clips=spans))
         else:
             joined = JoinedSpeech(audio, part)
             segments, _ = model.transcribe(joined.audio,
                                            **decode_options(params, language, joined=joined))
             segments = joined.restore(segments)
+            if groups is None:  # regions of faster-whisper's own VAD: count the speech
+                result["speech_decoded_s"] = round(result.get("speech_decoded_s", 0.0) + sum(
+                    e - s for group in part for s, e in group), 3)
         for segment in segments:
             yield _record(index, segment, language)
             index += 1
@@ -364,6 +392,7 @@ def process(request: StageRequest, models) -> StageOutcome:
     duration = len(audio) / SAMPLE_RATE
     result = {"language": params.language, "language_probability": None,
               "duration": round(duration, 3), "model": params.model, "segments": []}
+    result["decode_passes"] = 0
     regions = _vad_regions(request)
     groups = speech_groups(regions, params.max_chunk_s) if regions is not None else None
     if groups is not None:
@@ -380,7 +409,11 @@ def process(request: StageRequest, models) -> StageOutcome:
         elif duration < 0.1:
             logger.warning("the audio is empty (%.2f s): writing an empty transcript", duration)
         else:
-            for record in decode(model, audio, params, groups, result):
+            speech_regions = None
+            if params.language is None and params.backend != "mlx":
+                speech_regions = ([(s, e) for group in groups for s, e in group]
+                                  if groups is not None else own_speech_regions(audio, params))
+            for record in decode(model, audio, params, groups, speech_regions, result):
                 result["segments"].append(record)
                 stream.write(json.dumps(record, ensure_ascii=False) + "\n")
                 stream.flush()
@@ -388,6 +421,7 @@ def process(request: StageRequest, models) -> StageOutcome:
     result["language"] = result["language"] or "und"
     elapsed = time.monotonic() - started
     result["segments"] = _remove_hallucinations(request, params, result["segments"], regions)
+    _language_summary(result)
     shortfall = transcript_shortfall(result, request.params_as(AsrParams).model)
     if shortfall:
         logger.warning("%s", shortfall)
@@ -395,10 +429,26 @@ def process(request: StageRequest, models) -> StageOutcome:
     logger.info("%d segments, language %s (p=%s), %.1f s audio in %.1f s (RTF %.3f)",
                 len(result["segments"]), result["language"], result["language_probability"],
                 duration, elapsed, elapsed / duration if duration else 0.0)
+    info = {"language": result["language"], "segments": len(result["segments"]),
+            "audio_s": round(duration, 3),
+            "rtf": round(elapsed / duration, 4) if duration else None}
+    if "multilingual" in result:
+        info.update(languages=result["language_shares"], multilingual=result["multilingual"])
     return StageOutcome(
         outputs=[request.output(name) for name in ("segments.json", "segments.jsonl",
                                                    "hallucinations.json")],
-        info={"language": result["language"], "segments": len(result["segments"]),
-              "audio_s": round(duration, 3),
-              "rtf": round(elapsed / duration, 4) if duration else None},
-        degraded=[shortfall] if shortfall else [])
+        info=info, degraded=[shortfall] if shortfall else [])
+
+
+def _language_summary(result: dict) -> None:
+    """Each language's share of the decoded speech; with several languages the job's
+    language becomes the dominant one (the source track is named after it)."""
+    shares = languages.shares(result["segments"], result["language"])
+    result["language_shares"] = shares or {result["language"]: 1.0}
+    result["languages"] = sorted(result["language_shares"])
+    if result.get("multilingual", {}).get("enabled") and shares:
+        dominant = languages.dominant(shares, result["language"])
+        if dominant != result["language"]:
+            logger.info("dominant language by speech: %s (detected %s)", dominant,
+                        result["language"])
+        result["language"] = dominant

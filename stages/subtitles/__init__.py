@@ -13,7 +13,10 @@ its segment's time and long text is split over it in proportion to its length). 
 ``<title>.<lang>.srt|vtt|ass`` in the job's subtitles/ folder (``<title>.<lang>.bilingual.*``
 with source over target when asked), the transcript as .json and .txt for the source
 language, and in the stage folder ``qc.json`` (the quality report) and ``tracks.json`` (the
-files and language tags the mux stage needs). Times are on the media's timeline.
+files and language tags the mux stage needs). A source track in several languages (asr's
+per-region decoding) is named after the language with the most speech; tracks.json and
+qc.json list every language it holds with its share, and each cue keeps its segment's
+language (cues of different languages are never merged). Times are on the media's timeline.
 """
 
 from __future__ import annotations
@@ -71,7 +74,8 @@ SPEC = StageSpec(
     description="segment, time, check and write SRT / WebVTT / ASS subtitles",
     code=("stages.subtitles.run", "stages.subtitles.style", "stages.subtitles.text",
           "stages.subtitles.wrapping", "stages.subtitles.cues", "stages.subtitles.segmentation",
-          "stages.subtitles.timing", "stages.subtitles.qc", "stages.subtitles.formats"),
+          "stages.subtitles.timing", "stages.subtitles.qc", "stages.subtitles.formats",
+          "stages.asr.languages"),
 )
 
 

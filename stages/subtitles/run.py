@@ -36,8 +36,34 @@ def _language_tags(lang: str) -> tuple[str, str]:
     return entry.iso639_2, entry.name
 
 
-def _transcript(request: StageRequest, data: dict, lang: str, offset: float, base: Path
-                ) -> list[Path]:
+def track_languages(segments: list[dict], default: str) -> list[dict]:
+    """Every language the segments hold, with its share of their speech, largest first."""
+    from stages.asr.languages import shares
+
+    found = shares(segments, default) or {default: 1.0}
+    return [{"language": code, "iso639_2": _language_tags(code)[0],
+             "name": _language_tags(code)[1], "share": share} for code, share in found.items()]
+
+
+def cue_languages(cues: list[Cue], languages: list[dict]) -> list[dict]:
+    """qc.json's languages: each one's share of the speech and its cues (numbers from 1, as
+    ranges [first, last])."""
+    rows = []
+    for row in languages:
+        numbers = [i + 1 for i, cue in enumerate(cues) if cue.language == row["language"]]
+        ranges: list[list[int]] = []
+        for n in numbers:
+            if ranges and ranges[-1][1] == n - 1:
+                ranges[-1][1] = n
+            else:
+                ranges.append([n, n])
+        rows.append({"language": row["language"], "share": row["share"], "cues": len(numbers),
+                     "cue_ranges": ranges})
+    return rows
+
+
+def _transcript(request: StageRequest, data: dict, lang: str, offset: float, base: Path,
+                cues: list[Cue], languages: list[dict]) -> list[Path]:
     segments = data.get("segments", [])
 
     def shift(item: dict) -> dict:
@@ -51,8 +77,11 @@ def _transcript(request: StageRequest, data: dict, lang: str, offset: float, bas
         "title": request.title, "language": lang,
         "language_probability": data.get("language_probability"),
         "model": data.get("model"), "timeline_offset": offset,
-        "segments": [{**shift(s), "words": [shift(w) for w in s.get("words", [])]}
-                     for s in segments],
+        "languages": {row["language"]: row["share"] for row in languages},
+        "segments": [{**shift(s), "language": s.get("language") or lang,
+                      "words": [shift(w) for w in s.get("words", [])]} for s in segments],
+        "cues": [{"id": i + 1, "start": cue.start / 1000, "end": cue.end / 1000,
+                  "text": cue.text, "language": cue.language} for i, cue in enumerate(cues)],
     }
     atomic.write_json(Path(f"{base}.json"), transcript)
     atomic.write_text(Path(f"{base}.txt"), "".join(
@@ -78,12 +107,23 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     media_info = json.loads(Path(request.inputs["media_info"]).read_text("utf-8"))
     is_source = request.lang in (None, "source")
     lang = (data.get("language") or "und") if is_source else request.lang
+    languages = track_languages(data.get("segments", []) if is_source else [], lang)
+    if is_source and languages[0]["language"] != lang:
+        logger.info("the track is named after its dominant language %s (%.0f%% of the speech), "
+                    "not %s", languages[0]["language"], 100 * languages[0]["share"], lang)
+        lang = languages[0]["language"]
     offset = float(media_info.get("timeline_offset") or 0.0)
     profile = profile_for(params.style or lang, params.style_table or load_sections(),
                           {name: getattr(params, name) for name in PROFILE_FIELDS})
     fps, notes = frame_rate(media_info)
     cues, quality = make_cues(data.get("segments", []), profile, fps, offset, lang, notes)
+    for cue in cues:
+        cue.language = cue.language if is_source and cue.language else lang
+    quality["languages"] = cue_languages(cues, languages)
     qc.log_summary(quality)
+    if len(languages) > 1:
+        logger.info("languages: %s", ", ".join(f"{row['language']} {row['share']:.0%}"
+                                                for row in languages))
 
     request.deliverables_dir.mkdir(parents=True, exist_ok=True)
     base = request.deliverables_dir / f"{safe_title(request.title)}.{lang}"
@@ -108,11 +148,11 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     if params.bilingual and not want_bilingual:
         logger.info("bilingual: only target languages with source text get a bilingual file")
     if is_source and params.write_transcript:
-        outputs += _transcript(request, data, lang, offset, base)
+        outputs += _transcript(request, data, lang, offset, base, cues, languages)
 
     iso639_2, name = _language_tags(lang)
     tracks = {"language": lang, "iso639_2": iso639_2, "name": name, "files": files,
-              "cues": len(cues)}
+              "cues": len(cues), "languages": languages}
     if bilingual:
         tracks["bilingual"] = bilingual
         tracks["source_language"] = data.get("source_language")
@@ -124,5 +164,7 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     logger.info("%d cues in %s (%s)", len(cues), lang,
                 ", ".join(p.name for p in outputs if p.parent == request.deliverables_dir))
     left = {rule: row["after"] for rule, row in quality["rules"].items() if row["after"]}
-    return StageOutcome(outputs=outputs, info={"language": lang, "cues": len(cues),
-                                               "qc_left": left})
+    info = {"language": lang, "cues": len(cues), "qc_left": left}
+    if len(languages) > 1:
+        info["languages"] = {row["language"]: row["share"] for row in languages}
+    return StageOutcome(outputs=outputs, info=info)

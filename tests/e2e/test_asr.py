@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.helpers import JFK_TEXT, prepare, run_pipeline, srt_text, stage_dir, wer
+from tests.helpers import JFK_TEXT, normalize_words, prepare, run_pipeline, srt_text, stage_dir, wer
 
 pytestmark = pytest.mark.e2e
 
@@ -90,3 +90,98 @@ def test_multilingual_gives_each_speech_chunk_its_own_language(test_cache, speec
     first, last = data["segments"][0], data["segments"][-1]
     assert first["language"] == "es" and first["start"] < 6.0
     assert last["language"] == "en" and "country" in last["text"].lower()
+
+
+SPANISH = ["Hola amigos.", "Hoy vamos a ver una película muy bonita en el cine del barrio.",
+           "Después comeremos juntos en la casa de mi abuela, que cocina muy bien.",
+           "Mañana por la tarde iremos a la playa con nuestros hermanos.",
+           "El sábado jugamos al fútbol en el parque y después cenamos pescado."]
+SPANISH_WORDS = {"amigos", "película", "barrio", "abuela", "cocina", "playa", "hermanos",
+                 "fútbol", "parque", "pescado", "comeremos", "mañana"}
+
+
+def duration(path) -> float:
+    import subprocess
+
+    return float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration",
+                                 "-of", "csv=p=0", str(path)], capture_output=True, text=True,
+                                check=True).stdout)
+
+
+@pytest.mark.parametrize("english_first, sentences, dominant", [(True, 2, "en"),
+                                                                 (False, 5, "es")])
+def test_auto_detects_mixed_languages_and_decodes_each_region_in_its_own(
+        test_cache, speech, jobs_root, tmp_path, english_first, sentences, dominant):
+    from tests.helpers import concat_audio, espeak, make_silence
+
+    spanish = espeak(" ".join(SPANISH[:sentences]), tmp_path / "es.wav", voice="es")
+    gap = make_silence(tmp_path / "gap.wav", 1.0)
+    parts = [speech / "jfk.flac", gap, spanish] if english_first else \
+        [spanish, gap, speech / "jfk.flac"]
+    mixed = concat_audio(parts, tmp_path / "mixed.wav")
+    job_id = prepare("--media", str(mixed), "-s", "auto", out=jobs_root)
+    run_pipeline(job_id, out=jobs_root)
+    job_dir = jobs_root / job_id
+    data = asr_output(job_dir)
+    windows = data["language_detection"]["windows"]
+    assert {w["language"] for w in windows} == {"en", "es"}  # each window's own, kept
+    assert data["multilingual"]["enabled"] and data["multilingual"]["auto"]
+    assert "confidently not" in data["multilingual"]["reason"]
+    assert "mixed languages" in (job_dir / "logs" / "asr.log").read_text("utf-8")
+    result = json.loads((stage_dir(job_dir, "asr") / "result.json").read_text("utf-8"))
+    assert result["info"]["multilingual"]["auto"] is True
+    switch = duration(parts[0]) + 0.5  # the middle of the silence between the two
+
+    def spanish_part(item: dict) -> bool:  # a segment or cue, by its middle
+        return ((item["start"] + item["end"]) / 2 > switch) == english_first
+
+    english = [s for s in data["segments"] if not spanish_part(s)]
+    other = [s for s in data["segments"] if spanish_part(s)]
+    assert english and other
+    assert all(s["language"] == "en" for s in english)
+    assert all(s["language"] == "es" for s in other)
+    assert "country" in " ".join(s["text"] for s in english).lower()
+    said = set(normalize_words(" ".join(s["text"] for s in other)).split())
+    assert len(said & SPANISH_WORDS) >= 2, said
+    aligned = json.loads(next(job_dir.glob("stages/*_alignment/aligned.json")).read_text())
+    assert {s["language"] for s in aligned["segments"]} == {"en", "es"}
+
+    # the source track: named after the language with the most speech, listing both
+    speech_s = {"en": duration(speech / "jfk.flac"), "es": duration(spanish)}
+    expected = {lang: s / sum(speech_s.values()) for lang, s in speech_s.items()}
+    assert data["language"] == dominant
+    assert sorted(p.name for p in (job_dir / "subtitles").glob("*.srt")) == \
+        [f"mixed.{dominant}.srt"]
+    tracks = json.loads((stage_dir(job_dir, "subtitles:source") / "tracks.json").read_text())
+    assert tracks["language"] == dominant
+    assert [row["language"] for row in tracks["languages"]] == \
+        sorted(expected, key=lambda lang: -expected[lang])
+    for row in tracks["languages"]:
+        assert abs(row["share"] - expected[row["language"]]) < 0.1, tracks["languages"]
+    qc = json.loads((stage_dir(job_dir, "subtitles:source") / "qc.json").read_text())
+    assert {row["language"]: row["share"] for row in qc["languages"]} == \
+        {row["language"]: row["share"] for row in tracks["languages"]}
+    assert sum(row["cues"] for row in qc["languages"]) == qc["cues"]
+    transcript = json.loads((job_dir / "subtitles" / f"mixed.{dominant}.json").read_text())
+    cues = transcript["cues"]
+    assert cues and {c["language"] for c in cues} == {"en", "es"}
+    for cue in cues:
+        assert cue["language"] == ("es" if spanish_part(cue) else "en"), cue
+
+
+def test_auto_on_one_language_keeps_one_decode_and_only_the_window_detections(
+        test_cache, speech, jobs_root):
+    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "auto", out=jobs_root)
+    run_pipeline(job_id, out=jobs_root)
+    data = asr_output(jobs_root / job_id)
+    detection = data["language_detection"]
+    assert detection["windows"] and all(w["language"] == "en" for w in detection["windows"])
+    assert detection["calls"] == len(detection["windows"])  # no per-region detection
+    assert data["decode_passes"] == 1
+    assert data["multilingual"] == {"enabled": False, "auto": True,
+                                    "reason": "the detection windows agree"}
+    assert data["language_shares"] == {"en": 1.0}
+    tracks = json.loads((stage_dir(jobs_root / job_id, "subtitles:source") / "tracks.json")
+                        .read_text())
+    assert tracks["languages"] == [{"language": "en", "iso639_2": "eng", "name": "English",
+                                    "share": 1.0}]

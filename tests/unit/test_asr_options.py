@@ -17,7 +17,7 @@ from shared.model_registry import load_models
 from shared.stage import ResolveContext
 from shared.workflows import load_workflows
 from stages.asr import SPEC, AsrParams, resolve
-from stages.asr.decode import decode_options, group_spans, joined_clips, speech_groups
+from stages.asr.decode import decode_options, joined_clips, speech_groups
 from stages.asr.mlx import mlx_options
 
 HW = HardwareInfo(os="linux", os_release="6", arch="x86_64", python="3.11", cpu_cores=4,
@@ -84,13 +84,12 @@ def test_batched_backend_gets_its_speech_as_clips_of_at_most_30_seconds():
     # in the joined speech audio (silence cut out) each group is one item of the batch
     assert joined_clips(groups) == [{"start": 0.0, "end": 30.0}, {"start": 30.0, "end": 60.0},
                                     {"start": 60.0, "end": 85.0}]
-    options = decode_options(AsrParams(backend="batched", batch_size=8), "en",
-                             clips=group_spans(groups))
+    joined = SimpleNamespace(clips=lambda: joined_clips(groups))  # JoinedSpeech minus audio
+    options = decode_options(AsrParams(backend="batched", batch_size=8), "en", joined=joined)
     assert options["batch_size"] == 8 and options["vad_filter"] is False
     assert options["clip_timestamps"][0] == {"start": 0.0, "end": 30.0}
-    sequential = decode_options(AsrParams(backend="faster-whisper"), "en",
-                                clips=group_spans(groups))
-    assert "batch_size" not in sequential and sequential["clip_timestamps"][:2] == [0.0, 30.0]
+    sequential = decode_options(AsrParams(backend="faster-whisper"), "en", joined=joined)
+    assert "batch_size" not in sequential and "clip_timestamps" not in sequential
     assert decode_options(AsrParams(backend="batched"), "en")["vad_filter"] is True
 
 

@@ -107,3 +107,34 @@ def test_contract_and_resolve_record_the_style_sections():
     assert target.max_cps == 17 and target.max_lines == 2
     styled = resolve(SubtitleParams(style="ja"), ctx)
     assert styled.max_chars_per_line == 16
+
+
+def test_a_mixed_language_source_is_named_after_its_dominant_language_and_lists_every_one(
+        tmp_path):
+    english = "And so my fellow Americans, ask not what your country can do."
+    spanish = "Hola amigos."
+    segs = [{"start": 0.0, "end": 4.8, "text": english, "words": words(english, 0.0),
+             "language": "en"},
+            {"start": 4.9, "end": 5.7, "text": spanish, "words": words(spanish, 4.9),
+             "language": "es"}]
+    # asr detected Spanish (it heard it first), but the track holds more English speech
+    req = request(tmp_path, "source", {"language": "es", "segments": segs}, {"video_fps": 25.0})
+    outcome = process(req, None)
+    assert outcome.info["language"] == "en" and outcome.info["languages"] == {"en": 0.8571,
+                                                                             "es": 0.1429}
+    assert sorted(p.name for p in (tmp_path / "subtitles").glob("*.srt")) == ["My_ Film.en.srt"]
+    tracks = json.loads((req.stage_dir / "tracks.json").read_text("utf-8"))
+    assert tracks["language"] == "en" and tracks["languages"] == [
+        {"language": "en", "iso639_2": "eng", "name": "English", "share": 0.8571},
+        {"language": "es", "iso639_2": "spa", "name": "Spanish", "share": 0.1429}]
+    transcript = json.loads((tmp_path / "subtitles" / "My_ Film.en.json").read_text("utf-8"))
+    cues = transcript["cues"]
+    # the short Spanish cue is not merged into its English neighbour
+    assert [c["language"] for c in cues][-1] == "es" and cues[-1]["text"] == spanish
+    assert {c["language"] for c in cues[:-1]} == {"en"}
+    qc = json.loads((req.stage_dir / "qc.json").read_text("utf-8"))
+    assert qc["language"] == "en"
+    assert qc["languages"] == [
+        {"language": "en", "share": 0.8571, "cues": len(cues) - 1,
+         "cue_ranges": [[1, len(cues) - 1]]},
+        {"language": "es", "share": 0.1429, "cues": 1, "cue_ranges": [[len(cues), len(cues)]]}]
