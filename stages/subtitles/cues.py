@@ -23,6 +23,7 @@ class Cue:
     speech_end: int = 0  # ms: end of the last word (a cue may linger after it)
     lyrics: bool = False
     source_text: str | None = None  # bilingual variant: the source words under this cue
+    untranslated: bool = False  # a target-language cue showing its source text (qc.json)
 
     @property
     def text(self) -> str:

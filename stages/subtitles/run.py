@@ -124,5 +124,7 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     logger.info("%d cues in %s (%s)", len(cues), lang,
                 ", ".join(p.name for p in outputs if p.parent == request.deliverables_dir))
     left = {rule: row["after"] for rule, row in quality["rules"].items() if row["after"]}
-    return StageOutcome(outputs=outputs, info={"language": lang, "cues": len(cues),
-                                               "qc_left": left})
+    info = {"language": lang, "cues": len(cues), "qc_left": left}
+    if quality["untranslated"]["count"]:
+        info["untranslated"] = quality["untranslated"]["count"]
+    return StageOutcome(outputs=outputs, info=info)

@@ -163,6 +163,7 @@ def build(segments: list[dict], profile: StyleProfile, offset: float,
         for piece, source in zip(pieces, sources, strict=True):
             cue = make_cue(piece, profile, lyrics)
             cue.source_text = source
+            cue.untranslated = segment.get("origin") == "untranslated"
             cues.append(cue)
     return merge_short(cues, profile)
 
@@ -177,6 +178,7 @@ def merge_short(cues: list[Cue], profile: StyleProfile) -> list[Cue]:
         prev = out[-1] if out else None
         if (prev is not None and (prev.duration < short or cue.duration < short)
                 and 0 <= cue.start - prev.end <= close and prev.lyrics == cue.lyrics
+                and prev.untranslated == cue.untranslated
                 and cue.end - prev.start <= profile.max_duration * 1000):
             words = prev.words + cue.words
             if len(greedy(words, profile.max_chars_per_line)) <= profile.max_lines:
@@ -184,7 +186,7 @@ def merge_short(cues: list[Cue], profile: StyleProfile) -> list[Cue]:
                              lines=wrap(words, profile.max_chars_per_line, profile.max_lines),
                              speech_end=max(prev.speech_end, cue.speech_end), lyrics=cue.lyrics,
                              source_text=" ".join(t for t in (prev.source_text, cue.source_text)
-                                                  if t) or None)
+                                                  if t) or None, untranslated=cue.untranslated)
                 out[-1] = merged
                 continue
         out.append(cue)
