@@ -1,7 +1,9 @@
 """The subtitle workflow through the user's scripts: Hindi speech in a video -> transcript ->
 English translation (IndicTrans2 route, the tiny stand-in model built by the tests) -> Hindi
 and English subtitle files -> a copy of the video with both as soft tracks. Then a re-run
-skips everything, and a changed translation parameter re-runs only what depends on it."""
+skips everything, and a changed translation parameter re-runs only what depends on it. The
+LLM engine through the scripts, with a draft, and with none and unusable replies (the run
+fails naming the fixes; allowed, the untranslated cues are marked)."""
 
 from __future__ import annotations
 

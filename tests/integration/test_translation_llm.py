@@ -2,9 +2,11 @@
 official anthropic and openai SDKs talking to a loopback server (tests/llm_server.py) that
 speaks their wire formats and "translates" by upper-casing the draft. Covers both providers,
 a reply with a missing line (asked again), 429/529 then success (the SDK's retries), a
-provider that keeps failing (the draft stands, with a warning), no key, no draft at all, a
-re-run served from the cache (zero requests), the budget, hybrid line selection, and that
-the API key reaches the server but no file, log or output."""
+provider that keeps failing (the draft stands, the outcome degraded), no key, no draft at all
+(unusable replies fail the stage naming the fixes, or, allowed, leave marked untranslated
+lines), a reply repeating the source, a re-run served from the cache (zero requests), the
+budget, hybrid line selection, and that the API key reaches the server but no file, log or
+output."""
 
 from __future__ import annotations
 
