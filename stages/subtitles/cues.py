@@ -24,6 +24,7 @@ class Cue:
     lyrics: bool = False
     source_text: str | None = None  # bilingual variant: the source words under this cue
     language: str | None = None  # its segment's language (None: the track's)
+    untranslated: bool = False  # a target-language cue showing its source text (qc.json)
 
     @property
     def text(self) -> str:

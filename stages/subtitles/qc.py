@@ -1,6 +1,7 @@
 """The quality report: every rule, how many cues broke it before the stage's work (the input
 segments as they came) and after it, the worst offenders with timestamps, and why what is
-left could not be fixed automatically."""
+left could not be fixed automatically; and the cues of a target track that show their source
+text (lines the translation left untranslated, allowed by translation.allow_untranslated)."""
 
 from __future__ import annotations
 
@@ -78,8 +79,16 @@ def report(before: list[Cue], after: list[Cue], profile: StyleProfile, rules: Ti
             "timing_ms": {"min_gap": rules.gap, "close_gap": rules.close,
                           "min_duration": rules.min_duration,
                           "max_duration": rules.max_duration, "linger": rules.linger},
-            "rules": table, "input": inputs.as_dict(),
-            "ok": not any(now.values())}
+            "rules": table, "input": inputs.as_dict(), "untranslated": untranslated(after),
+            "ok": not any(now.values()) and not any(c.untranslated for c in after)}
+
+
+def untranslated(cues: list[Cue]) -> dict[str, Any]:
+    """The cues marked untranslated: how many, and each (number, times, text)."""
+    marked = [{"cue": i + 1, "start": clock(c.start), "end": clock(c.end),
+               "text": " / ".join(c.lines), "untranslated": True}
+              for i, c in enumerate(cues) if c.untranslated]
+    return {"count": len(marked), "cues": marked}
 
 
 def log_summary(qc: dict[str, Any]) -> None:
@@ -94,6 +103,10 @@ def log_summary(qc: dict[str, Any]) -> None:
                            hit["text"])
         if row["why_left"]:
             logger.warning("  %s: %d cue(s) left: %s", rule, row["after"], row["why_left"])
+    if qc["untranslated"]["count"]:
+        first = qc["untranslated"]["cues"][0]
+        logger.warning("%d cue(s) are untranslated: they show the source text (first: cue %d "
+                       "at %s)", qc["untranslated"]["count"], first["cue"], first["start"])
     inputs = qc["input"]
     if inputs["dropped_empty_cues"]:
         logger.warning("dropped %d segment(s) with no text (first at %s)",

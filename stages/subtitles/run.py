@@ -167,4 +167,6 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     info = {"language": lang, "cues": len(cues), "qc_left": left}
     if len(languages) > 1:
         info["languages"] = {row["language"]: row["share"] for row in languages}
+    if quality["untranslated"]["count"]:
+        info["untranslated"] = quality["untranslated"]["count"]
     return StageOutcome(outputs=outputs, info=info)

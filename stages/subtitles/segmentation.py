@@ -164,6 +164,7 @@ def build(segments: list[dict], profile: StyleProfile, offset: float,
             cue = make_cue(piece, profile, lyrics)
             cue.source_text = source
             cue.language = segment.get("language")
+            cue.untranslated = segment.get("origin") == "untranslated"
             cues.append(cue)
     return merge_short(cues, profile)
 
@@ -180,6 +181,7 @@ def merge_short(cues: list[Cue], profile: StyleProfile) -> list[Cue]:
         if (prev is not None and (prev.duration < short or cue.duration < short)
                 and 0 <= cue.start - prev.end <= close and prev.lyrics == cue.lyrics
                 and prev.language == cue.language
+                and prev.untranslated == cue.untranslated
                 and cue.end - prev.start <= profile.max_duration * 1000):
             words = prev.words + cue.words
             if len(greedy(words, profile.max_chars_per_line)) <= profile.max_lines:
@@ -187,7 +189,8 @@ def merge_short(cues: list[Cue], profile: StyleProfile) -> list[Cue]:
                              lines=wrap(words, profile.max_chars_per_line, profile.max_lines),
                              speech_end=max(prev.speech_end, cue.speech_end), lyrics=cue.lyrics,
                              source_text=" ".join(t for t in (prev.source_text, cue.source_text)
-                                                  if t) or None, language=cue.language)
+                                                  if t) or None, language=cue.language,
+                             untranslated=cue.untranslated)
                 out[-1] = merged
                 continue
         out.append(cue)

@@ -48,6 +48,11 @@ class TranslationParams(StageParams):
         True, description="replace the job glossary's terms and the film's names by "
         "placeholders before translation, put their preferred translations back after, and "
         "rewrite their alternative spellings in the output (Sri -> Shree)")
+    allow_untranslated: bool = Field(
+        False, description="lines the engine (or the LLM) leaves untranslated (empty output, "
+        "or the source text unchanged) fail the stage, so a target track never shows source "
+        "lines as a translation; true: they keep their source text, are marked in qc.json "
+        "and the job ends degraded (translation_llm reads this from segments.json)")
     # Filled by resolve (the route): the engine that runs here and the language pair.
     nmt: Literal["indictrans2", "nllb", "none"] | None = None
     source_lang: str | None = None
@@ -68,7 +73,8 @@ SPEC = StageSpec(
     description="translate the transcript (IndicTrans2 / NLLB)",
     code=("stages.translation.run", "stages.translation.lines", "stages.translation.engine",
           "stages.translation.nllb", "stages.translation.indictrans2",
-          "stages.translation.torch_device", "shared.glossary", "shared.text_script"),
+          "stages.translation.torch_device", "stages.translation.untranslated",
+          "shared.glossary", "shared.text_script"),
     environment_for=_environment,
 )
 

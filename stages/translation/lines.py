@@ -8,12 +8,16 @@
   segment keeps one line; a very long segment is split into sentences (then clauses) and the
   translations are joined: nothing is truncated;
 - glossary: terms are replaced by numbered placeholders before translation and restored after,
-  with a count of what was applied and what the model lost.
+  with a count of what was applied and what the model lost;
+- untranslated: an engine's output that is no translation of its line (empty, or the source
+  text unchanged), told apart from a line that may rightly stay as it is (no letters; one word,
+  or two, such as a name, in a pair that shares a script).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -41,6 +45,33 @@ def already_in_target(text: str, segment_lang: str | None, source_lang: str, tar
     if not target_script or source_script == target_script:
         return False
     return script_share(text, target_script) >= 0.9
+
+
+def _letters(text: str) -> str:
+    """Letters and combining marks (Indic vowel signs), case-folded: what a comparison of two
+    lines looks at (placeholders, digits, punctuation and emoji are left out)."""
+    return "".join(ch for ch in unicodedata.normalize("NFC", text).casefold()
+                   if ch.isalpha() or unicodedata.category(ch).startswith("M"))
+
+
+def untranslated(source: str, output: str, source_script: str | None,
+                 target_script: str | None) -> str | None:
+    """Why ``output`` is no translation of ``source`` ("empty" or "unchanged"), or None.
+
+    A line with no letters (numbers, punctuation, a placeholder, ♪) needs no translation.
+    When the two languages share a script, one or two words may rightly come back as they are
+    (a name, "Los Angeles", "No.", "Taxi"); three or more words unchanged are untranslated.
+    When the scripts differ, output still written in the source's script is untranslated
+    whatever its length."""
+    if not _letters(source):
+        return None
+    if not _letters(output):
+        return "empty"
+    if _letters(output) != _letters(source):
+        return None
+    if source_script and target_script and source_script != target_script:
+        return "unchanged" if script_share(source, source_script) >= 0.5 else None
+    return "unchanged" if len(re.findall(r"\w+", source)) >= 3 else None
 
 
 def split_long(text: str, max_chars: int) -> list[str]:

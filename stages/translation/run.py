@@ -12,7 +12,7 @@ from pathlib import Path
 from shared import atomic
 from shared.languages import load_languages
 from shared.stage import StageOutcome, StageRequest, report_progress
-from stages.translation import TranslationParams, lines
+from stages.translation import LLM_ENGINES, TranslationParams, lines, untranslated
 from stages.translation.engine import LanguagePair, Translation
 
 logger = logging.getLogger(__name__)
@@ -104,6 +104,13 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
     else:
         outputs = []
     translated = lines.assemble(units, [o.text for o in outputs], texts)
+    left: dict[int, str] = {}  # segment id -> why the engine's output is no translation
+    if params.nmt != "none":
+        for unit, out in zip(units, outputs, strict=True):
+            why = lines.untranslated(unit.text, out.text, source.script, target.script)
+            if why:
+                for sid in unit.segment_ids:
+                    left.setdefault(sid, why)
     confidence: dict[int, float] = {}
     for unit, out in zip(units, outputs, strict=True):
         for sid in unit.segment_ids:
@@ -120,6 +127,9 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
             respelled[alt] = respelled.get(alt, 0) + 1
         rows[i]["text"] = restored
         rows[i]["confidence"] = confidence.get(i)
+        if i in left:  # shown as its source text, never as an empty or partial line
+            rows[i].update(origin="untranslated", untranslated_reason=left[i])
+            rows[i]["text"] = restored if left[i] == "unchanged" else rows[i]["source_text"]
         for term in hits:
             applied[term] = applied.get(term, 0) + 1
         for term in missing:
@@ -140,8 +150,10 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
     result = {"language": target.code, "source_language": source.code,
               "engine": params.nmt, "model": params.model, "segments": rows,
               "glossary": glossary_report, "units": len(units),
-              "generate_calls": generate_calls}
+              "generate_calls": generate_calls,
+              "allow_untranslated": params.allow_untranslated}
     atomic.write_json(request.output("segments.json"), result)
+    degraded = _untranslated(params, rows, source, target, table) if left else []
     counts = {origin: sum(1 for r in rows if r["origin"] == origin)
               for origin in ("nmt", "passthrough", "empty", "untranslated")}
     logger.info("%s -> %s with %s: %d lines (%s), %d units, %d generate calls", source.code,
@@ -154,4 +166,29 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
                         info={"engine": params.nmt, "model": params.model, "lines": len(rows),
                               **{k: v for k, v in counts.items() if v},
                               "generate_calls": generate_calls,
-                              "glossary_terms_applied": sum(applied.values())})
+                              "glossary_terms_applied": sum(applied.values())},
+                        degraded=degraded)
+
+
+def _untranslated(params: TranslationParams, rows: list[dict], source, target, table
+                  ) -> list[str]:
+    """Lines the NMT engine left untranslated: with translation.engine llm or hybrid, the
+    translation_llm stage translates them (and judges what is left); otherwise the stage
+    fails naming the fixes, or, when allowed, records the job as degraded."""
+    left = untranslated.rows_left(rows)
+    reasons = [r["untranslated_reason"] for r in left]
+    labels = {"empty": "{n} empty output(s)", "unchanged": "{n} output(s) repeating the source"}
+    why = f"{params.nmt} gave " + " and ".join(
+        label.format(n=reasons.count(k)) for k, label in labels.items() if k in reasons)
+    if params.engine in LLM_ENGINES:
+        logger.warning("%d line(s) untranslated (%s): left to the LLM", len(left), why)
+        return []
+    others = [e for e in table.engines_for(source, target) if e != params.nmt]
+    fixes = [*(f"another engine: --set translation.engine={e}" for e in others),
+             "--set translation.engine=hybrid (an LLM translates what the NMT could not)",
+             "another model: --set translation.model=NAME (./cache-models.sh --list)"]
+    if not params.allow_untranslated:
+        raise untranslated.refuse(rows, why, fixes, target.name, source.name, retry=False)
+    sentence = untranslated.degraded(rows, why, fixes, target.name, source.name)
+    logger.warning("%s", sentence)
+    return [sentence]

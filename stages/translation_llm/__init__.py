@@ -9,7 +9,10 @@ refines. Lines go in blocks with their neighbours, the film's context and the gl
 reply is validated (same ids, none merged or missing), asked again when it is not, and cached
 on disk, so a re-run costs nothing. usage.json records requests, tokens, cache hits and the
 estimated cost; a budget stops LLM use when reached. When the LLM is unavailable (no key,
-auth, quota, network) the NMT output stands and the stage succeeds with a warning.
+auth, quota, network), over budget or never gives a usable reply, the NMT output stands and
+the stage succeeds, its outcome marked degraded. Lines left with no translation at all (no
+draft) fail the stage, unless translation.allow_untranslated is set (carried in the draft's
+segments.json): then they show their source text, marked in qc.json, and the job is degraded.
 
 This module is the contract (Params, SPEC, resolve, model_refs); the work is in run.py.
 """
@@ -91,7 +94,7 @@ SPEC = StageSpec(
           "stages.translation_llm.prompt", "stages.translation_llm.reply",
           "stages.translation_llm.selection", "stages.translation_llm.providers",
           "stages.translation_llm.cache", "stages.translation_llm.budget",
-          "shared.keys"),
+          "stages.translation.lines", "stages.translation.untranslated", "shared.keys"),
 )
 
 

@@ -110,6 +110,7 @@ class Translator:
                 return None
             except BlockRejected as e:
                 self.usage.failed_requests += 1
+                self.usage.last_problem = f"request refused: {e}"
                 self._rejected_in_a_row += 1
                 self._warn(f"{label}: {e}; draft kept")
                 if self._rejected_in_a_row >= MAX_REJECTED_IN_A_ROW:
@@ -125,6 +126,7 @@ class Translator:
                                     "max_output_tokens or lower block_size)"
                                     if answer.truncated else "")
                 logger.warning("%s: invalid reply: %s", label, problem)
+                self.usage.last_problem = problem
                 note = prompt.repair_note(problem, block.ids)
                 continue
             logger.info("%s: %d lines, %d+%d tokens", label, len(block.ids),

@@ -62,6 +62,7 @@ class Usage:
     lines_translated: int = 0
     budget_exhausted: bool = False
     unavailable: str | None = None
+    last_problem: str | None = None  # why the last unusable reply could not be used
     warnings: list[str] = field(default_factory=list)
 
     def add(self, input_tokens: int, output_tokens: int) -> None:
@@ -100,5 +101,6 @@ class Usage:
             "blocks": self.blocks, "blocks_from_llm": self.blocks_from_llm,
             "blocks_kept_draft": self.blocks_kept_draft,
             "lines_selected": self.lines_selected, "lines_translated": self.lines_translated,
-            "unavailable": self.unavailable, "warnings": self.warnings,
+            "unavailable": self.unavailable, "last_problem": self.last_problem,
+            "warnings": self.warnings,
         }

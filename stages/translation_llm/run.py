@@ -1,7 +1,9 @@
 """The translation_llm stage's work, in the llm venv: read the NMT draft, pick the lines to
 send, translate them block by block (blocks.py), and write segments.json (the draft's shape;
 "origin": "llm" for the lines the LLM wrote, "draft": the NMT text they replace) and
-usage.json."""
+usage.json. Lines that kept the NMT draft make the job degraded; lines left untranslated
+(no draft, or a draft the NMT could not translate) fail the stage unless the draft's
+segments.json allows them (translation.allow_untranslated)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import os
 from pathlib import Path
 
 from shared import atomic, keys
-from shared.errors import PipelineError
 from shared.stage import StageOutcome, StageRequest
+from stages.translation import lines as line_rules
+from stages.translation import untranslated
 from stages.translation_llm import LlmParams, prompt, selection
 from stages.translation_llm.blocks import Translator, plan
 from stages.translation_llm.budget import Usage, price_for
@@ -104,7 +107,7 @@ def process(request: StageRequest, state=None) -> StageOutcome:
     segments: list[dict] = draft.get("segments", [])
     draft_engine = draft.get("engine") or "none"
     has_draft = draft_engine != "none"
-    source_name, _ = _language(draft.get("source_language"))
+    source_name, source_script = _language(draft.get("source_language"))
     target_code = request.lang or draft.get("language")
     target_name, target_script = _language(target_code)
 
@@ -136,17 +139,11 @@ def process(request: StageRequest, state=None) -> StageOutcome:
             usage=usage, connect=_connect(params), repair_attempts=params.repair_attempts)
         translated = translator.run(plan(segments, list(chosen), lines, params.block_size,
                                          params.context_lines))
+        translated = _no_copies(translated, segments, source_script, target_script, usage)
     usage.lines_translated = len(translated)
 
     missing = [i for i in chosen if i not in translated]
-    if usage.unavailable:
-        if not has_draft and missing:
-            raise PipelineError(
-                f"llm unavailable: {usage.unavailable}; there is no NMT draft to fall back "
-                f"on ({len(missing)} of {len(chosen)} lines untranslated)",
-                fix=f"{keys.missing_key_fix(params.provider)}; or cache an NMT model "
-                "(./cache-models.sh --stage translation) and use --set translation.engine="
-                "hybrid; then re-run")
+    if usage.unavailable and has_draft:
         usage.warnings.insert(0, f"llm unavailable: {usage.unavailable}; NMT output kept for "
                               f"{len(missing)} line(s) (re-run with --force translation_llm "
                               "once it is back: cached blocks cost nothing)")
@@ -179,6 +176,8 @@ def process(request: StageRequest, state=None) -> StageOutcome:
                                   for i, why in chosen.items()]
     usage_path = request.output("usage.json")
     atomic.write_json(usage_path, usage_json)
+    degraded = _degraded(params, usage, out_segments, missing, has_draft, draft,
+                         (target_name, source_name))
     cost = usage_json["estimated_cost_usd"]
     logger.info("%d of %d lines from the llm; %d request(s), %d cached block(s), %s+%s "
                 "tokens, cost %s", len(translated), len(chosen), usage.requests,
@@ -188,9 +187,71 @@ def process(request: StageRequest, state=None) -> StageOutcome:
             "lines_selected": len(chosen), "lines_llm": len(translated),
             "requests": usage.requests, "cache_hits": usage.cache_hits,
             "estimated_cost_usd": cost, "warnings": usage.warnings}
-    if usage.unavailable:
+    if usage.unavailable and usage.warnings:
         info["warning"] = usage.warnings[0]
-    return StageOutcome(outputs=[output, usage_path], info=info)
+    return StageOutcome(outputs=[output, usage_path], info=info, degraded=degraded)
+
+
+def _no_copies(translated: dict[int, str], segments: list[dict], source_script: str | None,
+               target_script: str | None, usage: Usage) -> dict[int, str]:
+    """The LLM's lines less those that are no translation (empty, or the source repeated):
+    for those the draft stands, or the line stays untranslated."""
+    sources = {int(s["id"]): str(s.get("source_text") or s.get("text") or "")
+               for s in segments}
+    copies = [i for i, text in translated.items()
+              if line_rules.untranslated(sources[i], text, source_script, target_script)]
+    if copies:
+        usage.last_problem = (f"the reply repeated the source text for {len(copies)} "
+                              f"line(s) (ids {', '.join(map(str, copies[:10]))})")
+        logger.warning("%s", usage.last_problem)
+    return {i: text for i, text in translated.items() if i not in copies}
+
+
+def _why(usage: Usage) -> str:
+    """Why lines the LLM was asked for got no translation from it."""
+    if usage.unavailable:
+        return f"llm unavailable: {usage.unavailable}"
+    if usage.budget_exhausted:
+        return f"the budget of ${usage.budget_usd} was reached"
+    if usage.last_problem:
+        return f"no usable reply; the last problem: {usage.last_problem}"
+    return "the LLM gave no translation"
+
+
+def _fixes(params: LlmParams, usage: Usage) -> list[str]:
+    if usage.unavailable:
+        return [f"a valid key and a reachable provider: {keys.missing_key_fix(params.provider)}"]
+    if usage.budget_exhausted:
+        return ["raise --set translation_llm.budget_usd=... (cached blocks cost nothing)"]
+    return ["smaller blocks: --set translation_llm.block_size=10",
+            "another model: --set translation_llm.model=..."]
+
+
+def _degraded(params: LlmParams, usage: Usage, out_segments: list[dict], missing: list[int],
+              has_draft: bool, draft: dict, names: tuple[str, str]) -> list[str]:
+    """One sentence for lines that fell back from the LLM to the NMT draft; then lines left
+    untranslated: the stage's error, or a second sentence when the draft allows them."""
+    target, source = names
+    by_id = {int(s["id"]): s for s in out_segments}
+    fell_back = [i for i in missing if has_draft and by_id[i].get("origin") != "untranslated"]
+    degraded = []
+    if fell_back:
+        degraded.append(
+            f"{len(fell_back)} line(s) kept the {draft.get('engine')} draft instead of the "
+            f"LLM's translation ({_why(usage)}); fix: {'; or '.join(_fixes(params, usage))}; "
+            "then re-run with --force translation_llm (cached blocks cost nothing)")
+        logger.warning("%s", degraded[-1])
+    if not untranslated.rows_left(out_segments):
+        return degraded
+    fixes = ["an NMT draft to fall back on: cache an NMT model (./cache-models.sh --stage "
+             "translation) and use --set translation.engine=hybrid" if not has_draft else
+             "another NMT engine for the draft: --set translation.engine=hybrid with "
+             "--set translation.model=NAME", *_fixes(params, usage)]
+    if not draft.get("allow_untranslated"):
+        raise untranslated.refuse(out_segments, _why(usage), fixes, target, source)
+    degraded.append(untranslated.degraded(out_segments, _why(usage), fixes, target, source))
+    logger.warning("%s", degraded[-1])
+    return degraded
 
 
 def _job_year(request: StageRequest) -> int | None:

@@ -1,7 +1,9 @@
 """The subtitle workflow through the user's scripts: Hindi speech in a video -> transcript ->
 English translation (IndicTrans2 route, the tiny stand-in model built by the tests) -> Hindi
 and English subtitle files -> a copy of the video with both as soft tracks. Then a re-run
-skips everything, and a changed translation parameter re-runs only what depends on it."""
+skips everything, and a changed translation parameter re-runs only what depends on it. The
+LLM engine through the scripts, with a draft, and with none and unusable replies (the run
+fails naming the fixes; allowed, the untranslated cues are marked)."""
 
 from __future__ import annotations
 
@@ -167,3 +169,39 @@ def test_llm_engine_through_the_scripts_with_a_loopback_api(translate_cache, fil
         assert forced.returncode == 0, forced.stdout + forced.stderr
         assert "translation_llm:en" in stages_ran(forced)
         assert server.count == before  # answered from the response cache
+
+
+def test_llm_with_no_draft_and_unusable_replies_fails_then_ships_marked_when_allowed(
+        film, tmp_path):
+    """translation.engine=llm with no NMT model cached and an LLM whose replies are never
+    usable: the English track would hold the Hindi lines, so the run fails naming the fixes;
+    with translation.allow_untranslated=true it finishes, qc.json marks the cues and the lock
+    records the degradation."""
+    from tests.llm_server import LlmServer
+
+    _, path = make_model_cache(tmp_path / "models")  # Whisper only: no NMT draft
+    jobs_root = tmp_path / "out"
+    with LlmServer(default="garbage") as server:
+        env = {"SUBPIPE_HARDWARE_CACHE": str(path), "ANTHROPIC_API_KEY": "fake-key-0123456789",
+               "ANTHROPIC_BASE_URL": server.url}
+        job_id = prepare("--media", str(film), "--workflow", "translate", "-s", "hi",
+                         "-t", "en", "--title", "No Draft", "--set", "translation.engine=llm",
+                         out=jobs_root, env=env)
+        proc = run_pipeline(job_id, out=jobs_root, env=env, check=False)
+        said = proc.stdout + proc.stderr
+        assert proc.returncode != 0, said
+        assert "line(s) are untranslated" in said and "the reply holds no JSON object" in said
+        assert "--set translation.engine=hybrid" in said
+        assert "--set translation.allow_untranslated=true" in said
+        job_dir = jobs_root / job_id
+        assert not (job_dir / "subtitles" / "No Draft.en.srt").exists()
+
+        allowed = run_pipeline(job_id, "--set", "translation.allow_untranslated=true",
+                               out=jobs_root, env=env, check=False)
+        # 0 today; 3 ("finished, degraded") once the runner reports degraded jobs
+        assert allowed.returncode in (0, 3), allowed.stdout + allowed.stderr
+    record = lock(job_dir)["stages"]["translation_llm:en"]
+    assert any("line(s) are untranslated" in d for d in record["degraded"])
+    qc = json.loads(next(job_dir.glob("stages/*_subtitles_en/qc.json")).read_text("utf-8"))
+    en = pysubs2.load(str(job_dir / "subtitles" / "No Draft.en.srt"))
+    assert qc["untranslated"]["count"] == len(en) > 0  # every cue shows Hindi, marked

@@ -2,9 +2,11 @@
 official anthropic and openai SDKs talking to a loopback server (tests/llm_server.py) that
 speaks their wire formats and "translates" by upper-casing the draft. Covers both providers,
 a reply with a missing line (asked again), 429/529 then success (the SDK's retries), a
-provider that keeps failing (the draft stands, with a warning), no key, no draft at all, a
-re-run served from the cache (zero requests), the budget, hybrid line selection, and that
-the API key reaches the server but no file, log or output."""
+provider that keeps failing (the draft stands, the outcome degraded), no key, no draft at all
+(unusable replies fail the stage naming the fixes, or, allowed, leave marked untranslated
+lines), a reply repeating the source, a re-run served from the cache (zero requests), the
+budget, hybrid line selection, and that the API key reaches the server but no file, log or
+output."""
 
 from __future__ import annotations
 
@@ -51,7 +53,7 @@ GLOSSARY = [{"term": "राज", "translation": "Raj", "applied": 1}]
 
 class Job:
     def __init__(self, root: Path, segments: list[dict], *, engine: str = "nllb",
-                 **params) -> None:
+                 allow_untranslated: bool = False, **params) -> None:
         self.root = root
         self.dir = root / "job"
         self.stage_dir = self.dir / "stages" / "08_translation_llm_en"
@@ -64,7 +66,8 @@ class Job:
         draft.write_text(json.dumps({
             "language": "en", "source_language": "hi", "engine": engine,
             "model": None if engine == "none" else "facebook/nllb-200-distilled-600M",
-            "segments": segments, "glossary": GLOSSARY}, ensure_ascii=False), "utf-8")
+            "segments": segments, "glossary": GLOSSARY,
+            "allow_untranslated": allow_untranslated}, ensure_ascii=False), "utf-8")
         defaults = {"mode": "llm", "model": "claude-sonnet-4-5", "cache_dir": str(self.cache_dir),
                     "max_retries": 2, "timeout_s": 20}
         if params.get("provider") == "openai":
@@ -176,6 +179,11 @@ def test_reply_never_valid_keeps_the_draft(tmp_path):
     assert server.count == 2
     assert job.segments[1]["text"] == "Hello, how are you?"
     assert any("no valid reply" in w for w in job.result["info"]["warnings"])
+    # the fallback from the LLM to the NMT draft is a degradation the job's end state shows
+    [degraded] = job.result["degraded"]
+    assert degraded.startswith("3 line(s) kept the nllb draft instead of the LLM's")
+    assert "the reply holds no JSON object" in degraded and "--force translation_llm" in degraded
+    assert job.usage["last_problem"] == "the reply holds no JSON object"
 
 
 @pytest.mark.parametrize("provider,errors", [("anthropic", [429, 529]), ("openai", [429, 500])])
@@ -205,6 +213,9 @@ def test_persistent_failure_keeps_the_draft_with_a_warning(tmp_path):
     assert "llm unavailable" in job.log.read_text("utf-8")
     usage = job.usage
     assert usage["unavailable"] and usage["blocks_kept_draft"] == 3
+    [degraded] = job.result["degraded"]
+    assert "kept the nllb draft" in degraded and "llm unavailable" in degraded
+    assert "ANTHROPIC_API_KEY" in degraded
     assert usage["requests"] == 0 and usage["failed_requests"] == 1
 
 
@@ -268,6 +279,56 @@ def test_no_draft_and_no_llm_fails_naming_the_fix(tmp_path):
     assert "cache-models.sh" in result["error"]
 
 
+UNTRANSLATED = [seg(1, "नमस्ते, आप कैसे हैं?", "नमस्ते, आप कैसे हैं?", origin="untranslated",
+                     confidence=None),
+                 seg(2, "OK boss", "OK boss", origin="passthrough", confidence=None),
+                 seg(3, "राज कल मुंबई जाएगा।", "राज कल मुंबई जाएगा।", origin="untranslated",
+                     confidence=None)]
+
+
+def test_unusable_replies_and_no_draft_fail_counting_the_lines_and_naming_the_fixes(tmp_path):
+    """translation.engine=llm with no NMT draft: three unusable replies leave the lines in
+    Hindi; an "English" track must not show them, so the stage fails and says how to fix it."""
+    job = Job(tmp_path, UNTRANSLATED, engine="none")
+    with LlmServer(default="drop") as server:
+        proc = job.run(server)
+    assert proc.returncode == 1 and server.count == 3  # 1 + 2 repair attempts
+    result = job.result
+    assert result["status"] == "failed" and not result["degraded"]
+    error = result["error"]
+    assert error.startswith("2 of 2 line(s) are untranslated (no usable reply; the last "
+                            "problem: 1 line(s) missing (ids 3)")
+    assert "the English track would show them in Hindi" in error
+    assert "--set translation.engine=hybrid" in error and "re-run (a retry)" in error
+    assert "--set translation.allow_untranslated=true" in error
+    assert "cache-models.sh --stage translation" in error
+
+
+def test_allowed_untranslated_lines_succeed_marked_and_degraded(tmp_path):
+    job = Job(tmp_path, UNTRANSLATED, engine="none", allow_untranslated=True)
+    with LlmServer(default="garbage") as server:
+        proc = job.run(server)
+    ok(job, proc)
+    out = job.segments
+    assert [out[i]["origin"] for i in (1, 2, 3)] == ["untranslated", "passthrough",
+                                                      "untranslated"]
+    assert out[1]["text"] == "नमस्ते, आप कैसे हैं?"  # the source text, marked as such
+    [degraded] = job.result["degraded"]
+    assert degraded.startswith("2 of 2 line(s) are untranslated (no usable reply; the last "
+                               "problem: the reply holds no JSON object)")
+    assert "marked 'untranslated' in qc.json" in degraded
+
+
+def test_a_reply_repeating_the_source_is_no_translation(tmp_path):
+    """The loopback server with no prefix answers a Hindi line with the line itself
+    (upper-casing changes no Devanagari): that is not accepted as English."""
+    job = Job(tmp_path, UNTRANSLATED, engine="none", repair_attempts=0)
+    with LlmServer(prefix="") as server:
+        proc = job.run(server)
+    assert proc.returncode == 1 and server.count == 1
+    assert "the reply repeated the source text for 2 line(s) (ids 1, 3)" in job.result["error"]
+
+
 def test_no_draft_translates_every_line(tmp_path):
     lines = [seg(1, "नमस्ते", "नमस्ते", origin="untranslated", confidence=None),
              seg(2, "OK", "OK", origin="passthrough", confidence=None)]
@@ -313,6 +374,8 @@ def test_budget_stops_llm_use(tmp_path):
     ok(job, proc)
     assert server.count == 2
     assert [job.segments[i]["origin"] for i in range(1, 6)] == ["llm"] * 2 + ["nmt"] * 3
+    [degraded] = job.result["degraded"]
+    assert degraded.startswith("3 line(s) kept the nllb draft") and "budget" in degraded
     usage = job.usage
     assert usage["budget_exhausted"] and usage["estimated_cost_usd"] == \
         pytest.approx(2 * PER_REQUEST_USD)

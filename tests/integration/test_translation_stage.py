@@ -1,12 +1,13 @@
 """The translation stage end to end in its engine's venv, on a hand-made transcript: routing,
 one line per segment, pass-through, empty lines, long lines, merged fragments, glossary
-placeholders, emoji and control characters. The models are the tiny ones the tests build
-(tests/tiny_indictrans2.py, tests/tiny_nllb.py), loaded by name from a temporary HF cache with
-the network refused."""
+placeholders, emoji and control characters, and lines the engine gives back untranslated.
+The models are the tiny ones the tests build (tests/tiny_indictrans2.py, tests/tiny_nllb.py),
+loaded by name from a temporary HF cache with the network refused."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,8 @@ SEGMENTS = [
 
 
 def run_translation(tmp_path: Path, hardware, *, source: str, target: str, model: str,
-                    nmt: str, glossary: str | None = None, **params) -> tuple[dict, dict, str]:
+                    nmt: str, glossary: str | None = None, status: str = "ok",
+                    **params) -> tuple[dict, dict, str]:
     job_dir = tmp_path / "job"
     stage_dir = job_dir / "stages" / "05_translation_en"
     stage_dir.mkdir(parents=True)
@@ -56,9 +58,9 @@ def run_translation(tmp_path: Path, hardware, *, source: str, target: str, model
     log = job_dir / "logs" / "translation.log"
     result = EnvironmentManager(hardware).run_in_environment(
         nmt, stage_argv("translation", [job_dir], key), log_paths=[log], timeout=600)
-    assert result.ok, "\n".join(result.tail)
+    assert result.ok == (status == "ok"), "\n".join(result.tail)
     outcome = json.loads((stage_dir / RESULT_FILE).read_text("utf-8"))
-    assert outcome["status"] == "ok", outcome
+    assert outcome["status"] == status, outcome
     data = json.loads((stage_dir / "segments.json").read_text("utf-8"))
     return data, outcome, log.read_text("utf-8")
 
@@ -105,14 +107,22 @@ def test_merging_fragments_can_be_switched_off(tiny_indictrans2_hub, tmp_path): 
     merged, _, _ = run_translation(
         tmp_path / "a", tiny_indictrans2_hub.hardware, source="hi", target="en",
         model="ai4bharat/indictrans2-indic-en-1B", nmt="indictrans2")
-    apart, _, _ = run_translation(
+    apart, outcome, _ = run_translation(
         tmp_path / "b", tiny_indictrans2_hub.hardware, source="hi", target="en",
-        model="ai4bharat/indictrans2-indic-en-1B", nmt="indictrans2", merge_fragments=False)
+        model="ai4bharat/indictrans2-indic-en-1B", nmt="indictrans2", merge_fragments=False,
+        allow_untranslated=True)
     # segments 3 and 4 are one sentence: translated together (one unit fewer) and split back
     # in proportion, each keeping a part; apart, each is its own translation
     assert merged["units"] == apart["units"] - 1
     assert merged["segments"][3]["text"] and merged["segments"][4]["text"]
-    assert [r["origin"] for r in merged["segments"]] == [r["origin"] for r in apart["segments"]]
+    # the random model gives some lines on their own back empty ("जब मैं छोटा था" with this
+    # seed): marked untranslated, they show their source text and the outcome says so
+    left = [r for r in apart["segments"] if r["origin"] == "untranslated"]
+    assert all(r["text"] == r["source_text"] and r["untranslated_reason"] for r in left)
+    assert [r["origin"] for r in merged["segments"]] == [
+        "nmt" if r["origin"] == "untranslated" else r["origin"] for r in apart["segments"]]
+    assert [d.startswith(f"{len(left)} of 5 line(s) are untranslated (indictrans2 gave")
+            for d in outcome["degraded"]] == ([True] if left else [])
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +151,54 @@ def test_nllb_route_with_the_glossary_and_pass_through(nllb_cache, tmp_path):
         model="facebook/nllb-200-distilled-600M", nmt="nllb", passthrough=False)
     assert other["segments"][1]["origin"] == "nmt"
     assert other["units"] == data["units"] + 1
+
+
+def silent_nllb(hardware, folder: Path) -> Path:
+    """The tiny NLLB as a local folder whose generation config suppresses every ordinary
+    token (transformers' ``suppress_tokens``): generate can only emit special tokens (end of
+    sentence, language codes), so every line really comes back empty from the real engine."""
+    from shared import hf_cache
+    from tests import tiny_nllb
+
+    snapshot = hf_cache.snapshot_dir(hardware.cache.hf_hub_cache, tiny_nllb.REPO_ID)
+    shutil.copytree(snapshot, folder)  # the symlinks' files, a folder of our own
+    special = {t["id"] for t in json.loads((folder / "tokenizer.json").read_text("utf-8"))
+               ["added_tokens"] if t["special"]}
+    vocab = json.loads((folder / "config.json").read_text("utf-8"))["vocab_size"]
+    config_file = folder / "generation_config.json"
+    config = json.loads(config_file.read_text("utf-8")) if config_file.exists() else {}
+    config["suppress_tokens"] = [i for i in range(vocab) if i not in special]
+    config_file.unlink(missing_ok=True)
+    config_file.write_text(json.dumps(config), "utf-8")
+    return folder
+
+
+def test_lines_an_engine_returns_empty_fail_the_stage_naming_the_fixes(nllb_cache, tmp_path):
+    model = silent_nllb(nllb_cache, tmp_path / "silent-nllb")
+    data, outcome, log = run_translation(
+        tmp_path / "refused", nllb_cache, source="hi", target="en", model=str(model),
+        nmt="nllb", engine="nllb", status="failed")
+    # one unit per line: the Hinglish line passes through, the blank one is empty, the other
+    # five (one is two merged fragments) come back empty
+    rows = {r["id"]: r for r in data["segments"]}
+    assert [rows[i]["origin"] for i in range(7)] == [
+        "untranslated", "passthrough", "empty", "untranslated", "untranslated",
+        "untranslated", "untranslated"]
+    assert all(rows[i]["untranslated_reason"] == "empty" for i in (0, 3, 4, 5, 6))
+    assert rows[0]["text"] == rows[0]["source_text"]  # never an empty line
+    error = outcome["error"]
+    assert error.startswith("5 of 5 line(s) are untranslated (nllb gave 5 empty output(s); "
+                            "first at 00:00.000: 'राज, तुम कहाँ हो?')")
+    assert "the English track would show them in Hindi" in error
+    assert "--set translation.engine=indictrans2" in error  # the other engine for hi -> en
+    assert "--set translation.engine=hybrid" in error
+    assert "--set translation.allow_untranslated=true" in error
+    assert not outcome["degraded"]
+    # allowed: the stage succeeds and the job's outcome says how many lines
+    data, outcome, _ = run_translation(
+        tmp_path / "allowed", nllb_cache, source="hi", target="en", model=str(model),
+        nmt="nllb", engine="nllb", allow_untranslated=True)
+    assert data["allow_untranslated"] is True
+    [degraded] = outcome["degraded"]
+    assert degraded.startswith("5 of 5 line(s) are untranslated (nllb gave 5 empty output(s))")
+    assert outcome["info"]["untranslated"] == 5

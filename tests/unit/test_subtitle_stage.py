@@ -138,3 +138,32 @@ def test_a_mixed_language_source_is_named_after_its_dominant_language_and_lists_
         {"language": "en", "share": 0.8571, "cues": len(cues) - 1,
          "cue_ranges": [[1, len(cues) - 1]]},
         {"language": "es", "share": 0.1429, "cues": 1, "cue_ranges": [[len(cues), len(cues)]]}]
+
+
+def test_untranslated_lines_are_marked_per_cue_in_qc_json(tmp_path):
+    """Lines the translation left in the source language (allowed by
+    translation.allow_untranslated) are shown, and qc.json marks each of their cues; a short
+    translated cue next to one is not merged into it."""
+    translated = {"language": "en", "source_language": "hi", "engine": "llm", "segments": [
+        {"id": 0, "start": 1.0, "end": 5.0, "source_text": HINDI[0][0], "origin": "llm",
+         "text": "Hello friends, today we will talk about a new film."},
+        {"id": 1, "start": 6.0, "end": 9.0, "source_text": "यह फ़िल्म मुंबई में बनी है।",
+         "origin": "untranslated", "text": "यह फ़िल्म मुंबई में बनी है।"},
+        {"id": 2, "start": 9.1, "end": 9.6, "source_text": "चलो", "origin": "llm",
+         "text": "Let's go."},
+        {"id": 3, "start": 12.0, "end": 14.0, "source_text": "घर चलते हैं, दोस्तों।",
+         "origin": "untranslated", "text": "घर चलते हैं, दोस्तों।"}]}
+    req = request(tmp_path, "en", translated, {"video_fps": None}, formats=["srt"])
+    outcome = process(req, None)
+    qc = json.loads((req.stage_dir / "qc.json").read_text("utf-8"))
+    cues = formats.read(tmp_path / "subtitles" / "My_ Film.en.srt")
+    marked = qc["untranslated"]["cues"]
+    assert qc["untranslated"]["count"] == len(marked) == 2 and qc["ok"] is False
+    assert all(c["untranslated"] for c in marked)
+    # the marked cues are exactly the ones showing the source text
+    assert [" ".join(cues[c["cue"] - 1]["lines"]) for c in marked] == [
+        "यह फ़िल्म मुंबई में बनी है।", "घर चलते हैं, दोस्तों।"]
+    assert ["Let's go." in " ".join(c["lines"]) for c in cues].count(True) == 1
+    assert "Let's go." not in " ".join(cues[marked[0]["cue"] - 1]["lines"])
+    assert marked[0]["start"] == "00:00:06.000"
+    assert outcome.info["untranslated"] == 2

@@ -161,3 +161,20 @@ def test_an_empty_transcript_gives_an_empty_translation_without_loading_a_model(
     data = json.loads((stage_dir / "segments.json").read_text("utf-8"))
     assert data["segments"] == [] and data["generate_calls"] == 0
     assert outcome.info["lines"] == 0 and state == {}  # no engine was loaded
+
+
+@pytest.mark.parametrize(("source", "output", "scripts", "why"), [
+    ("राज, तुम कहाँ हो?", "", ("Deva", "Latn"), "empty"),
+    ("राज, तुम कहाँ हो?", " … ♪ ", ("Deva", "Latn"), "empty"),
+    ("राज, तुम कहाँ हो?", "राज, तुम कहाँ हो?", ("Deva", "Latn"), "unchanged"),
+    ("चलो", "चलो!", ("Deva", "Latn"), "unchanged"),  # another script: one word is enough
+    ("Where are you going?", "where are you going", ("Latn", "Latn"), "unchanged"),
+    ("राज, तुम कहाँ हो?", "Raj, where are you?", ("Deva", "Latn"), None),
+    ("Rahul Sharma!", "Rahul Sharma!", ("Latn", "Latn"), None),  # a name may stay
+    ("No.", "No.", ("Latn", "Latn"), None),
+    ("OK", "OK", ("Deva", "Latn"), None),  # not in the source's script
+    ("2024!", "", ("Latn", "Deva"), None),  # no letters: nothing to translate
+    ("[1] [2]", "[1] [2]", ("Deva", "Latn"), None),  # glossary placeholders only
+])
+def test_an_output_that_is_no_translation_is_told_apart(source, output, scripts, why):
+    assert lines.untranslated(source, output, *scripts) == why
