@@ -165,6 +165,23 @@ def run_pipeline(job_id: str, *args: str, out: Path, env: dict[str, str] | None 
     return proc
 
 
+def degraded_stages(job_dir: Path) -> dict[str, list[str]]:
+    """Stage key -> what it recorded as degraded (lock.json), for the stages that did."""
+    records = json.loads((job_dir / "lock.json").read_text("utf-8"))["stages"]
+    return {key: r["degraded"] for key, r in records.items() if r.get("degraded")}
+
+
+def assert_finished(proc: subprocess.CompletedProcess, job_dir: Path,
+                    may_degrade: tuple[str, ...] = ()) -> None:
+    """The run finished: exit 0 when no stage degraded, else 3, and only the stages in
+    ``may_degrade`` did (e.g. asr on synthetic Hindi, which the embedded base model writes in
+    Latin or Arabic script)."""
+    detail = f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    degraded = degraded_stages(job_dir)
+    assert proc.returncode == (3 if degraded else 0), detail
+    assert set(degraded) <= set(may_degrade), f"{degraded}\n{detail}"
+
+
 def stages_ran(proc: subprocess.CompletedProcess) -> list[str]:
     """Stage keys the run executed, from its plain-text progress lines."""
     return re.findall(r"^\s*(\S+): done in", proc.stdout, flags=re.M)

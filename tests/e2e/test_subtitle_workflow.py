@@ -19,6 +19,7 @@ from shared import hf_cache
 from shared.environment_manager import EnvironmentManager
 from tests import tiny_indictrans2
 from tests.helpers import (
+    assert_finished,
     concat_audio,
     espeak,
     lock,
@@ -87,8 +88,8 @@ def test_subtitle_workflow_hindi_to_english(translate_cache, film, tmp_path):
     assert (job_dir / "glossary.tsv").read_text("utf-8") == glossary.read_text("utf-8")
     assert job["stage_environments"]["translation"] == "indictrans2"
 
-    proc = run_pipeline(job_id, out=jobs_root, env=env)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_pipeline(job_id, out=jobs_root, env=env, check=False)
+    assert_finished(proc, job_dir, may_degrade=("asr",))  # base writes little usable Hindi
     assert stages_ran(proc) == ["demux", "metadata", "glossary", "asr", "alignment", "songs",
                                 "translation:en", "subtitles:source", "subtitles:en", "mux"]
     assert sha256(film) == before  # the user's media is never modified
@@ -120,12 +121,14 @@ def test_subtitle_workflow_hindi_to_english(translate_cache, film, tmp_path):
     assert [s["disposition"]["default"] for s in subs] == [0, 1]  # the first target
     assert {s["codec_type"] for s in streams} == {"video", "audio", "subtitle"}
 
-    again = run_pipeline(job_id, out=jobs_root, env=env)
-    assert again.returncode == 0 and stages_ran(again) == []
+    again = run_pipeline(job_id, out=jobs_root, env=env, check=False)
+    assert_finished(again, job_dir, may_degrade=("asr",))
+    assert stages_ran(again) == []
     assert len(stages_skipped(again)) == 10
 
-    changed = run_pipeline(job_id, "--set", "translation.max_chars=200", out=jobs_root, env=env)
-    assert changed.returncode == 0, changed.stdout + changed.stderr
+    changed = run_pipeline(job_id, "--set", "translation.max_chars=200", out=jobs_root, env=env,
+                           check=False)
+    assert_finished(changed, job_dir, may_degrade=("asr",))
     assert stages_ran(changed)[0] == "translation:en"
     assert "demux" not in stages_ran(changed) and "asr" not in stages_ran(changed)
     assert lock(job_dir)["stages"]["translation:en"]["status"] == "done"
@@ -146,13 +149,13 @@ def test_llm_engine_through_the_scripts_with_a_loopback_api(translate_cache, fil
                          "-t", "en", "--title", "LLM Film",
                          "--set", "translation.engine=llm",
                          "--set", "translation.num_beams=1", out=jobs_root, env=env)
-        proc = run_pipeline(job_id, out=jobs_root, env=env)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        job_dir = jobs_root / job_id
+        proc = run_pipeline(job_id, out=jobs_root, env=env, check=False)
+        assert_finished(proc, job_dir, may_degrade=("asr",))  # the LLM wrote: not degraded
         assert "translation_llm:en" in stages_ran(proc)
         assert server.count >= 1
         assert all(r.headers.get("authorization", r.headers.get("x-api-key", "")).endswith(
             secret) for r in server.requests)
-        job_dir = jobs_root / job_id
         en = pysubs2.load(str(job_dir / "subtitles" / "LLM Film.en.srt"))
         llm = json.loads(next(job_dir.glob("stages/*_translation_llm_en/segments.json"))
                          .read_text("utf-8"))
@@ -165,8 +168,9 @@ def test_llm_engine_through_the_scripts_with_a_loopback_api(translate_cache, fil
                 assert secret not in path.read_bytes().decode("utf-8", "replace"), path
         assert secret not in proc.stdout + proc.stderr
         before = server.count
-        forced = run_pipeline(job_id, "--force", "translation_llm", out=jobs_root, env=env)
-        assert forced.returncode == 0, forced.stdout + forced.stderr
+        forced = run_pipeline(job_id, "--force", "translation_llm", out=jobs_root, env=env,
+                              check=False)
+        assert_finished(forced, job_dir, may_degrade=("asr",))
         assert "translation_llm:en" in stages_ran(forced)
         assert server.count == before  # answered from the response cache
 
@@ -198,8 +202,8 @@ def test_llm_with_no_draft_and_unusable_replies_fails_then_ships_marked_when_all
 
         allowed = run_pipeline(job_id, "--set", "translation.allow_untranslated=true",
                                out=jobs_root, env=env, check=False)
-        # 0 today; 3 ("finished, degraded") once the runner reports degraded jobs
-        assert allowed.returncode in (0, 3), allowed.stdout + allowed.stderr
+        assert allowed.returncode == 3, allowed.stdout + allowed.stderr  # finished, degraded
+        assert "line(s) are untranslated" in allowed.stdout  # in the end table
     record = lock(job_dir)["stages"]["translation_llm:en"]
     assert any("line(s) are untranslated" in d for d in record["degraded"])
     qc = json.loads(next(job_dir.glob("stages/*_subtitles_en/qc.json")).read_text("utf-8"))
