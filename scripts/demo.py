@@ -45,4 +45,6 @@ def run_demo(cache: HardwareCache, media: Path | None, jobs_root: Path) -> list[
     failure = report.jobs[0].error
     if failure is not None:
         raise failure
+    for reason in report.jobs[0].degraded:
+        logger.warning("demo job %s degraded: %s", job_id, reason)
     return sorted((job_dir / "subtitles").glob("*.srt"))
