@@ -188,13 +188,16 @@ def _detect(model, sample, allowed: list[str] | None, result: dict) -> tuple:
     return choose_language(probabilities, allowed)
 
 
-def own_speech_regions(audio, params: AsrParams) -> list[Region]:
+SPEECH_PAD_MS = 100  # speech_regions in segments.json: the vad stage's default pad
+
+
+def own_speech_regions(audio, params: AsrParams, pad_ms: int = 400) -> list[Region]:
     """Speech regions by faster-whisper's Silero VAD (a job without a vad stage), in seconds:
-    what its vad_filter would decode."""
+    what its vad_filter would decode (its 400 ms pad; SPEECH_PAD_MS for cue timing)."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     chunks = get_speech_timestamps(audio, VadOptions(
-        min_silence_duration_ms=params.min_silence_duration_ms))
+        min_silence_duration_ms=params.min_silence_duration_ms, speech_pad_ms=pad_ms))
     return [(round(c["start"] / SAMPLE_RATE, 3), round(c["end"] / SAMPLE_RATE, 3))
             for c in chunks]
 
@@ -418,6 +421,8 @@ def process(request: StageRequest, models) -> StageOutcome:
                 stream.write(json.dumps(record, ensure_ascii=False) + "\n")
                 stream.flush()
                 report_progress(record["end"], duration)
+    if regions is None and params.backend != "mlx" and duration >= 0.1:  # for cue timing
+        result["speech_regions"] = own_speech_regions(audio, params, SPEECH_PAD_MS)
     result["language"] = result["language"] or "und"
     elapsed = time.monotonic() - started
     result["segments"] = _remove_hallucinations(request, params, result["segments"], regions)
