@@ -4,8 +4,8 @@ one instance per language (common venv).
 The contract (Params, SPEC, resolve) is here; the work is in run.py, in small modules:
 style.py (profiles from config/subtitle_styles.toml), text.py (graphemes, punctuation,
 conjunctions, names), wrapping.py (line breaks), segmentation.py (segments -> cues),
-timing.py (the fixing pass at the video's frame rate), qc.py (the quality report),
-formats.py (SRT / WebVTT / ASS with pysubs2, escaping).
+speech.py (speech regions), timing.py (the fixing pass at the video's frame rate), qc.py (the
+quality report), formats.py (SRT / WebVTT / ASS with pysubs2, escaping).
 
 Input: the source language's word-timed segments (alignment, or asr for jobs without it), or
 a target language's translated segments (one per source segment, no word times: each keeps
@@ -17,6 +17,9 @@ files and language tags the mux stage needs). A source track in several language
 per-region decoding) is named after the language with the most speech; tracks.json and
 qc.json list every language it holds with its share, and each cue keeps its segment's
 language (cues of different languages are never merged). Times are on the media's timeline.
+Optional input ``speech``: where the speech is (the vad stage's regions, else asr's
+``speech_regions``); word times are clipped to it and a cue's linger ends with it
+(speech.py), so cue ends follow the speech.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ class SubtitleParams(StageParams):
     close_gap_frames: int | None = Field(
         None, ge=0, description="gaps shorter than this many frames are closed to the minimum")
     linger_s: float | None = Field(
-        None, ge=0, description="seconds a cue may stay after its speech when there is room")
+        None, ge=0, description="seconds a cue may stay after its speech when there is room, "
+        "never past the end of the speech region the VAD found there")
     merge_below_s: float | None = Field(
         None, ge=0, description="neighbouring cues shorter than this are merged if they fit")
     formats: list[Literal["srt", "vtt", "ass"]] = Field(
@@ -65,16 +69,18 @@ PROFILE_FIELDS = ("max_chars_per_line", "max_lines", "max_cps", "min_duration", 
 SPEC = StageSpec(
     name="subtitles",
     environment="common",
-    version=2,
+    version=3,
     params=SubtitleParams,
     inputs={"segments": ("translation_llm:segments.json", "translation:segments.json",
                          "songs:segments.json", "alignment:aligned.json", "asr:segments.json"),
-            "media_info": "demux:media_info.json"},
+            "media_info": "demux:media_info.json",
+            "speech": ("vad:speech_segments.json?", "asr:segments.json?")},
     outputs=("tracks.json", "qc.json"),
     description="segment, time, check and write SRT / WebVTT / ASS subtitles",
     code=("stages.subtitles.run", "stages.subtitles.style", "stages.subtitles.text",
           "stages.subtitles.wrapping", "stages.subtitles.cues", "stages.subtitles.segmentation",
           "stages.subtitles.timing", "stages.subtitles.qc", "stages.subtitles.formats",
+          "stages.subtitles.speech",
           "stages.asr.languages"),
 )
 

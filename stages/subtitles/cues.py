@@ -21,6 +21,9 @@ class Cue:
     words: list[str]  # the words it shows, in order
     lines: list[str]
     speech_end: int = 0  # ms: end of the last word (a cue may linger after it)
+    speech_limit: int | None = None  # ms: end of the speech region holding speech_end (the
+    # linger stops there); None when no speech regions are known
+    held: str | None = None  # the rule that kept it on screen past its speech (qc.json)
     lyrics: bool = False
     source_text: str | None = None  # bilingual variant: the source words under this cue
     language: str | None = None  # its segment's language (None: the track's)
@@ -41,6 +44,7 @@ class InputReport:
 
     dropped_empty: list[dict[str, Any]] = field(default_factory=list)
     fixed_words: list[dict[str, Any]] = field(default_factory=list)
+    clipped_words: int = 0  # word times pulled inside the speech regions
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self, limit: int = 20) -> dict[str, Any]:
@@ -48,6 +52,7 @@ class InputReport:
                 "dropped_empty_examples": self.dropped_empty[:limit],
                 "fixed_word_times": len(self.fixed_words),
                 "fixed_word_examples": self.fixed_words[:limit],
+                "clipped_to_speech": self.clipped_words,
                 "notes": self.notes}
 
 

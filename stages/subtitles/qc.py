@@ -1,7 +1,8 @@
 """The quality report: every rule, how many cues broke it before the stage's work (the input
 segments as they came) and after it, the worst offenders with timestamps, and why what is
-left could not be fixed automatically; and the cues of a target track that show their source
-text (lines the translation left untranslated, allowed by translation.allow_untranslated)."""
+left could not be fixed automatically; the cues a rule kept on screen past their speech;
+and the cues of a target track that show their source text (lines the translation left
+untranslated, allowed by translation.allow_untranslated)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ def report(before: list[Cue], after: list[Cue], profile: StyleProfile, rules: Ti
                           "min_duration": rules.min_duration,
                           "max_duration": rules.max_duration, "linger": rules.linger},
             "rules": table, "input": inputs.as_dict(), "untranslated": untranslated(after),
+            "held_past_speech": held_past_speech(after),
             "ok": not any(now.values()) and not any(c.untranslated for c in after)}
 
 
@@ -89,6 +91,19 @@ def untranslated(cues: list[Cue]) -> dict[str, Any]:
                "text": " / ".join(c.lines), "untranslated": True}
               for i, c in enumerate(cues) if c.untranslated]
     return {"count": len(marked), "cues": marked}
+
+
+def held_past_speech(cues: list[Cue]) -> dict[str, Any]:
+    """The cues a rule kept on screen beyond their speech (and its linger): how many, how
+    many per rule (min_duration, max_cps: the reading speed, close_gap: a gap that would
+    flicker), and each with its speech's end and the seconds it stays past it."""
+    rows = [{"cue": i + 1, "start": clock(c.start), "end": clock(c.end),
+             "speech_end": clock(c.speech_end), "past_speech_s": (c.end - c.speech_end) / 1000,
+             "reason": c.held} for i, c in enumerate(cues) if c.held]
+    by_reason: dict[str, int] = {}
+    for row in rows:
+        by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + 1
+    return {"count": len(rows), "by_reason": by_reason, "cues": rows}
 
 
 def log_summary(qc: dict[str, Any]) -> None:
@@ -107,7 +122,14 @@ def log_summary(qc: dict[str, Any]) -> None:
         first = qc["untranslated"]["cues"][0]
         logger.warning("%d cue(s) are untranslated: they show the source text (first: cue %d "
                        "at %s)", qc["untranslated"]["count"], first["cue"], first["start"])
+    held = qc["held_past_speech"]
+    if held["count"]:
+        logger.info("%d cue(s) stay on past their speech for a rule: %s", held["count"],
+                    ", ".join(f"{rule} {n}" for rule, n in held["by_reason"].items()))
     inputs = qc["input"]
+    if inputs["clipped_to_speech"]:
+        logger.info("%d word time(s) clipped to the speech regions",
+                    inputs["clipped_to_speech"])
     if inputs["dropped_empty_cues"]:
         logger.warning("dropped %d segment(s) with no text (first at %s)",
                        inputs["dropped_empty_cues"], inputs["dropped_empty_examples"][0]["at"])

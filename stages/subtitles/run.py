@@ -10,8 +10,17 @@ from typing import Any
 
 from shared import atomic
 from shared.stage import StageOutcome, StageRequest
-from stages.subtitles import PROFILE_FIELDS, SubtitleParams, formats, qc, segmentation, timing
+from stages.subtitles import (
+    PROFILE_FIELDS,
+    SubtitleParams,
+    formats,
+    qc,
+    segmentation,
+    speech,
+    timing,
+)
 from stages.subtitles.cues import Cue, InputReport
+from stages.subtitles.speech import Speech
 from stages.subtitles.style import StyleProfile, frame_rate, load_sections, profile_for
 from stages.subtitles.wrapping import wrap
 
@@ -90,15 +99,19 @@ def _transcript(request: StageRequest, data: dict, lang: str, offset: float, bas
 
 
 def make_cues(segments: list[dict], profile: StyleProfile, fps: float, offset: float = 0.0,
-              language: str = "und", notes: list[str] | None = None
-              ) -> tuple[list[Cue], dict[str, Any]]:
-    """Segments -> timed, checked cues and the QC report (the stage minus its files)."""
+              language: str = "und", notes: list[str] | None = None,
+              speech: Speech | None = None) -> tuple[list[Cue], dict[str, Any]]:
+    """Segments -> timed, checked cues and the QC report (the stage minus its files).
+    ``speech``: where the speech is on the media's timeline (word times are clipped to it);
+    ``offset``: where the audio starts on it (no cue starts before)."""
     report = InputReport(notes=list(notes or []))
     before = segmentation.naive(segments, profile, offset)
-    cues = segmentation.build(segments, profile, offset, report)
+    cues = segmentation.build(segments, profile, offset, report, speech)
     rules = timing.Timing.of(profile, fps)
-    timing.fix(cues, rules)
-    return cues, qc.report(before, cues, profile, rules, language, report)
+    timing.fix(cues, rules, round(offset * 1000))
+    quality = qc.report(before, cues, profile, rules, language, report)
+    quality["speech_regions"] = len(speech.regions) if speech is not None else None
+    return cues, quality
 
 
 def process(request: StageRequest, state: Any) -> StageOutcome:
@@ -116,7 +129,12 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     profile = profile_for(params.style or lang, params.style_table or load_sections(),
                           {name: getattr(params, name) for name in PROFILE_FIELDS})
     fps, notes = frame_rate(media_info)
-    cues, quality = make_cues(data.get("segments", []), profile, fps, offset, lang, notes)
+    regions = speech.load(request.inputs.get("speech"), offset)
+    if regions is None:
+        notes.append("no speech regions (no vad stage, and asr recorded none): cue ends "
+                     "follow the word times and linger_s alone")
+    cues, quality = make_cues(data.get("segments", []), profile, fps, offset, lang, notes,
+                              regions)
     for cue in cues:
         cue.language = cue.language if is_source and cue.language else lang
     quality["languages"] = cue_languages(cues, languages)

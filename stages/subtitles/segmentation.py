@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from stages.subtitles.cues import Cue, InputReport, Word, clock
+from stages.subtitles.speech import Speech
 from stages.subtitles.style import StyleProfile
 from stages.subtitles.text import break_cost, graphemes
 from stages.subtitles.wrapping import greedy, wrap
@@ -37,9 +38,10 @@ def spread(tokens: list[str], start: int, end: int) -> list[Word]:
     return words
 
 
-def timed_words(segment: dict, offset: float, report: InputReport) -> list[Word]:
+def timed_words(segment: dict, offset: float, report: InputReport,
+                speech: Speech | None = None) -> list[Word]:
     """The segment's words with usable times: a word with no, zero or negative duration gets
-    the room between its neighbours (reported)."""
+    the room between its neighbours (reported); with ``speech``, times are clipped to it."""
     seg_start = _ms(segment.get("start"), offset)
     seg_end = _ms(segment.get("end"), offset)
     raw = [w for w in segment.get("words") or [] if str(w.get("word", "")).strip()]
@@ -47,7 +49,8 @@ def timed_words(segment: dict, offset: float, report: InputReport) -> list[Word]
         tokens = str(segment.get("text", "")).split()
         if seg_start is None:
             return []
-        return spread(tokens, seg_start, seg_end if seg_end is not None else seg_start)
+        words = spread(tokens, seg_start, seg_end if seg_end is not None else seg_start)
+        return _clipped(words, speech, report)
     starts = [_ms(w.get("start"), offset) for w in raw]
     ends = [_ms(w.get("end"), offset) for w in raw]
     words: list[Word] = []
@@ -67,14 +70,24 @@ def timed_words(segment: dict, offset: float, report: InputReport) -> list[Word]
                                    "was": [w.get("start"), w.get("end")],
                                    "now": [begin / 1000, finish / 1000]})
         words.append(Word(text, begin, finish))
-    for prev, word in zip(words, words[1:], strict=False):  # keep the words in order
-        if word.start < prev.start:
-            word.start, word.end = prev.start, max(word.end, prev.start + 10)
     out: list[Word] = []
-    for word in words:  # a word holding several tokens: spread them over its time
+    for word in _in_order(_clipped(words, speech, report)):  # several tokens: spread them
         parts = word.text.split()
         out += [word] if len(parts) == 1 else spread(parts, word.start, word.end)
     return out
+
+
+def _clipped(words: list[Word], speech: Speech | None, report: InputReport) -> list[Word]:
+    if speech is not None:
+        report.clipped_words += sum(speech.clip(word) for word in words)
+    return words
+
+
+def _in_order(words: list[Word]) -> list[Word]:
+    for prev, word in zip(words, words[1:], strict=False):
+        if word.start < prev.start:
+            word.start, word.end = prev.start, max(word.end, prev.start + 10)
+    return words
 
 
 def _cue_cost(words: list[Word], i: int, j: int, chars: int, profile: StyleProfile) -> float:
@@ -120,11 +133,14 @@ def split(words: list[Word], profile: StyleProfile) -> list[list[Word]]:
     return pieces[::-1]
 
 
-def make_cue(words: list[Word], profile: StyleProfile, lyrics: bool = False) -> Cue:
+def make_cue(words: list[Word], profile: StyleProfile, lyrics: bool = False,
+             speech: Speech | None = None) -> Cue:
     texts = [w.text for w in words]
-    return Cue(start=words[0].start, end=max(w.end for w in words), words=texts,
+    end = max(w.end for w in words)
+    return Cue(start=words[0].start, end=end, words=texts,
                lines=wrap(texts, profile.max_chars_per_line, profile.max_lines),
-               speech_end=max(w.end for w in words), lyrics=lyrics)
+               speech_end=end, lyrics=lyrics,
+               speech_limit=speech.end_after(end) if speech is not None else None)
 
 
 def _share_source(source: str, pieces: list[list[Word]]) -> list[str]:
@@ -142,15 +158,16 @@ def _share_source(source: str, pieces: list[list[Word]]) -> list[str]:
 
 
 def build(segments: list[dict], profile: StyleProfile, offset: float,
-          report: InputReport) -> list[Cue]:
-    """Every segment's cues, in time order, short neighbours merged."""
+          report: InputReport, speech: Speech | None = None) -> list[Cue]:
+    """Every segment's cues, in time order, short neighbours merged; word times clipped to
+    ``speech`` when the job knows where it is."""
     cues: list[Cue] = []
     order = sorted(range(len(segments)),
                    key=lambda k: _ms(segments[k].get("start"), 0.0) or 0)
     for index in order:
         segment = segments[index]
         text = " ".join(str(segment.get("text", "")).split())
-        words = timed_words(segment, offset, report) if text else []
+        words = timed_words(segment, offset, report, speech) if text else []
         if not words:
             report.dropped_empty.append({"segment": segment.get("id", index),
                                          "at": clock(_ms(segment.get("start"), offset) or 0),
@@ -161,7 +178,7 @@ def build(segments: list[dict], profile: StyleProfile, offset: float,
         sources = (_share_source(str(segment["source_text"]), pieces)
                    if segment.get("source_text") else [None] * len(pieces))
         for piece, source in zip(pieces, sources, strict=True):
-            cue = make_cue(piece, profile, lyrics)
+            cue = make_cue(piece, profile, lyrics, speech)
             cue.source_text = source
             cue.language = segment.get("language")
             cue.untranslated = segment.get("origin") == "untranslated"
@@ -187,7 +204,8 @@ def merge_short(cues: list[Cue], profile: StyleProfile) -> list[Cue]:
             if len(greedy(words, profile.max_chars_per_line)) <= profile.max_lines:
                 merged = Cue(start=prev.start, end=max(prev.end, cue.end), words=words,
                              lines=wrap(words, profile.max_chars_per_line, profile.max_lines),
-                             speech_end=max(prev.speech_end, cue.speech_end), lyrics=cue.lyrics,
+                             speech_end=max(prev.speech_end, cue.speech_end),
+                             speech_limit=cue.speech_limit, lyrics=cue.lyrics,
                              source_text=" ".join(t for t in (prev.source_text, cue.source_text)
                                                   if t) or None, language=cue.language,
                              untranslated=cue.untranslated)

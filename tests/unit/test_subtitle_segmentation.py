@@ -170,8 +170,8 @@ def test_unfixable_reading_speed_is_reported_not_hidden():
     segs = [{"start": 7.0, "end": 7.5, "text": "Before.",
              "words": [{"word": "Before.", "start": 7.0, "end": 7.5}]},
             {"start": 10, "end": 12, "text": text, "words": words},
-            {"start": 12.0, "end": 13, "text": "After.",
-             "words": [{"word": "After.", "start": 12.0, "end": 13}]}]
+            {"start": 12.0, "end": 14.5, "text": "After.",  # no room to stay on longer
+             "words": [{"word": "After.", "start": 12.0, "end": 14.5}]}]
     cues, qc = make_cues(segs, profile("en"), 25.0)
     row = qc["rules"]["max_cps"]
     assert row["after"] >= 1 and row["why_left"] and not qc["ok"]

@@ -1,0 +1,49 @@
+"""Cue timing follows the speech, end to end: generated film-like audio with known sentence
+times (tests/film_audio.py: two voices, pauses of 1-4 s, a music bed under some lines and the
+pause after them) through the transcribe workflow; cues end close to the end of the speech
+they carry and never start before the audio or inside a long silence."""
+
+from __future__ import annotations
+
+import json
+
+import pysubs2
+import pytest
+
+from tests.film_audio import cue_end_overruns, make_film, percentile, silences
+from tests.helpers import assert_finished, prepare, run_pipeline, stage_dir
+
+pytestmark = pytest.mark.e2e
+
+P95_OVERRUN_S = 0.3
+
+
+def test_cue_ends_follow_the_speech_on_a_film_with_pauses(test_cache, jobs_root, tmp_path):
+    film, truth = make_film(tmp_path / "film", lines=14, pauses=(1.0, 4.0))
+    job_id = prepare("--media", str(film), "-s", "en", "--title", "Film", out=jobs_root)
+    job_dir = jobs_root / job_id
+    assert_finished(run_pipeline(job_id, out=jobs_root, check=False), job_dir)
+
+    subs = pysubs2.load(str(job_dir / "subtitles" / "Film.en.srt"), encoding="utf-8")
+    cues = [(e.start / 1000, e.end / 1000) for e in subs]
+    assert len(cues) >= len(truth)
+    overruns = cue_end_overruns(cues, truth)
+    assert len(overruns) == len(cues), "every cue carries some known speech"
+    p95 = percentile(overruns, 95)
+    assert p95 <= P95_OVERRUN_S, (
+        f"cue-end overrun p95 {p95:.3f} s; per cue: {[round(o, 2) for o in overruns]}")
+    assert min(start for start, _ in cues) >= 0
+    total = truth[-1].end + 1.0
+    long_silences = [(a, b) for a, b in silences(truth, total) if b - a >= 1.0]
+    for start, _ in cues:  # a start may come a little early (VAD pad), not deep in a silence
+        inside = [(a, b) for a, b in long_silences if a + 0.3 < start < b - 0.3]
+        assert not inside, f"a cue starts at {start:.2f} s inside the silence {inside[0]}"
+
+    asr = json.loads((stage_dir(job_dir, "asr") / "segments.json").read_text("utf-8"))
+    assert len(asr["speech_regions"]) >= len(truth) // 2  # what its own VAD found
+    quality = json.loads((stage_dir(job_dir, "subtitles:source") / "qc.json").read_text("utf-8"))
+    assert quality["speech_regions"] == len(asr["speech_regions"])
+    held = quality["held_past_speech"]  # a rule kept these on past their speech: each named
+    assert held["count"] == len(held["cues"]) == sum(held["by_reason"].values())
+    assert all(row["reason"] in ("min_duration", "max_cps", "close_gap")
+               and row["past_speech_s"] >= 0 for row in held["cues"])
