@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stages.subtitles.run import make_cues
+from stages.subtitles.speech import Speech
 from stages.subtitles.style import StyleProfile, load_sections, profile_for
 from stages.subtitles.text import graphemes
 from stages.subtitles.timing import Timing
@@ -41,8 +42,9 @@ def segments(draw, vocabulary: list[str]):
     return out
 
 
-def check(segs: list[dict], prof: StyleProfile, fps: float) -> None:
-    cues, qc = make_cues(segs, prof, fps)
+def check(segs: list[dict], prof: StyleProfile, fps: float, speech: Speech | None = None
+          ) -> None:
+    cues, qc = make_cues(segs, prof, fps, speech=speech)
     rules = Timing.of(prof, fps)
     said = [w["word"].strip() for s in segs for w in s["words"]]
     assert [w for c in cues for w in c.words] == said  # nothing lost or reordered
@@ -58,6 +60,11 @@ def check(segs: list[dict], prof: StyleProfile, fps: float) -> None:
             assert number in listed["min_duration"]
         if cue.duration > rules.max_duration:
             assert number in listed["max_duration"]
+        if cue.held is None:  # ends with its speech, the linger at most
+            assert cue.end <= max(cue.speech_end + rules.linger, cue.start + 10)
+            if cue.speech_limit is not None:
+                assert cue.end <= max(cue.speech_limit, cue.speech_end, cue.start + 10)
+    assert qc["held_past_speech"]["count"] == sum(c.held is not None for c in cues)
     for a, b in zip(cues, cues[1:], strict=False):
         assert b.start - a.end >= rules.gap  # never overlapping, always the minimum gap
     assert qc["rules"]["min_gap"]["after"] == 0
@@ -78,6 +85,26 @@ def test_random_english_segments_meet_the_rules_or_are_reported(segs, fps):
 @given(segments(HINDI), st.sampled_from([24.0, 25.0]))
 def test_random_devanagari_segments_meet_the_rules_or_are_reported(segs, fps):
     check(segs, profile("hi", max_chars_per_line=30), fps)
+
+
+@st.composite
+def with_speech(draw):
+    """Segments and speech regions around some of their words (others the VAD missed),
+    some ending before a word does (Whisper's word running on into a pause)."""
+    segs = draw(segments(ENGLISH))
+    regions = []
+    for word in (w for s in segs for w in s["words"]):
+        if draw(st.booleans()):
+            regions.append([word["start"] - draw(st.sampled_from([0.0, 0.1, 0.3])),
+                            word["end"] + draw(st.sampled_from([-0.2, 0.0, 0.1, 0.6]))])
+    return segs, Speech.of(regions)
+
+
+@SETTINGS
+@given(with_speech(), st.sampled_from([24.0, 25.0]))
+def test_random_segments_clipped_to_speech_meet_the_rules_or_are_reported(drawn, fps):
+    segs, speech = drawn
+    check(segs, profile("en"), fps, speech)
 
 
 def monologue() -> list[dict]:
