@@ -1,7 +1,8 @@
 """Cue timing follows the speech, end to end: generated film-like audio with known sentence
 times (tests/film_audio.py: two voices, pauses of 1-4 s, a music bed under some lines and the
-pause after them) through the transcribe workflow; cues end close to the end of the speech
-they carry and never start before the audio or inside a long silence."""
+pause after them) through the transcribe workflow, with asr's own VAD and with the vad stage;
+cues end close to the end of the speech they carry and never start before the audio or inside
+a long silence."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ pytestmark = pytest.mark.e2e
 P95_OVERRUN_S = 0.3
 
 
-def test_cue_ends_follow_the_speech_on_a_film_with_pauses(test_cache, jobs_root, tmp_path):
+@pytest.mark.parametrize("vad", [(), ("--vad", "silero")], ids=["asr-vad", "vad-stage"])
+def test_cue_ends_follow_the_speech_on_a_film_with_pauses(test_cache, jobs_root, tmp_path,
+                                                          vad):
     film, truth = make_film(tmp_path / "film", lines=14, pauses=(1.0, 4.0))
-    job_id = prepare("--media", str(film), "-s", "en", "--title", "Film", out=jobs_root)
+    job_id = prepare("--media", str(film), "-s", "en", "--title", "Film", *vad, out=jobs_root)
     job_dir = jobs_root / job_id
     assert_finished(run_pipeline(job_id, out=jobs_root, check=False), job_dir)
 
@@ -39,10 +42,15 @@ def test_cue_ends_follow_the_speech_on_a_film_with_pauses(test_cache, jobs_root,
         inside = [(a, b) for a, b in long_silences if a + 0.3 < start < b - 0.3]
         assert not inside, f"a cue starts at {start:.2f} s inside the silence {inside[0]}"
 
-    asr = json.loads((stage_dir(job_dir, "asr") / "segments.json").read_text("utf-8"))
-    assert len(asr["speech_regions"]) >= len(truth) // 2  # what its own VAD found
+    if vad:  # the vad stage's regions
+        found = json.loads((stage_dir(job_dir, "vad") / "speech_segments.json")
+                           .read_text("utf-8"))["segments"]
+    else:  # asr's own VAD's
+        found = json.loads((stage_dir(job_dir, "asr") / "segments.json")
+                           .read_text("utf-8"))["speech_regions"]
+    assert len(found) >= len(truth) // 2
     quality = json.loads((stage_dir(job_dir, "subtitles:source") / "qc.json").read_text("utf-8"))
-    assert quality["speech_regions"] == len(asr["speech_regions"])
+    assert quality["speech_regions"] == len(found)
     held = quality["held_past_speech"]  # a rule kept these on past their speech: each named
     assert held["count"] == len(held["cues"]) == sum(held["by_reason"].values())
     assert all(row["reason"] in ("min_duration", "max_cps", "close_gap")
