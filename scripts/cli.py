@@ -198,7 +198,8 @@ def prepare(
 @app.command(epilog=_examples(
     "./run-pipeline.sh --latest                      # the job prepared last",
     "./run-pipeline.sh -j JOB --dry-run              # what would run, what is kept",
-    "./run-pipeline.sh -j JOB --set asr.beam_size=3  # re-runs what it affects"))
+    "./run-pipeline.sh -j JOB --set asr.beam_size=3  # re-runs what it affects",
+    "./run-pipeline.sh -j JOB --prune                # free the intermediates' disk"))
 def run(
     job: Annotated[list[str] | None, typer.Option("-j", "--job", help="job id (repeatable)")]
     = None,
@@ -217,6 +218,10 @@ def run(
     sets: Annotated[list[str] | None, typer.Option(
         "--set", help="change a stage parameter of the job(s) before running "
         "(asr.beam_size=3); only the stages it affects run again")] = None,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="remove the large intermediates (audio, stems, segments.jsonl) of "
+        "finished jobs; lock.json remembers them, so nothing re-runs only because they are "
+        "gone")] = False,
     out: OutOpt = DEFAULT_JOBS_ROOT,
     log_level: LogLevelOpt = LogLevel.INFO,
     debug: DebugOpt = False,
@@ -234,6 +239,10 @@ def run(
             run_mod.print_status(dirs)
             raise typer.Exit(0)
         dirs = run_mod.resolve_jobs(jobs_root, job or [], latest)
+        if prune:
+            for job_dir in dirs:
+                run_mod.print_prune(run_mod.prune_job(job_dir))
+            raise typer.Exit(0)
         if sets and not dry_run:
             for job_dir in dirs:
                 run_mod.apply_overrides(job_dir, sets)
