@@ -70,7 +70,7 @@ def stage_states(job_dir: Path) -> list[dict]:
         state, duration, outputs = "pending", None, []
         if record is not None:
             state, duration = "done", record.duration_s
-            outputs = [o.path for o in record.outputs]
+            outputs = [o.path + (" (pruned)" if o.pruned else "") for o in record.outputs]
         elif result_file.is_file():
             try:
                 result = StageResult.model_validate_json(result_file.read_text("utf-8"))

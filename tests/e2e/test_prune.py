@@ -14,6 +14,7 @@ from tests.helpers import (
     lock,
     prepare,
     run_pipeline,
+    run_script,
     srt_text,
     stage_dir,
     stages_ran,
@@ -66,6 +67,9 @@ def test_prune_frees_intermediates_and_a_stage_that_needs_one_remakes_it(test_ca
     assert abs(freed - sizes / MB) <= 0.06, pruned.stdout  # lock.json grows by a few bytes
     assert recorded(job_dir, audio_rel) == {"path": audio_rel, "sha256": audio_sha,
                                             "size": audio_size, "pruned": True}
+
+    status = run_script("run-pipeline.sh", "--status", "-j", job_id, "--out", str(jobs_root))
+    assert f"{audio_rel} (pruned)" in status.stdout
 
     again = run_pipeline(job_id, out=jobs_root)
     assert stages_ran(again) == [] and stages_skipped(again) == STAGES
