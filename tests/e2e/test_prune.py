@@ -89,3 +89,31 @@ def test_prune_frees_intermediates_and_a_stage_that_needs_one_remakes_it(test_ca
     assert not recorded(job_dir, audio_rel)["pruned"]
     assert lock(job_dir)["stages"]["asr"]["components"]["params"]["beam_size"] == 3
     assert wer(JFK_TEXT, srt_text(srt)) <= 0.10
+
+
+def test_a_pruned_chain_is_remade_in_order_before_the_stage_that_needs_it(speech, tmp_path):
+    from tests import tiny_demucs
+    from tests.helpers import make_model_cache
+
+    cache, hw_json = make_model_cache(tmp_path)
+    tiny_demucs.install(cache)
+    env = {"SUBPIPE_HARDWARE_CACHE": str(hw_json)}
+    out = tmp_path / "out"
+    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--separate",
+                     "--set", "source_separation.cpu_threads=1", out=out, env=env)
+    run_pipeline(job_id, out=out, env=env)
+    job_dir = out / job_id
+    separation = stage_dir(job_dir, "source_separation")
+    pruned = run_pipeline(job_id, "--prune", out=out, env=env)
+    assert "pruned " + job_id + ": 6 file(s)" in pruned.stdout  # 2 demux, 3 stems, 1 jsonl
+    assert not list(separation.glob("*.wav"))
+
+    forced = run_pipeline(job_id, "--force", "asr", out=out, env=env)
+    demux_rel = (stage_dir(job_dir, "demux") / "audio_44k.wav").relative_to(job_dir).as_posix()
+    vocals_rel = (separation / "vocals_16k.wav").relative_to(job_dir).as_posix()
+    assert f"re-run: {demux_rel} was pruned and source_separation needs it" in forced.stdout
+    assert f"re-run: {vocals_rel} was pruned and asr needs it" in forced.stdout
+    assert stages_ran(forced)[:3] == ["demux", "source_separation", "asr"]
+    assert (separation / "vocals_16k.wav").is_file()
+    assert not [o for r in lock(job_dir)["stages"].values() for o in r["outputs"]
+                if o.get("pruned") and o["path"].startswith(demux_rel.rsplit("/", 1)[0])]
