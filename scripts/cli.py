@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 import typer.main
 
-from shared.errors import PipelineError
+from shared.errors import InputError, PipelineError
 from shared.paths import DEFAULT_CACHE_DIR, DEFAULT_JOBS_ROOT
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -240,6 +240,10 @@ def run(
             raise typer.Exit(0)
         dirs = run_mod.resolve_jobs(jobs_root, job or [], latest)
         if prune:
+            if sets or dry_run or from_stage or to_stage or only or force:
+                raise InputError("--prune runs no stage: it takes only -j/--latest and --out",
+                                 fix="run the stages first, then ./run-pipeline.sh -j JOB "
+                                 "--prune on its own")
             for job_dir in dirs:
                 run_mod.print_prune(run_mod.prune_job(job_dir))
             raise typer.Exit(0)

@@ -42,6 +42,9 @@ def test_prune_frees_intermediates_and_a_stage_that_needs_one_remakes_it(test_ca
     assert f"cannot prune job {job_id}: it has not finished (not run yet: demux" in never.stderr
     assert f"fix: run it first: ./run-pipeline.sh -j {job_id}" in never.stderr
 
+    mixed = run_pipeline(job_id, "--prune", "--force", out=jobs_root, check=False)
+    assert mixed.returncode == 2 and "--prune runs no stage" in mixed.stderr
+
     run_pipeline(job_id, out=jobs_root)
     with lockfile.hold(job_dir):  # as a run in progress holds it
         busy = run_pipeline(job_id, "--prune", out=jobs_root, check=False)
