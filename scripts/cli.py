@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 import typer.main
 
-from shared.errors import PipelineError
+from shared.errors import InputError, PipelineError
 from shared.paths import DEFAULT_CACHE_DIR, DEFAULT_JOBS_ROOT
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -198,7 +198,8 @@ def prepare(
 @app.command(epilog=_examples(
     "./run-pipeline.sh --latest                      # the job prepared last",
     "./run-pipeline.sh -j JOB --dry-run              # what would run, what is kept",
-    "./run-pipeline.sh -j JOB --set asr.beam_size=3  # re-runs what it affects"))
+    "./run-pipeline.sh -j JOB --set asr.beam_size=3  # re-runs what it affects",
+    "./run-pipeline.sh -j JOB --prune                # free the intermediates' disk"))
 def run(
     job: Annotated[list[str] | None, typer.Option("-j", "--job", help="job id (repeatable)")]
     = None,
@@ -217,6 +218,10 @@ def run(
     sets: Annotated[list[str] | None, typer.Option(
         "--set", help="change a stage parameter of the job(s) before running "
         "(asr.beam_size=3); only the stages it affects run again")] = None,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="remove the large intermediates (audio, stems, segments.jsonl) of "
+        "finished jobs; lock.json remembers them, so nothing re-runs only because they are "
+        "gone")] = False,
     out: OutOpt = DEFAULT_JOBS_ROOT,
     log_level: LogLevelOpt = LogLevel.INFO,
     debug: DebugOpt = False,
@@ -234,6 +239,14 @@ def run(
             run_mod.print_status(dirs)
             raise typer.Exit(0)
         dirs = run_mod.resolve_jobs(jobs_root, job or [], latest)
+        if prune:
+            if sets or dry_run or from_stage or to_stage or only or force:
+                raise InputError("--prune runs no stage: it takes only -j/--latest and --out",
+                                 fix="run the stages first, then ./run-pipeline.sh -j JOB "
+                                 "--prune on its own")
+            for job_dir in dirs:
+                run_mod.print_prune(run_mod.prune_job(job_dir))
+            raise typer.Exit(0)
         if sets and not dry_run:
             for job_dir in dirs:
                 run_mod.apply_overrides(job_dir, sets)

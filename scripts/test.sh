@@ -5,11 +5,19 @@
 #   - every applicable venv and the embedded model: ./bootstrap.sh --skip-cache (no model
 #     downloads; a no-op in seconds when everything is ready)
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
+# --quick: the lane for iteration: the unit tests and the one end-to-end smoke test (marked
+# `smoke`: prepare-job.sh + run-pipeline.sh on jfk.flac); integration and other e2e tests are
+# left to the full command.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+QUICK=(tests/unit tests/e2e -m "smoke or not (e2e or integration)")
+args=()
+for arg in "$@"; do
+  if [ "$arg" = "--quick" ]; then args+=("${QUICK[@]}"); else args+=("$arg"); fi
+done
 ./bootstrap.sh --skip-cache --yes
 for tool in ffmpeg ffprobe espeak-ng sox; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing (see bootstrap's message above)" >&2; exit 1; }
 done
-exec "$ROOT/.venvs/common/bin/python" -m pytest "$@"
+exec "$ROOT/.venvs/common/bin/python" -m pytest ${args[@]+"${args[@]}"}

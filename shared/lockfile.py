@@ -1,7 +1,9 @@
 """lock.json: per stage instance, the fingerprint it ran with and the outputs it left.
 
 Written atomically, and only after a stage succeeded: an interrupted run leaves the previous
-lock intact, so the next run redoes exactly the unfinished stage.
+lock intact, so the next run redoes exactly the unfinished stage. An output removed by
+`run-pipeline.sh --prune` stays recorded (path, sha256, size) with ``pruned: true``: the
+runner counts it as present until a stage that reads it must run.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class OutputRecord(BaseModel):
     path: str  # relative to the job folder
     sha256: str
     size: int
+    pruned: bool = False  # removed by --prune; sha256 and size are those it had
 
 
 class StageRecord(BaseModel):
@@ -66,6 +69,24 @@ def load(job_dir: Path) -> JobLock:
 def record(job_dir: Path, entry: StageRecord) -> None:
     lock = load(job_dir)
     lock.stages[entry.key] = entry
+    atomic.write_text(job_dir / LOCK_FILE, lock.model_dump_json(indent=2) + "\n")
+
+
+def pruned_outputs(job_dir: Path) -> dict[Path, OutputRecord]:
+    """The outputs --prune removed (their records), by absolute path."""
+    return {(job_dir / o.path).resolve(): o for r in load(job_dir).stages.values()
+            for o in r.outputs if o.pruned}
+
+
+def mark_pruned(job_dir: Path, paths: set[str]) -> None:
+    """Record the outputs at ``paths`` (relative to the job folder) as pruned. Written
+    before the files are removed: a crash in between leaves a file the runner still checks
+    by its hash."""
+    lock = load(job_dir)
+    for entry in lock.stages.values():
+        for output in entry.outputs:
+            if output.path in paths:
+                output.pruned = True
     atomic.write_text(job_dir / LOCK_FILE, lock.model_dump_json(indent=2) + "\n")
 
 

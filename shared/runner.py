@@ -220,10 +220,14 @@ class Runner:
                 continue
             try:
                 plan = self._plan(jr, key, options)
+                if plan.action == "run":
+                    plan = self._restore_pruned(jr, plan, options)
             except PipelineError as e:
                 jr.error = e
                 jr.log(f"{key}: cannot start: {e}")
                 self.display.failed(jr.job.job_id, key, str(e))
+                continue
+            if plan is None:  # a stage re-run to make its pruned inputs again failed
                 continue
             jr.planned[key] = plan
             self.display.decision(jr.job.job_id, key, plan.action, plan.reasons)
@@ -282,11 +286,11 @@ class Runner:
         instance = jr.job.instance(key)
         refs, inputs = self._inputs(jr, instance, module.SPEC)
         position = {i.key: n for n, i in enumerate(jr.job.stages)}
-        makers = {(jr.job_dir / i.dir).resolve(): i.key for i in jr.job.stages}
+        pruned = lockfile.pruned_outputs(jr.job_dir)
         for name, path in inputs.items():
-            if path.exists():
+            if path.exists() or path.resolve() in pruned:  # a pruned one is made again
                 continue
-            maker = makers.get(path.parent.resolve())
+            maker = self._maker(jr, path)
             if maker is None:
                 raise InputError(f"{path} ({refs[name]}) does not exist",
                                  fix="restore the file, or prepare the job again")
@@ -301,7 +305,8 @@ class Runner:
         module, params, env, models = self._resolve(jr, key)
         spec: StageSpec = module.SPEC
         refs, inputs = self._inputs(jr, instance, spec)
-        missing = [n for n, p in inputs.items() if not p.exists()]
+        pruned = lockfile.pruned_outputs(jr.job_dir)
+        missing = [n for n, p in inputs.items() if not p.exists() and p.resolve() not in pruned]
         if missing:
             upstream = {refs[n].split(":")[0] for n in missing}
             if options.dry_run and any(p.stage in upstream for p in jr.planned.values()):
@@ -317,7 +322,8 @@ class Runner:
             "environment": f"{env}:{self.registry.get(env).lock_hash()[:16]}",
             "params": params.model_dump(mode="json"),
             "models": {m.name: f"{m.repo_id}@{m.revision}" for m in models},
-            "inputs": {name: jr.memo.sha256(path) for name, path in inputs.items()},
+            "inputs": {name: pruned[path.resolve()].sha256 if not path.exists()
+                       else jr.memo.sha256(path) for name, path in inputs.items()},
             "context": {"title": job.title, "lang": instance.lang},
         }
         digest = fingerprint.digest(components)
@@ -342,11 +348,61 @@ class Runner:
             return "run", fingerprint.explain(record.components, components)
         for output in record.outputs:
             path = jr.job_dir / output.path
+            if output.pruned and not path.exists():
+                continue  # removed by --prune: made again only when a stage needs it
             if not path.is_file():
                 return "run", [f"output {output.path} missing"]
             if jr.memo.sha256(path) != output.sha256:
                 return "run", [f"output {output.path} modified"]
         return "skip", ["up to date"]
+
+    # -- pruned intermediates ------------------------------------------------------------
+    @staticmethod
+    def _maker(jr: JobRun, path: Path) -> str | None:
+        """The key of the stage instance of this job whose folder holds ``path``."""
+        path = path.resolve()
+        return next((i.key for i in jr.job.stages
+                     if path.is_relative_to((jr.job_dir / i.dir).resolve())), None)
+
+    def _restore_pruned(self, jr: JobRun, plan: StagePlan, options: RunOptions
+                        ) -> StagePlan | None:
+        """A stage that must run and reads outputs --prune removed: re-run each stage that
+        made one first (itself after its own pruned inputs), saying why, then plan it again
+        on the files made anew; None if such a re-run failed. A dry run only says so."""
+        pruned = lockfile.pruned_outputs(jr.job_dir)
+        gone = [p for p in plan.inputs.values() if not p.exists() and p.resolve() in pruned]
+        if not gone:
+            return plan
+        order = [i.key for i in jr.job.stages]
+        makers: dict[str, Path] = {}
+        for path in gone:
+            maker = self._maker(jr, path)
+            assert maker is not None, path  # --prune removes only files in stage folders
+            makers.setdefault(maker, path)
+        if options.dry_run:
+            plan.reasons.append(f"after re-running {', '.join(sorted(makers, key=order.index))}"
+                                " (pruned inputs)")
+            return plan
+        for maker in sorted(makers, key=order.index):
+            rel = makers[maker].relative_to(jr.job_dir).as_posix()
+            if not self._rerun(jr, maker, f"re-run: {rel} was pruned and {plan.key} needs it",
+                               options):
+                return None
+        return self._plan(jr, plan.key, options)
+
+    def _rerun(self, jr: JobRun, key: str, reason: str, options: RunOptions) -> bool:
+        """Run one stage instance of one job again, out of the batch, for ``reason``;
+        False if it failed (jr.error says why)."""
+        plan = self._restore_pruned(jr, self._plan(jr, key, options), options)
+        if plan is None:
+            return False
+        plan.action, plan.reasons = "run", [reason]
+        self.display.decision(jr.job.job_id, key, plan.action, plan.reasons)
+        jr.log(f"{key}: run ({reason})")
+        if key in jr.skipped:
+            jr.skipped.remove(key)
+        self._execute(key, plan.env, [(jr, plan)])
+        return jr.error is None
 
     def _inputs(self, jr: JobRun, consumer: StageInstance, spec: StageSpec
                 ) -> tuple[dict[str, str], dict[str, Path]]:

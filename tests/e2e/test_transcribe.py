@@ -36,6 +36,7 @@ def deliverable(job_dir: Path, suffix: str) -> Path:
     return found[0]
 
 
+@pytest.mark.smoke  # scripts/test.sh --quick: the cheapest run of the scripts on real speech
 def test_jfk_transcribe_then_rerun_skips_everything(test_cache, speech, jobs_root):
     umask = os.umask(0o027)  # run as a user whose group (a media server) may read the outputs
     try:

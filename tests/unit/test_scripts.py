@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 
 import typer.main
 
@@ -79,3 +80,17 @@ def test_a_usage_error_names_the_script_the_user_typed():
     assert proc.returncode == 2
     assert f"Usage: {ROOT / 'prepare-job.sh'} [OPTIONS]" in proc.stderr
     assert "No such option: --no-such-option" in proc.stderr
+
+
+def test_quick_lane_collects_the_unit_tests_and_the_one_smoke_test():
+    def collected(*args: str) -> set[str]:
+        proc = subprocess.run([*args, "--collect-only", "-q"], capture_output=True, text=True,
+                              timeout=600, cwd=ROOT)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        return {line for line in proc.stdout.splitlines() if "::" in line}
+
+    quick = collected(str(ROOT / "scripts" / "test.sh"), "--quick")
+    unit = collected(sys.executable, "-m", "pytest", "tests/unit")
+    smoke = quick - unit
+    assert unit <= quick and smoke == {
+        "tests/e2e/test_transcribe.py::test_jfk_transcribe_then_rerun_skips_everything"}
