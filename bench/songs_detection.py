@@ -10,6 +10,7 @@ out from that tuning; --seeds, default 0 1 2):
                   between scenes of dialogue (espeak-ng, four voices) with and without music:
                   the songs' lines are the positives, the dialogue beside them negatives
   dialogue_music  ten distinct lines of dialogue over music beds: negatives
+  dialogue_loud_music  the same with the music 6 dB up, louder than the speech: negatives
   repeated_noise  four lines said again and again (five rounds) over a noisy bed: negatives
   repeated_music  the same over a music bed: negatives
 

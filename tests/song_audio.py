@@ -328,7 +328,8 @@ SONGS = [  # (lyrics, tonic, beat_s, vibrato, rate, scoop, seed): refrains and p
       "la la la la la la", "dancing until the end", "la la la la la la"],
      60, 0.5, 0.2, 6.0, 0.0, 14),
 ]
-CLIPS = ("film_songs", "dialogue_music", "repeated_noise", "repeated_music")
+CLIPS = ("film_songs", "dialogue_music", "dialogue_loud_music", "repeated_noise",
+         "repeated_music")
 
 
 def _dialogue(pieces: Path, texts: list[str], name: str,
@@ -377,6 +378,8 @@ def build_clip(kind: str, folder: Path, seed: int = 0) -> dict:
       verses) between scenes of dialogue, over music beds and without: positives, with the
       dialogue next to them (smoothing must not spread lyrics into it);
     * dialogue_music: ten distinct lines (four espeak-ng voices) over music beds;
+    * dialogue_loud_music: the same with the music 6 dB louder, above the speech (RMS 0.12
+      against 0.08);
     * repeated_noise: four lines said again and again (five rounds) over a noisy bed;
     * repeated_music: the same over a music bed."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -403,12 +406,13 @@ def build_clip(kind: str, folder: Path, seed: int = 0) -> dict:
                                    backing=lambda sec, s=song: bed(sec, seed=s[6] + seed,
                                                                    beat_s=s[2],
                                                                    transpose=s[1] % 12 - 5)))
-    elif kind == "dialogue_music":
+    elif kind in ("dialogue_music", "dialogue_loud_music"):
         talk = _dialogue(pieces, dialogue, "talk", voices)
+        gain = 2.0 if kind == "dialogue_loud_music" else 1.0  # the bed 6 dB up: over speech
         line.scene(talk[:5], dialogue[:5], langs[:5],
-                   lambda sec: bed(sec, seed=5 + seed, transpose=seed % 5))
+                   lambda sec: gain * bed(sec, seed=5 + seed, transpose=seed % 5))
         line.scene(talk[5:], dialogue[5:], langs[5:],
-                   lambda sec: bed(sec, seed=6 + seed, beat_s=0.6, transpose=3))
+                   lambda sec: gain * bed(sec, seed=6 + seed, beat_s=0.6, transpose=3))
     elif kind in ("repeated_noise", "repeated_music"):
         talk = _dialogue(pieces, REPEATED, "again", voices=[voices[2], voices[1]])
         rounds = 5
