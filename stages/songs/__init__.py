@@ -12,16 +12,22 @@ Evidence per segment, each mapped onto 0..1 by a linear ramp between two documen
   a YIN f0 track on the vocals) and the accompaniment's onset regularity (a beat);
   without: the same pitch measures on the mixture, its spectral flatness (tonal music is not
   flat), harmonicity (1 - YIN aperiodicity) and onset regularity;
+* singing: the voice measures alone (sustained, voiced, tonality: the vocals' spectral
+  flatness with separation, the mixture's without), weighted by ``singing_weights``. A
+  segment is lyrics only when this reaches ``singing_threshold``: a music bed, a beat or
+  refrains without singing are no song;
 * text (``text.py``): repetition (word n-grams that recur in nearby segments or within the
   line: refrains) and short lines; text only raises the audio score, never lowers it
-  (verses need not repeat);
+  (verses need not repeat), and only as far as there is singing (a film's recurring
+  dialogue is no refrain);
 * soundtrack (``decide.py``), when the metadata stage found one: a contiguous run of likely
   lyrics about as long as a track supports itself, and a region is matched to a track.
 
 Then the flags are smoothed: a majority vote over neighbouring segments removes isolated
 flips, a song takes in neighbours that score at least ``run_threshold`` (hysteresis), and
-regions shorter than ``min_song_s`` are dropped. The contract is here; the work is
-in run.py (`python -m stages.songs --job DIR`).
+regions shorter than ``min_song_s`` are dropped; neither the vote nor the growing makes an
+unsung segment lyrics (a spoken line inside a song keeps the song whole but is no lyrics).
+The contract is here; the work is in run.py (`python -m stages.songs --job DIR`).
 """
 
 from __future__ import annotations
@@ -32,9 +38,11 @@ from shared.stage import StageParams, StageSpec
 
 ANALYSIS_RATE = 16000
 
-SEPARATED_WEIGHTS = {"bed": 0.35, "sustained": 0.35, "voiced": 0.1, "rhythm": 0.2}
+SEPARATED_WEIGHTS = {"bed": 0.35, "sustained": 0.35, "voiced": 0.1, "rhythm": 0.2,
+                     "tonality": 0.0}
 MIXTURE_WEIGHTS = {"sustained": 0.3, "voiced": 0.05, "tonality": 0.15, "continuity": 0.2,
                    "harmonicity": 0.0, "rhythm": 0.3}
+SINGING_WEIGHTS = {"sustained": 0.3, "voiced": 0.1, "tonality": 0.6}
 
 
 class SongsParams(StageParams):
@@ -48,10 +56,20 @@ class SongsParams(StageParams):
         "(speech over a bed, mixture only) and >= 0.6 with separation, before text")
     text_weight: float = Field(
         0.35, ge=0.0, le=1.0, description="how far text evidence raises the audio score: "
-        "score = audio + text_weight x text x (1 - audio); 0 = audio only")
+        "score = audio + text_weight x text x singing x (1 - audio); 0 = audio only")
+    singing_threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="a segment is lyrics only when its singing "
+        "evidence reaches this, before smoothing and after it; on the labelled set "
+        "(bench/songs_detection.py) dialogue scored <= 0.4, sung lines >= 0.58 (mixture) "
+        "and >= 0.96 (separated)")
+    singing_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(SINGING_WEIGHTS), description="the singing evidence: "
+        "these audio measures (sustained, voiced, tonality: the vocals' with separation, "
+        "the mixture's without) and their weights")
     separated_weights: dict[str, float] = Field(
         default_factory=lambda: dict(SEPARATED_WEIGHTS), description="audio measures and "
-        "their weights with source separation (bed, sustained, voiced, rhythm)")
+        "their weights with source separation (bed, sustained, voiced, rhythm; tonality "
+        "of the vocals, weight 0: it counts as singing evidence)")
     mixture_weights: dict[str, float] = Field(
         default_factory=lambda: dict(MIXTURE_WEIGHTS), description="audio measures and "
         "their weights without it (sustained, voiced, tonality, continuity, harmonicity, "
@@ -136,7 +154,8 @@ class SongsParams(StageParams):
         if self.min_beat_s >= self.max_beat_s:
             raise ValueError("min_beat_s must be below max_beat_s")
         for name, allowed in (("separated_weights", SEPARATED_WEIGHTS),
-                              ("mixture_weights", MIXTURE_WEIGHTS)):
+                              ("mixture_weights", MIXTURE_WEIGHTS),
+                              ("singing_weights", SINGING_WEIGHTS)):
             weights = getattr(self, name)
             unknown = sorted(set(weights) - set(allowed))
             if unknown:
@@ -150,7 +169,7 @@ class SongsParams(StageParams):
 SPEC = StageSpec(
     name="songs",
     environment="whisperx",
-    version=1,
+    version=2,
     params=SongsParams,
     inputs={"segments": ("alignment:aligned.json", "asr:segments.json"),
             "audio": "demux:audio_16k.wav",

@@ -17,7 +17,8 @@ channel count, averaged to mono), resampled to 16 kHz, never loaded whole: a 3-h
   against the 90th: a bed fills the pauses between words); ``onset_regularity``: the onset
   envelope (positive spectral flux of log magnitudes) autocorrelated,
   normalised, its highest value at a beat period between ``min_beat_s`` and ``max_beat_s``.
-* the music bed: accompaniment energy over vocals energy in dB (with separation).
+* the music bed: accompaniment energy over vocals energy in dB (with separation); the
+  spectral flatness is then the vocals' (a held sung vowel is far more tonal than speech).
 """
 
 from __future__ import annotations
@@ -262,6 +263,7 @@ class Evidence:
             backing = self.accompaniment.read(start, end)
             found = pitch_measures(yin(vocals, params), params)
             found.pop("harmonicity")
+            found["flatness_db"] = spectral_measures(vocals, params)["flatness_db"]
             found["bed_db"] = energy_db(backing, vocals)
             found["rhythm"] = onset_regularity(self.accompaniment.read(*self._context(start,
                                                                                       end)),

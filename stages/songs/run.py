@@ -18,6 +18,7 @@ from stages.songs.decide import (
     audio_parts,
     combine,
     decide,
+    singing_parts,
     soundtrack_support,
     text_score,
     weighted,
@@ -26,9 +27,9 @@ from stages.songs.text import repetition
 
 logger = logging.getLogger("stages.songs")
 
-THRESHOLD_FIELDS = ("threshold", "text_weight", "bed_db", "voiced_ratio", "sustained_ratio",
-                    "flatness_db", "floor_db", "harmonicity", "rhythm", "repetition",
-                    "short_line_words",
+THRESHOLD_FIELDS = ("threshold", "text_weight", "singing_threshold", "singing_weights",
+                    "bed_db", "voiced_ratio", "sustained_ratio", "flatness_db", "floor_db",
+                    "harmonicity", "rhythm", "repetition", "short_line_words",
                     "repetition_weight", "neighbours", "max_gap_s", "min_song_s",
                     "min_song_segments", "soundtrack_bonus", "run_threshold",
                     "track_length_ratio")
@@ -108,17 +109,20 @@ def process(request: StageRequest, state=None) -> StageOutcome:
                   max(float(s.get("end") or 0.0), float(s.get("start") or 0.0)))
              for s in timeline]
     texts = repetition(timeline, params.ngram, params.repeat_window_s)
-    records, scores = [], []
+    records, scores, singing = [], [], []
     last_report = 0.0
     for n, (segment, span, text) in enumerate(zip(timeline, spans, texts, strict=True), 1):
         measures = evidence.measure(span.start, span.end)
         parts = audio_parts(measures, params, evidence.separated)
         audio = weighted(parts, weights) if measures else 0.0
+        sung = weighted(singing_parts(parts), params.singing_weights) if measures else 0.0
         text_part = text_score(text.words, text.repetition, params)
-        score = combine(audio, text_part, params.text_weight)
+        score = combine(audio, text_part, params.text_weight, sung)
         scores.append(score)
+        singing.append(sung)
         records.append({"id": segment.get("id"), "start": span.start, "end": span.end,
                         "text": segment.get("text"), "audio_score": round(audio, 4),
+                        "singing_score": round(sung, 4),
                         "text_score": round(text_part, 4), "measures": measures,
                         "parts": {k: None if v is None else round(v, 4)
                                   for k, v in parts.items()},
@@ -129,13 +133,15 @@ def process(request: StageRequest, state=None) -> StageOutcome:
             last_report = time.monotonic()
 
     bonus = soundtrack_support(scores, spans, tracks, params.run_threshold, params.max_gap_s,
-                               params.track_length_ratio, params.soundtrack_bonus)
+                               params.track_length_ratio, params.soundtrack_bonus,
+                               [s >= params.singing_threshold for s in singing])
     scores = [min(1.0, s + b) for s, b in zip(scores, bonus, strict=True)]
     decision = decide(scores, spans, threshold=params.threshold, neighbours=params.neighbours,
                       max_gap=params.max_gap_s, min_song_s=params.min_song_s,
                       min_segments=params.min_song_segments,
                       grow_threshold=params.run_threshold, tracks=tracks,
-                      track_bounds=params.track_length_ratio)
+                      track_bounds=params.track_length_ratio, singing=singing,
+                      singing_threshold=params.singing_threshold)
 
     lyrics_of = {}
     for k, i in enumerate(order):
@@ -166,6 +172,7 @@ def process(request: StageRequest, state=None) -> StageOutcome:
         "summary": {"segments": len(segments), "lyrics_segments": sum(decision.lyrics),
                     "songs": len(decision.songs), "lyrics_s": round(lyrics_s, 3),
                     "above_threshold": sum(decision.raw),
+                    "singing": sum(s >= params.singing_threshold for s in singing),
                     "dropped_short_regions": len(decision.dropped)},
         "songs": [song_entry(s) for s in decision.songs],
         "dropped": [song_entry(s) for s in decision.dropped],

@@ -17,6 +17,7 @@ from stages.songs.decide import (
     grow,
     match_track,
     ramp,
+    singing_parts,
     soundtrack_support,
     text_score,
     vote,
@@ -106,7 +107,8 @@ def test_audio_parts_per_mode():
     measures = {"sustained_ratio": 0.4, "voiced_ratio": 0.9, "rhythm": 0.2, "bed_db": -40.0,
                 "flatness_db": -45.0, "floor_db": -10.0, "harmonicity": None}
     assert audio_parts(measures, params, True) == {"sustained": 1.0, "voiced": 1.0,
-                                                   "rhythm": 0.0, "bed": 0.0}
+                                                   "rhythm": 0.0, "bed": 0.0,
+                                                   "tonality": 1.0}
     mixture = audio_parts(measures, params, False)
     assert mixture["tonality"] == 1.0 and mixture["continuity"] == 1.0
     assert mixture["harmonicity"] is None and "bed" not in mixture
@@ -164,6 +166,57 @@ def test_decide_ignores_a_lone_high_score_in_dialogue():
     assert decision.raw[3] and not any(decision.lyrics)
 
 
+def test_without_singing_no_score_and_no_smoothing_makes_lyrics():
+    """Dialogue over a music bed scores high on audio and repeats (text): without singing
+    evidence it is no lyrics, not even next to a song, where the vote and the growing would
+    have taken it in."""
+    spans = spans_every(12)  # a song of 6 sung lines, then 6 lines of dialogue over music
+    scores = [0.9] * 6 + [0.6] * 6
+    singing = [0.9] * 6 + [0.2] * 6
+    kwargs = dict(threshold=0.45, neighbours=2, max_gap=8.0, min_song_s=20.0,
+                  min_segments=2, grow_threshold=0.35)
+    assert decide(scores, spans, **kwargs).lyrics == [True] * 12  # text/bed alone: all
+    decision = decide(scores, spans, singing=singing, singing_threshold=0.5, **kwargs)
+    assert decision.lyrics == [True] * 6 + [False] * 6
+    assert decision.raw == decision.voted == decision.lyrics
+    assert [(s.start, s.end) for s in decision.songs] == [(0.0, 23.5)]
+    # only dialogue, every line repeated and over music: no song at all
+    assert not any(decide([0.6] * 12, spans, singing=[0.2] * 12, singing_threshold=0.5,
+                          **kwargs).lyrics)
+
+
+def test_a_spoken_line_inside_a_song_keeps_the_song_but_is_no_lyrics():
+    spans = spans_every(7)
+    singing = [0.9, 0.9, 0.9, 0.1, 0.9, 0.9, 0.9]
+    decision = decide([0.9] * 7, spans, threshold=0.45, neighbours=2, max_gap=8.0,
+                      min_song_s=20.0, min_segments=2, singing=singing,
+                      singing_threshold=0.5)
+    assert decision.lyrics == [True, True, True, False, True, True, True]
+    assert [(s.start, s.end, s.indexes) for s in decision.songs] == \
+        [(0.0, 27.5, [0, 1, 2, 4, 5, 6])]
+
+
+def test_text_raises_the_score_only_as_far_as_there_is_singing():
+    assert combine(0.3, 1.0, 0.35, singing=0.0) == 0.3
+    assert combine(0.3, 1.0, 0.35, singing=1.0) == pytest.approx(0.545)
+    assert combine(0.3, 1.0, 0.35, singing=0.5) == pytest.approx(0.4225)
+
+
+def test_singing_evidence_is_the_voice_measures_only():
+    params = SongsParams()
+    measures = {"sustained_ratio": 0.0, "voiced_ratio": 0.5, "rhythm": 0.9, "bed_db": -3.0,
+                "flatness_db": -22.0, "floor_db": -8.0, "harmonicity": 0.7}
+    for separated in (True, False):
+        parts = audio_parts(measures, params, separated)
+        assert weighted(parts, params.separated_weights if separated
+                        else params.mixture_weights) > params.threshold  # a bed and a beat
+        singing = weighted(singing_parts(parts), params.singing_weights)
+        assert singing < params.singing_threshold  # but nobody sings
+    held = {**measures, "sustained_ratio": 0.6, "voiced_ratio": 0.95, "flatness_db": -45.0}
+    assert weighted(singing_parts(audio_parts(held, params, True)),
+                    params.singing_weights) == 1.0
+
+
 # -- soundtrack -------------------------------------------------------------------------
 TRACKS = [{"title": "Saathiya", "length_s": 290.0}, {"title": "Rain", "length_s": 60.0},
           {"title": "Bad", "length_s": None}]
@@ -183,6 +236,9 @@ def test_soundtrack_bonus_goes_to_track_length_runs_of_likely_lyrics():
     bonus = soundtrack_support(scores, spans, TRACKS, 0.35, 8.0, (0.4, 1.25), 0.15)
     assert bonus == [0.15] * 16 + [0.0] * 4
     assert soundtrack_support(scores, spans, [], 0.35, 8.0, (0.4, 1.25), 0.15) == [0.0] * 20
+    unsung = [True] * 4 + [False] * 16  # likely by score, but not sung: no run of lyrics
+    assert soundtrack_support(scores, spans, TRACKS, 0.35, 8.0, (0.4, 1.25), 0.15,
+                              unsung) == [0.0] * 20
     short = [0.4] * 3 + [0.1] * 17  # 11.5 s: no track is that short
     assert soundtrack_support(short, spans, TRACKS, 0.35, 8.0, (0.4, 1.25), 0.15) == \
         [0.0] * 20
@@ -212,6 +268,8 @@ def test_the_contract_declares_optional_separation_and_metadata():
     {"f0_min": 500.0, "f0_max": 400.0},
     {"min_beat_s": 2.0, "max_beat_s": 1.0},
     {"threshold": 1.5},
+    {"singing_weights": {"bed": 1.0}},  # the music around is no singing
+    {"singing_threshold": -0.1},
     {"no_such_option": 1},
 ])
 def test_params_reject_what_cannot_work(bad):
