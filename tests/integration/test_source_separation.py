@@ -246,12 +246,12 @@ def test_weights_change_reruns_legacy_checkpoint_loads_and_missing_weights_fail(
     job_dir = jobs_root / job_id
     to_sep = ("--to", "source_separation")
 
-    # nothing cached: demux runs, then the plan stops naming the command that fixes it
+    # nothing cached: the check before the first stage stops the run, naming the fix
     proc = run_pipeline(job_id, *to_sep, out=jobs_root, env=env, check=False)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "./cache-models.sh --stage source_separation" in proc.stdout + proc.stderr
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "./cache-models.sh --model htdemucs" in proc.stdout + proc.stderr
     assert "demucs model htdemucs is not in the cache" in proc.stdout + proc.stderr
-    assert set(lock(job_dir)["stages"]) == {"demux", "metadata", "glossary"}
+    assert not (job_dir / "lock.json").exists()  # nothing ran
 
     tiny_demucs.install(cache, seed=0)
     run_pipeline(job_id, *to_sep, out=jobs_root, env=env)
