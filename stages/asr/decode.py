@@ -1,7 +1,9 @@
-"""The asr stage's work, in the whisperx venv: load the model once per batch, choose what to
-decode (the vad stage's speech chunks, or the whole file with faster-whisper's own VAD),
-detect the language on windows of speech (per speech region when they disagree), decode,
-stream segments to segments.jsonl, remove and report hallucinations, write segments.json."""
+"""The asr stage's work, in the whisperx venv: load the model once per batch, find the speech
+(the vad stage's regions, or faster-whisper's own VAD) and group it into chunks, detect the
+language on windows of speech (per speech region when they disagree), decode chunk by chunk
+with a checkpoint after each (stages.asr.checkpoint: a killed run resumes after the last
+finished chunk), stream segments to segments.jsonl, remove and report hallucinations, write
+segments.json."""
 
 from __future__ import annotations
 
@@ -130,12 +132,10 @@ class JoinedSpeech:
         return restore_speech_timestamps(segments, self.chunks, SAMPLE_RATE)
 
 
-def decode_options(params: AsrParams, language: str | None = None, *,
-                   joined: JoinedSpeech | None = None) -> dict:
-    """faster-whisper transcribe() arguments: the decoding Params, and what to decode: joined
-    speech (speech regions; no VAD filter) or the whole file with faster-whisper's own VAD
-    filter. The batched pipeline takes its pieces as {"start", "end"} dicts and a batch
-    size."""
+def decode_options(params: AsrParams, language: str | None, joined: JoinedSpeech) -> dict:
+    """faster-whisper transcribe() arguments: the decoding Params, and what to decode: one
+    chunk's speech regions joined end to end (no VAD filter: the regions are the VAD's). The
+    batched pipeline takes its pieces as {"start", "end"} dicts and a batch size."""
     options = dict(
         language=language or params.language, task=params.task, beam_size=params.beam_size,
         best_of=params.best_of, temperature=params.temperatures,
@@ -145,17 +145,10 @@ def decode_options(params: AsrParams, language: str | None = None, *,
         compression_ratio_threshold=params.compression_ratio_threshold,
         hallucination_silence_threshold=params.hallucination_silence_threshold,
         initial_prompt=params.initial_prompt, hotwords=params.hotwords,
-        word_timestamps=params.word_timestamps)
-    batched = params.backend == "batched"
-    if batched:
+        word_timestamps=params.word_timestamps, vad_filter=False)
+    if params.backend == "batched":
         options["batch_size"] = params.batch_size
-    if joined is not None:
-        options["vad_filter"] = False
-        if batched:
-            options["clip_timestamps"] = joined.clips()
-    else:
-        options["vad_filter"] = params.vad_filter or batched
-        options["vad_parameters"] = {"min_silence_duration_ms": params.min_silence_duration_ms}
+        options["clip_timestamps"] = joined.clips()
     return options
 
 
@@ -191,9 +184,9 @@ def _detect(model, sample, allowed: list[str] | None, result: dict) -> tuple:
 def own_speech_regions(audio, params: AsrParams,
                        max_region_s: float | None = None) -> list[Region]:
     """Speech regions by faster-whisper's Silero VAD (a job without a vad stage), in seconds:
-    what its vad_filter would decode. ``max_region_s``: longer speech is split at its
-    quietest short pause, as Silero does for the batched pipeline (a chunk boundary then
-    never falls inside a word)."""
+    what its vad_filter would decode. ``max_region_s``: longer speech is split at its last
+    pause of over 100 ms before the limit (Silero's rule, as for the batched pipeline), so a
+    chunk boundary rarely falls inside a word."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     options = VadOptions(min_silence_duration_ms=params.min_silence_duration_ms)
@@ -276,7 +269,7 @@ MIN_DETECT_S = 2.0  # speech regions shorter than this take their neighbour's la
 
 def plan_languages(model, audio, params: AsrParams, groups, regions: list[Region] | None,
                    result: dict) -> list[tuple]:
-    """What to decode in which language: [(groups or None, language)]. One item for the whole
+    """What to decode in which language: [(groups, language)]. One item for the whole
     job, or when multilingual (multilingual_plan) one per run of consecutive speech regions
     detected as the same language (regions under 2 s take the language before them).
     ``regions``: the speech (vad stage or faster-whisper's VAD) when the language is to be
@@ -330,7 +323,7 @@ def decode_chunk(model, audio, params: AsrParams, chunk: Chunk, result: dict) ->
     result["decode_passes"] += 1
     joined = JoinedSpeech(audio, groups)
     segments, _ = model.transcribe(joined.audio,
-                                   **decode_options(params, language, joined=joined))
+                                   **decode_options(params, language, joined))
     yield from joined.restore(segments)
 
 

@@ -203,12 +203,13 @@ def _wait_for_chunks(checkpoint: Path, proc: subprocess.Popen, share: float,
 
 def test_killed_after_half_of_asr_resumes_after_the_last_finished_chunk(
         test_cache, speech, jobs_root, tmp_path):
-    """12 sentences with pauses (2.4 min), one asr chunk each (asr.max_chunk_s=12); kill -9
-    once asr has finished half of them: the re-run decodes only the rest, and asr's segments
-    and the SRT are those of a run that was never interrupted, byte for byte."""
+    """12 sentences with pauses (2.4 min), one asr chunk each (asr.max_chunk_s=12), language
+    detected (-s auto); kill -9 once asr has finished half of them: the re-run keeps the
+    detected language without detecting again, decodes only the rest, and asr's segments and
+    the SRT are those of a run that was never interrupted, byte for byte."""
     gap = make_silence(tmp_path / "gap.wav", 1.0)
     long_audio = concat_audio([speech / "jfk.flac", gap] * 12, tmp_path / "jfk x12.wav")
-    job_args = ("--media", str(long_audio), "-s", "en", "--title", "film",
+    job_args = ("--media", str(long_audio), "-s", "auto", "--title", "film",
                 "--set", "asr.max_chunk_s=12")
     reference_id = prepare(*job_args, out=jobs_root)
     run_pipeline(reference_id, out=jobs_root)
@@ -232,15 +233,20 @@ def test_killed_after_half_of_asr_resumes_after_the_last_finished_chunk(
     resumed = run_pipeline(job_id, out=jobs_root)
     assert stages_ran(resumed) == ["asr", "alignment", "songs", "subtitles:source"]
     log = (job_dir / "logs" / "asr.log").read_text("utf-8")
-    assert f"resuming after chunk {done} of {total} (" in log
+    first_run, _, second_run = log.partition(f"resuming after chunk {done} of {total} (")
+    assert second_run, log
+    assert "INFO stages.asr: language en (p=" in first_run
+    assert "INFO stages.asr: language" not in second_run  # detected once, kept
     info = json.loads((stage_dir(job_dir, "asr") / "result.json").read_text("utf-8"))["info"]
     assert (info["resumed_after_chunk"], info["chunks_decoded"]) == (done, total - done)
     assert not checkpoint.exists()  # a finished run leaves none behind
 
-    def segments(stage: Path) -> list:
-        return json.loads((stage / "segments.json").read_text("utf-8"))["segments"]
+    def asr(stage: Path) -> dict:
+        data = json.loads((stage / "segments.json").read_text("utf-8"))
+        return {k: data[k] for k in ("segments", "language", "language_detection",
+                                     "decode_passes")}
 
-    assert segments(stage_dir(job_dir, "asr")) == segments(reference)
+    assert asr(stage_dir(job_dir, "asr")) == asr(reference)
     ours = deliverable(job_dir, ".en.srt").read_bytes()
     assert ours == deliverable(jobs_root / reference_id, ".en.srt").read_bytes()
 
