@@ -460,7 +460,7 @@ class Runner:
                 lang=instance.lang, stage_dir=stage_dir, deliverables_dir=jr.job_dir / "subtitles",
                 title=jr.job.title, media=jr.job.media.path,
                 params=plan.params.model_dump(mode="json"), inputs=plan.inputs,
-                models=plan.models)
+                models=plan.models, fingerprint=plan.fingerprint)
             atomic.write_text(stage_dir / REQUEST_FILE, request.model_dump_json(indent=2) + "\n")
         log_paths = [jr.job_dir / "logs" / log_name(key) for jr, _ in group]
         job_ids = [jr.job.job_id for jr, _ in group]

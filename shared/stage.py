@@ -63,6 +63,9 @@ class StageRequest(BaseModel):
     params: dict[str, Any]
     inputs: dict[str, Path]
     models: list[ModelRef] = Field(default_factory=list)
+    # the runner's fingerprint of this stage run (params, models, inputs, code): a stage that
+    # checkpoints inside itself resumes only a checkpoint written under the same one
+    fingerprint: str | None = None
 
     def params_as(self, model: type[P]) -> P:
         return model.model_validate(self.params)

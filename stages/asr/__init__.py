@@ -74,9 +74,11 @@ class AsrParams(StageParams):
         0.2, ge=0, le=1, description="-s auto: per-region decoding switches on when two windows, "
         "or windows holding this share of the windows' speech, confidently detect another "
         "language than the main one")
-    max_chunk_s: float = Field(30.0, gt=0, description="speech regions from the vad stage are "
-                               "merged into chunks of at most this many seconds; only those "
-                               "chunks are decoded, never the silence between them")
+    max_chunk_s: float = Field(30.0, gt=0, description="speech regions (the vad stage's, else "
+                               "faster-whisper's own VAD) are merged into chunks of at most "
+                               "this many seconds of speech; each chunk is decoded in one call "
+                               "(never the silence between regions) and checkpointed, so a "
+                               "killed run resumes after the last finished chunk")
     task: Literal["transcribe"] = Field(
         "transcribe", description="always transcribe: translation is its own stage")
     seed: int = Field(0, description="seed of the sampling used by temperature fallback: the "
@@ -100,8 +102,8 @@ SPEC = StageSpec(
             "glossary": "glossary:glossary.json?"},
     outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
     description="transcribe speech with Whisper",
-    code=("stages.asr.decode", "stages.asr.languages", "stages.asr.mlx", "stages.asr.coverage",
-          "shared.hallucination", "shared.text_script"),
+    code=("stages.asr.decode", "stages.asr.checkpoint", "stages.asr.languages", "stages.asr.mlx",
+          "stages.asr.coverage", "shared.hallucination", "shared.text_script"),
     environment_for=lambda params: "mlx" if params.backend == "mlx" else "whisperx",
 )
 

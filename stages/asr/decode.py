@@ -1,7 +1,9 @@
-"""The asr stage's work, in the whisperx venv: load the model once per batch, choose what to
-decode (the vad stage's speech chunks, or the whole file with faster-whisper's own VAD),
-detect the language on windows of speech (per speech region when they disagree), decode,
-stream segments to segments.jsonl, remove and report hallucinations, write segments.json."""
+"""The asr stage's work, in the whisperx venv: load the model once per batch, find the speech
+(the vad stage's regions, or faster-whisper's own VAD) and group it into chunks, detect the
+language on windows of speech (per speech region when they disagree), decode chunk by chunk
+with a checkpoint after each (stages.asr.checkpoint: a killed run resumes after the last
+finished chunk), stream segments to segments.jsonl, remove and report hallucinations, write
+segments.json."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from shared import atomic
 from shared.errors import ModelMissingError
 from shared.stage import StageOutcome, StageRequest, report_progress
-from stages.asr import AsrParams, languages
+from stages.asr import AsrParams, checkpoint, languages
 from stages.asr.coverage import transcript_shortfall
 
 logger = logging.getLogger("stages.asr")
@@ -130,12 +132,10 @@ class JoinedSpeech:
         return restore_speech_timestamps(segments, self.chunks, SAMPLE_RATE)
 
 
-def decode_options(params: AsrParams, language: str | None = None, *,
-                   joined: JoinedSpeech | None = None) -> dict:
-    """faster-whisper transcribe() arguments: the decoding Params, and what to decode: joined
-    speech (speech regions; no VAD filter) or the whole file with faster-whisper's own VAD
-    filter. The batched pipeline takes its pieces as {"start", "end"} dicts and a batch
-    size."""
+def decode_options(params: AsrParams, language: str | None, joined: JoinedSpeech) -> dict:
+    """faster-whisper transcribe() arguments: the decoding Params, and what to decode: one
+    chunk's speech regions joined end to end (no VAD filter: the regions are the VAD's). The
+    batched pipeline takes its pieces as {"start", "end"} dicts and a batch size."""
     options = dict(
         language=language or params.language, task=params.task, beam_size=params.beam_size,
         best_of=params.best_of, temperature=params.temperatures,
@@ -145,17 +145,10 @@ def decode_options(params: AsrParams, language: str | None = None, *,
         compression_ratio_threshold=params.compression_ratio_threshold,
         hallucination_silence_threshold=params.hallucination_silence_threshold,
         initial_prompt=params.initial_prompt, hotwords=params.hotwords,
-        word_timestamps=params.word_timestamps)
-    batched = params.backend == "batched"
-    if batched:
+        word_timestamps=params.word_timestamps, vad_filter=False)
+    if params.backend == "batched":
         options["batch_size"] = params.batch_size
-    if joined is not None:
-        options["vad_filter"] = False
-        if batched:
-            options["clip_timestamps"] = joined.clips()
-    else:
-        options["vad_filter"] = params.vad_filter or batched
-        options["vad_parameters"] = {"min_silence_duration_ms": params.min_silence_duration_ms}
+        options["clip_timestamps"] = joined.clips()
     return options
 
 
@@ -191,13 +184,20 @@ def _detect(model, sample, allowed: list[str] | None, result: dict) -> tuple:
 SPEECH_PAD_MS = 100  # speech_regions in segments.json: the vad stage's default pad
 
 
-def own_speech_regions(audio, params: AsrParams, pad_ms: int = 400) -> list[Region]:
+def own_speech_regions(audio, params: AsrParams, max_region_s: float | None = None,
+                       pad_ms: int = 400) -> list[Region]:
     """Speech regions by faster-whisper's Silero VAD (a job without a vad stage), in seconds:
-    what its vad_filter would decode (its 400 ms pad; SPEECH_PAD_MS for cue timing)."""
+    what its vad_filter would decode (its 400 ms pad; SPEECH_PAD_MS for cue timing).
+    ``max_region_s``: longer speech is split at its last pause of over 100 ms before the
+    limit (Silero's rule, as for the batched pipeline), so a chunk boundary rarely falls
+    inside a word."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    chunks = get_speech_timestamps(audio, VadOptions(
-        min_silence_duration_ms=params.min_silence_duration_ms, speech_pad_ms=pad_ms))
+    options = VadOptions(min_silence_duration_ms=params.min_silence_duration_ms,
+                         speech_pad_ms=pad_ms)
+    if max_region_s is not None:
+        options.max_speech_duration_s = max_region_s
+    chunks = get_speech_timestamps(audio, options)
     return [(round(c["start"] / SAMPLE_RATE, 3), round(c["end"] / SAMPLE_RATE, 3))
             for c in chunks]
 
@@ -274,7 +274,7 @@ MIN_DETECT_S = 2.0  # speech regions shorter than this take their neighbour's la
 
 def plan_languages(model, audio, params: AsrParams, groups, regions: list[Region] | None,
                    result: dict) -> list[tuple]:
-    """What to decode in which language: [(groups or None, language)]. One item for the whole
+    """What to decode in which language: [(groups, language)]. One item for the whole
     job, or when multilingual (multilingual_plan) one per run of consecutive speech regions
     detected as the same language (regions under 2 s take the language before them).
     ``regions``: the speech (vad stage or faster-whisper's VAD) when the language is to be
@@ -303,39 +303,45 @@ def plan_languages(model, audio, params: AsrParams, groups, regions: list[Region
             for run, lang in runs]
 
 
-def decode(model, audio, params: AsrParams, groups, regions, result: dict) -> Iterator[dict]:
-    """Segment records as they are decoded, in time order; fills the language fields and
-    counts the decoding passes (``result["decode_passes"]``)."""
-    if params.backend == "mlx":
-        from stages.asr import mlx
+Chunk = tuple[list[list[Region]], str | None]  # groups decoded in one call, their language
 
-        spans = group_spans(groups) if groups is not None else None
-        segments, language = mlx.transcribe(audio, params, spans, params.language)
-        result["language"] = result["language"] or language
-        result["decode_passes"] = 1
-        for index, segment in enumerate(segments):
-            yield _record(index, segment, result["language"])
-        return
+
+def plan_chunks(model, audio, params: AsrParams, groups: list[list[Region]],
+                regions: list[Region] | None, result: dict) -> list[Chunk]:
+    """The decoding calls, in time order: each group of speech on its own (the unit a resumed
+    run continues after), or with the batched backend a batch of ``batch_size`` groups; each
+    in the language plan_languages chose for it."""
+    per_call = params.batch_size if params.backend == "batched" else 1
+    return [(part[i:i + per_call], language)
+            for part, language in plan_languages(model, audio, params, groups, regions, result)
+            for i in range(0, len(part), per_call)]
+
+
+def decode_chunk(model, audio, params: AsrParams, chunk: Chunk, result: dict) -> Iterator:
+    """One chunk's faster-whisper segments on the original timeline, as they are decoded.
+    The sampling seed is set for every chunk, so a run resumed after any chunk decodes the
+    rest exactly as an uninterrupted run does."""
     import ctranslate2
 
-    index = 0
-    for part, language in plan_languages(model, audio, params, groups, regions, result):
-        ctranslate2.set_random_seed(params.seed)
-        result["decode_passes"] += 1
-        if part is None:  # no vad stage: the whole file, faster-whisper's VAD filter
-            segments, info = model.transcribe(audio, **decode_options(params, language))
-            result["speech_decoded_s"] = round(info.duration_after_vad, 3)
-        else:
-            joined = JoinedSpeech(audio, part)
-            segments, _ = model.transcribe(joined.audio,
-                                           **decode_options(params, language, joined=joined))
-            segments = joined.restore(segments)
-            if groups is None:  # regions of faster-whisper's own VAD: count the speech
-                result["speech_decoded_s"] = round(result.get("speech_decoded_s", 0.0) + sum(
-                    e - s for group in part for s, e in group), 3)
-        for segment in segments:
-            yield _record(index, segment, language)
-            index += 1
+    groups, language = chunk
+    ctranslate2.set_random_seed(params.seed)
+    result["decode_passes"] += 1
+    joined = JoinedSpeech(audio, groups)
+    segments, _ = model.transcribe(joined.audio,
+                                   **decode_options(params, language, joined))
+    yield from joined.restore(segments)
+
+
+def decode_mlx(audio, params: AsrParams, groups, result: dict) -> Iterator[dict]:
+    """mlx-whisper decodes the whole job in one call (no checkpoints inside the stage)."""
+    from stages.asr import mlx
+
+    spans = group_spans(groups) if groups is not None else None
+    segments, language = mlx.transcribe(audio, params, spans, params.language)
+    result["language"] = result["language"] or language
+    result["decode_passes"] = 1
+    for index, segment in enumerate(segments):
+        yield _record(index, segment, result["language"])
 
 
 def _remove_hallucinations(request: StageRequest, params: AsrParams, segments: list[dict],
@@ -406,23 +412,21 @@ def process(request: StageRequest, models) -> StageOutcome:
                     "silence between them skipped", len(regions or []), len(groups), speech,
                     duration)
     started = time.monotonic()
-    with open(request.output("segments.jsonl"), "w", encoding="utf-8") as stream:
+    chunking = {}
+    if groups == [] or duration < 0.1:
         if groups == []:
             logger.warning("the vad stage found no speech: writing an empty transcript")
-        elif duration < 0.1:
-            logger.warning("the audio is empty (%.2f s): writing an empty transcript", duration)
         else:
-            speech_regions = None
-            if params.language is None and params.backend != "mlx":
-                speech_regions = ([(s, e) for group in groups for s, e in group]
-                                  if groups is not None else own_speech_regions(audio, params))
-            for record in decode(model, audio, params, groups, speech_regions, result):
-                result["segments"].append(record)
-                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-                stream.flush()
-                report_progress(record["end"], duration)
+            logger.warning("the audio is empty (%.2f s): writing an empty transcript", duration)
+        request.output("segments.jsonl").write_text("", encoding="utf-8")
+    elif params.backend == "mlx":
+        with open(request.output("segments.jsonl"), "wb") as stream:
+            for record in decode_mlx(audio, params, groups, result):
+                _stream(stream, record, result, duration)
+    else:
+        chunking = _decode_chunks(request, model, audio, params, groups, result)
     if regions is None and params.backend != "mlx" and duration >= 0.1:  # for cue timing
-        result["speech_regions"] = own_speech_regions(audio, params, SPEECH_PAD_MS)
+        result["speech_regions"] = own_speech_regions(audio, params, pad_ms=SPEECH_PAD_MS)
     result["language"] = result["language"] or "und"
     elapsed = time.monotonic() - started
     result["segments"] = _remove_hallucinations(request, params, result["segments"], regions)
@@ -431,18 +435,79 @@ def process(request: StageRequest, models) -> StageOutcome:
     if shortfall:
         logger.warning("%s", shortfall)
     atomic.write_json(request.output("segments.json"), result)
+    request.output(checkpoint.FILE).unlink(missing_ok=True)
     logger.info("%d segments, language %s (p=%s), %.1f s audio in %.1f s (RTF %.3f)",
                 len(result["segments"]), result["language"], result["language_probability"],
                 duration, elapsed, elapsed / duration if duration else 0.0)
     info = {"language": result["language"], "segments": len(result["segments"]),
             "audio_s": round(duration, 3),
-            "rtf": round(elapsed / duration, 4) if duration else None}
+            "rtf": round(elapsed / duration, 4) if duration else None, **chunking}
     if "multilingual" in result:
         info.update(languages=result["language_shares"], multilingual=result["multilingual"])
     return StageOutcome(
         outputs=[request.output(name) for name in ("segments.json", "segments.jsonl",
                                                    "hallucinations.json")],
         info=info, degraded=[shortfall] if shortfall else [])
+
+
+def _stream(stream, record: dict, result: dict, duration: float) -> None:
+    """One decoded segment: kept, appended to segments.jsonl at once, progress reported."""
+    result["segments"].append(record)
+    stream.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+    stream.flush()
+    report_progress(record["end"], duration)
+
+
+def _decode_chunks(request: StageRequest, model, audio, params: AsrParams,
+                   groups: list[list[Region]] | None, result: dict) -> dict:
+    """The faster-whisper backends, chunk by chunk, with a checkpoint after each chunk: a
+    re-run of the same stage (the runner's fingerprint unchanged) continues after the last
+    finished chunk with the language decisions of the first run. Without a vad stage the
+    chunks are groups of faster-whisper's own VAD regions (whole file when vad_filter is off
+    on the sequential backend). Returns the chunk counts for result.json's info."""
+    jsonl = request.output("segments.jsonl")
+    saved, records = checkpoint.load(request.output(checkpoint.FILE), request.fingerprint,
+                                     jsonl)
+    if saved.chunks:
+        chunks = [(chunk_groups, language) for chunk_groups, language in saved.chunks]
+        result.update(saved.decided)
+        result["segments"] = records
+        logger.info("resuming after chunk %d of %d (%.1f s of speech already decoded)",
+                    saved.done, len(chunks), saved.speech_done_s)
+    else:
+        speech = None
+        if groups is None:
+            speech = own_speech_regions(audio, params, params.max_chunk_s)
+            groups = speech_groups([{"start": s, "end": e} for s, e in speech],
+                                   params.max_chunk_s) \
+                if params.vad_filter or params.backend == "batched" \
+                else [[(0.0, round(len(audio) / SAMPLE_RATE, 3))]]
+            result["speech_chunks"] = len(groups)
+            result["speech_decoded_s"] = round(sum(e - s for g in groups for s, e in g), 3)
+            logger.info("faster-whisper's VAD: %d speech region(s) -> %d chunk(s) of %.1f s of "
+                        "speech", len(speech), len(groups), result["speech_decoded_s"])
+        if params.language is None:
+            regions = speech or [(s, e) for group in groups for s, e in group]
+        else:
+            regions = None
+        chunks = plan_chunks(model, audio, params, groups, regions, result)
+        saved.chunks = [[chunk_groups, language] for chunk_groups, language in chunks]
+    first = saved.done
+    duration = len(audio) / SAMPLE_RATE
+    with open(jsonl, "r+b" if first else "wb") as stream:
+        stream.truncate(saved.jsonl_bytes)
+        stream.seek(saved.jsonl_bytes)
+        if not first:
+            saved.save(stream, result)  # the plan and the language decisions
+        for n in range(first, len(chunks)):
+            for segment in decode_chunk(model, audio, params, chunks[n], result):
+                _stream(stream, _record(len(result["segments"]), segment, chunks[n][1]),
+                        result, duration)
+            saved.done = n + 1
+            saved.speech_done_s += sum(e - s for group in chunks[n][0] for s, e in group)
+            saved.save(stream, result)
+    return {"chunks": len(chunks), "chunks_decoded": len(chunks) - first,
+            "resumed_after_chunk": first}
 
 
 def _language_summary(result: dict) -> None:

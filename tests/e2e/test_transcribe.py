@@ -18,10 +18,12 @@ from tests.helpers import (
     ROOT,
     concat_audio,
     lock,
+    make_silence,
     make_video,
     prepare,
     run_pipeline,
     srt_text,
+    stage_dir,
     stages_ran,
     stages_skipped,
     wer,
@@ -184,6 +186,70 @@ def test_killed_during_asr_resumes_with_the_same_outputs(test_cache, speech, job
     ours = deliverable(job_dir, ".en.srt").read_text("utf-8")
     theirs = deliverable(jobs_root / reference_id, ".en.srt").read_text("utf-8")
     assert ours == theirs
+
+
+def _wait_for_chunks(checkpoint: Path, proc: subprocess.Popen, share: float,
+                     timeout: float = 600) -> None:
+    """Until asr's checkpoint says ``share`` of its chunks are decoded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if checkpoint.is_file():
+            saved = json.loads(checkpoint.read_text("utf-8"))
+            if saved["done"] >= share * len(saved["chunks"]):
+                return
+        assert proc.poll() is None, f"run ended early:\n{proc.stdout.read()}"
+        time.sleep(0.1)
+    raise AssertionError(f"asr did not reach {share:.0%} of its chunks in time")
+
+
+def test_killed_after_half_of_asr_resumes_after_the_last_finished_chunk(
+        test_cache, speech, jobs_root, tmp_path):
+    """12 sentences with pauses (2.4 min), one asr chunk each (asr.max_chunk_s=12), language
+    detected (-s auto); kill -9 once asr has finished half of them: the re-run keeps the
+    detected language without detecting again, decodes only the rest, and asr's segments and
+    the SRT are those of a run that was never interrupted, byte for byte."""
+    gap = make_silence(tmp_path / "gap.wav", 1.0)
+    long_audio = concat_audio([speech / "jfk.flac", gap] * 12, tmp_path / "jfk x12.wav")
+    job_args = ("--media", str(long_audio), "-s", "auto", "--title", "film",
+                "--set", "asr.max_chunk_s=12")
+    reference_id = prepare(*job_args, out=jobs_root)
+    run_pipeline(reference_id, out=jobs_root)
+    reference = stage_dir(jobs_root / reference_id, "asr")
+    total = json.loads((reference / "result.json").read_text("utf-8"))["info"]["chunks"]
+    assert total >= 10
+
+    job_id = prepare(*job_args, out=jobs_root)
+    job_dir = jobs_root / job_id
+    checkpoint = stage_dir(job_dir, "asr") / "checkpoint.json"
+    proc = _start_run(job_id, jobs_root)
+    _wait_for_chunks(checkpoint, proc, 0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(1.5)  # the orphaned stage notices its runner is gone and stops
+    saved = json.loads(checkpoint.read_text("utf-8"))
+    done = saved["done"]
+    assert len(saved["chunks"]) == total and total / 2 <= done < total
+    assert "asr" not in lock(job_dir)["stages"]
+
+    resumed = run_pipeline(job_id, out=jobs_root)
+    assert stages_ran(resumed) == ["asr", "alignment", "songs", "subtitles:source"]
+    log = (job_dir / "logs" / "asr.log").read_text("utf-8")
+    first_run, _, second_run = log.partition(f"resuming after chunk {done} of {total} (")
+    assert second_run, log
+    assert "INFO stages.asr: language en (p=" in first_run
+    assert "INFO stages.asr: language" not in second_run  # detected once, kept
+    info = json.loads((stage_dir(job_dir, "asr") / "result.json").read_text("utf-8"))["info"]
+    assert (info["resumed_after_chunk"], info["chunks_decoded"]) == (done, total - done)
+    assert not checkpoint.exists()  # a finished run leaves none behind
+
+    def asr(stage: Path) -> dict:
+        data = json.loads((stage / "segments.json").read_text("utf-8"))
+        return {k: data[k] for k in ("segments", "language", "language_detection",
+                                     "decode_passes")}
+
+    assert asr(stage_dir(job_dir, "asr")) == asr(reference)
+    ours = deliverable(job_dir, ".en.srt").read_bytes()
+    assert ours == deliverable(jobs_root / reference_id, ".en.srt").read_bytes()
 
 
 def test_ctrl_c_during_asr_stops_cleanly_and_the_next_run_resumes(test_cache, speech, jobs_root,

@@ -85,12 +85,12 @@ def test_batched_backend_gets_its_speech_as_clips_of_at_most_30_seconds():
     assert joined_clips(groups) == [{"start": 0.0, "end": 30.0}, {"start": 30.0, "end": 60.0},
                                     {"start": 60.0, "end": 85.0}]
     joined = SimpleNamespace(clips=lambda: joined_clips(groups))  # JoinedSpeech minus audio
-    options = decode_options(AsrParams(backend="batched", batch_size=8), "en", joined=joined)
+    options = decode_options(AsrParams(backend="batched", batch_size=8), "en", joined)
     assert options["batch_size"] == 8 and options["vad_filter"] is False
     assert options["clip_timestamps"][0] == {"start": 0.0, "end": 30.0}
-    sequential = decode_options(AsrParams(backend="faster-whisper"), "en", joined=joined)
+    sequential = decode_options(AsrParams(backend="faster-whisper"), "en", joined)
     assert "batch_size" not in sequential and "clip_timestamps" not in sequential
-    assert decode_options(AsrParams(backend="batched"), "en")["vad_filter"] is True
+    assert sequential["vad_filter"] is False  # the chunk's regions come from a VAD already
 
 
 def test_float16_on_the_cpu_falls_back_to_int8(ctx, caplog):

@@ -223,8 +223,7 @@ def test_parse_set_reads_json_values_and_rejects_malformed_items():
 
 
 def test_speech_regions_group_into_chunks_of_at_most_max_chunk_of_speech():
-    from stages.asr import AsrParams
-    from stages.asr.decode import decode_options, group_spans, speech_groups
+    from stages.asr.decode import group_spans, speech_groups
 
     regions = [{"start": 40.0, "end": 45.0}, {"start": 1.0, "end": 4.0},
                {"start": 5.0, "end": 20.0}, {"start": 28.0, "end": 33.0},
@@ -235,5 +234,3 @@ def test_speech_regions_group_into_chunks_of_at_most_max_chunk_of_speech():
     assert groups[1:] == [[(50.0, 80.0)], [(80.0, 95.0)]]  # a long region is cut
     assert group_spans(groups) == [(1.0, 45.0), (50.0, 80.0), (80.0, 95.0)]
     assert speech_groups([], 30.0) == []
-    whole = decode_options(AsrParams(), None)
-    assert whole["vad_filter"] is True and "clip_timestamps" not in whole
