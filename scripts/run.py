@@ -132,11 +132,10 @@ def print_summary(report: RunReport) -> None:
 
     rows = []
     for jr in report.jobs:
-        what = jr.degraded
-        if jr.error is not None:
-            what = [jr.error.message.splitlines()[0]] + what
-        rows.append({"job": jr.job.job_id, "state": jr.state, "what": what,
-                     "log": jr.log_path})
+        degraded = jr.degraded  # read from lock.json once per job
+        state = job_state.state_of(jr.error is not None, degraded)
+        what = ([jr.error.message.splitlines()[0]] if jr.error is not None else []) + degraded
+        rows.append({"job": jr.job.job_id, "state": state, "what": what, "log": jr.log_path})
     states = [r["state"] for r in rows]
     title = ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
     make_console().print(job_table(rows, f"jobs: {title}"))

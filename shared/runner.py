@@ -109,10 +109,6 @@ class RunReport:
     jobs: list[JobRun]
 
     @property
-    def ok(self) -> bool:
-        return all(j.error is None for j in self.jobs)
-
-    @property
     def exit_code(self) -> int:
         return job_state.batch_exit_code([j.state for j in self.jobs])
 

@@ -90,14 +90,6 @@ def done_job(test_cache, speech, tmp_path_factory) -> dict:
             "job_dir": jobs_root / job_id, "run": proc}
 
 
-@pytest.fixture
-def media_file(speech, tmp_path) -> Path:
-    path = tmp_path / "media" / "jfk.flac"
-    path.parent.mkdir()
-    shutil.copyfile(speech / "jfk.flac", path)
-    return path
-
-
 # -- prepare-job: the request is rejected before anything is written ---------------------
 def test_missing_media_file(test_cache, jobs_root, tmp_path):
     proc = prepare_fails(jobs_root, "--media", str(tmp_path / "no such film.mp4"))

@@ -5,7 +5,6 @@ reads."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,6 @@ import pytest
 from tests.helpers import prepare, run_script
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def media_file(speech, tmp_path) -> Path:
-    path = tmp_path / "media" / "jfk.flac"
-    path.parent.mkdir()
-    shutil.copyfile(speech / "jfk.flac", path)
-    return path
 
 
 def job_json(jobs_root: Path, job_id: str) -> dict:
