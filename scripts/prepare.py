@@ -19,7 +19,7 @@ from shared.file_hashes import HashMemo
 from shared.language_input import parse_language
 from shared.languages import AUTO, load_languages
 from shared.model_registry import load_models
-from shared.runner import load_stage_module
+from shared.stage import load_spec
 from shared.workflows import expand, load_workflows
 
 logger = logging.getLogger("prepare")
@@ -161,7 +161,7 @@ def validate_overrides(sets: list[str], stage_names: list[str]) -> dict[str, dic
                              fix=f"use one of: {', '.join(dict.fromkeys(stage_names))}")
         overrides.setdefault(stage, {})[param] = value
     for stage, values in overrides.items():
-        params_model = load_stage_module(stage).SPEC.params
+        params_model = load_spec(stage).params
         unknown = [p for p in values if p not in params_model.model_fields]
         if unknown:
             raise InputError(f"--set: stage {stage} has no parameter {', '.join(unknown)}",
@@ -247,14 +247,6 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
     for path, info in probed:
         title = opts.title if (opts.title and len(probed) == 1) else path.stem
         instances = expand(workflow, targets, features)
-        environments = {}
-        for inst in instances:
-            module = load_stage_module(inst.stage)
-            params = module.SPEC.params.model_validate(overrides.get(inst.stage, {}))
-            environments[inst.stage] = (
-                module.environment_for_job(params, source, inst.lang)
-                if hasattr(module, "environment_for_job") and inst.lang not in (None, "source")
-                else module.SPEC.env_for(params))
         job_id = jobs.new_job_id(title)
         job = jobs.Job(
             job_id=job_id, created_at=jobs.utc_now(), workflow=workflow.name,
@@ -264,7 +256,7 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
             title=title, year=opts.year, source_lang=source, target_langs=targets,
             start_time=start, end_time=end, profile=opts.profile, features=features,
             overrides=overrides, glossary=GLOSSARY_FILE if glossary_file else None,
-            stages=instances, stage_environments=environments)
+            stages=instances)
         job_dir = jobs.create_job_dir(jobs_root, job_id)
         (job_dir / "logs").mkdir()
         if glossary_file:

@@ -78,7 +78,7 @@ def stage_states(job_dir: Path) -> list[dict]:
                     state = "failed"
             except ValueError:
                 state = "failed"
-        rows.append({"key": inst.key, "env": job.stage_environments.get(inst.stage, "?"),
+        rows.append({"key": inst.key, "env": job.environments.get(inst.key, "?"),
                      "state": state, "duration": duration, "outputs": outputs})
     return rows
 

@@ -214,8 +214,8 @@ class EnvironmentManager:
 
 
 def stage_argv(stage: str, job_dirs: Sequence[Path], key: str | None = None) -> list[str]:
-    """`-m stages.<stage> --job <dir> [--job <dir> ...] [--key <instance>]`."""
-    argv = ["-m", f"stages.{stage}"]
+    """`-m shared.stage_main stages.<stage> --job <dir> [--job <dir> ...] [--key <instance>]`."""
+    argv = ["-m", "shared.stage_main", f"stages.{stage}"]
     for job_dir in job_dirs:
         argv += ["--job", str(job_dir)]
     if key and key != stage:

@@ -22,7 +22,7 @@ from shared.config_files import format_validation_error
 from shared.errors import ConfigError, InputError
 from shared.workflows import StageInstance
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: environments per stage instance (1: stage_environments)
 JOB_FILE = "job.json"
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
@@ -57,7 +57,8 @@ class Job(BaseModel):
     glossary: str | None = None  # the job's glossary TSV, copied into the job folder
     overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
     stages: list[StageInstance]
-    stage_environments: dict[str, str]
+    # stage instance ("asr", "translation:hi") -> the venv the runner's plan runs it in
+    environments: dict[str, str] = Field(default_factory=dict)
 
     def file(self, name: str, job_dir: Path) -> Path | None:
         """A job-level input ("job:media", "job:glossary"); None if this job has none."""
@@ -128,6 +129,8 @@ def load(job_dir: Path) -> Job:
     except json.JSONDecodeError as e:
         raise ConfigError(f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})",
                           fix=f"undo the edit to {path}, or prepare the job again") from e
+    if isinstance(data, dict) and data.get("schema_version") == 1:
+        data = _from_version_1(data)
     if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
         raise ConfigError(f"{path} has schema_version {data.get('schema_version')!r}; "
                           f"this version reads {SCHEMA_VERSION}",
@@ -138,6 +141,12 @@ def load(job_dir: Path) -> Job:
         detail = format_validation_error(e) if hasattr(e, "errors") else str(e)
         raise ConfigError(f"{path} is invalid:\n{detail}",
                           fix=f"undo the edit to {path}, or prepare the job again") from e
+
+
+def _from_version_1(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 kept one venv per stage name; the next run's plan records each instance's."""
+    data = {k: v for k, v in data.items() if k != "stage_environments"}
+    return {**data, "schema_version": SCHEMA_VERSION, "environments": {}}
 
 
 def find_job(jobs_root: Path, ref: str) -> Path:

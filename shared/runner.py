@@ -1,5 +1,6 @@
-"""The runner: plans each job's stages, decides run or skip (and says why), starts stage
-processes through the executor, and records successes in lock.json.
+"""The runner: plans every selected stage of every job first (shared/plan.py), then walks
+the plan: decides run or skip (shared/decide.py, and says why), starts stage processes, and
+records successes in lock.json.
 
 All decisions live here; stages are idempotent processes that read request.json and write
 their outputs. A batch runs each stage once for all its jobs (one model load per batch),
@@ -8,9 +9,6 @@ while every job keeps its own lock entries.
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import inspect
 import logging
 import os
 import time
@@ -18,14 +16,12 @@ from collections.abc import Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
-
-from pydantic import ValidationError
 
 from shared import atomic, fingerprint, job_state, lockfile
 from shared import job as jobs
-from shared.config_files import format_validation_error, load_toml
+from shared.config_files import load_toml
+from shared.decide import FORCE_ALL, components, decide
 from shared.display import Display, PlainDisplay
 from shared.env_registry import EnvironmentRegistry, load_registry
 from shared.environment_manager import EnvironmentManager, stage_argv
@@ -34,19 +30,12 @@ from shared.file_hashes import HashMemo
 from shared.hardware_cache import HardwareCache
 from shared.model_registry import ModelRegistry, load_models
 from shared.paths import CONFIG_DIR
-from shared.stage import (
-    REQUEST_FILE,
-    RESULT_FILE,
-    ResolveContext,
-    StageRequest,
-    StageResult,
-    StageSpec,
-)
-from shared.workflows import StageInstance
+from shared.plan import PlannedStage, plan_jobs
+from shared.stage import REQUEST_FILE, RESULT_FILE, StageRequest, StageResult, StageSpec
+from shared.stage_inputs import maker
 
 logger = logging.getLogger(__name__)
 
-FORCE_ALL = "*"
 HASH_MEMO = ".hashes.json"
 
 
@@ -82,7 +71,9 @@ class JobRun:
     selected: list[str]
     ran: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    planned: dict[str, StagePlan] = field(default_factory=dict)
+    plan: dict[str, PlannedStage] = field(default_factory=dict)  # made before anything runs
+    unplanned: dict[str, PipelineError] = field(default_factory=dict)  # why a key has none
+    planned: dict[str, StagePlan] = field(default_factory=dict)  # decided, as the run walks
     error: PipelineError | None = None
 
     @property
@@ -111,25 +102,6 @@ class RunReport:
     @property
     def exit_code(self) -> int:
         return job_state.batch_exit_code([j.state for j in self.jobs])
-
-
-def load_stage_module(stage: str) -> ModuleType:
-    try:
-        module = importlib.import_module(f"stages.{stage}")
-    except ModuleNotFoundError as e:
-        raise InputError(f"stage '{stage}' does not exist in this version",
-                         fix="check config/workflows.toml against the stages/ folder") from e
-    if not isinstance(getattr(module, "SPEC", None), StageSpec):
-        raise PipelineError(f"stages/{stage}.py declares no SPEC")
-    return module
-
-
-def source_hash(module: ModuleType) -> str:
-    """sha256 over the stage module's source and the modules its SPEC.code names."""
-    digest = hashlib.sha256(Path(inspect.getfile(module)).read_bytes())
-    for name in module.SPEC.code:
-        digest.update(Path(inspect.getfile(importlib.import_module(name))).read_bytes())
-    return digest.hexdigest()
 
 
 def log_name(key: str) -> str:
@@ -185,7 +157,7 @@ class Runner:
             job_runs.append(JobRun(job=job, job_dir=job_dir,
                                    memo=HashMemo(job_dir / HASH_MEMO),
                                    selected=select_keys(job, options)))
-        problems = self.preflight(job_runs)
+        problems = plan_jobs(job_runs, self.hardware, self.models, self.manager)
         if problems and not options.dry_run:
             for jr in job_runs:
                 jr.log(f"nothing run: {len(problems)} problem(s) found before the first stage")
@@ -194,6 +166,7 @@ class Runner:
             if not options.dry_run:
                 for jr in job_runs:
                     stack.enter_context(lockfile.hold(jr.job_dir))
+                    self._record_environments(jr)
             order = list(dict.fromkeys(i.key for jr in job_runs for i in jr.job.stages))
             self.display.begin([(jr.job.job_id, len(jr.selected)) for jr in job_runs],
                                options.dry_run)
@@ -208,6 +181,15 @@ class Runner:
             raise PreflightError(problems)
         return RunReport(job_runs)
 
+    @staticmethod
+    def _record_environments(jr: JobRun) -> None:
+        """job.json: the venv each planned stage instance runs in (under the run lock)."""
+        planned = {key: p.env for key, p in jr.plan.items()}
+        merged = {**jr.job.environments, **planned}
+        if merged != jr.job.environments:
+            jr.job = jr.job.model_copy(update={"environments": merged})
+            jobs.save(jr.job, jr.job_dir)
+
     # -- one stage instance across the batch ------------------------------------------
     def _run_key(self, key: str, job_runs: list[JobRun], options: RunOptions) -> None:
         to_run: list[tuple[JobRun, StagePlan]] = []
@@ -215,7 +197,9 @@ class Runner:
             if jr.error is not None or key not in jr.selected:
                 continue
             try:
-                plan = self._plan(jr, key, options)
+                if key in jr.unplanned:
+                    raise jr.unplanned[key]
+                plan = self._decision(jr, key, options)
                 if plan.action == "run":
                     plan = self._restore_pruned(jr, plan, options)
             except PipelineError as e:
@@ -240,130 +224,47 @@ class Runner:
         for env, group in by_env.items():
             self._execute(key, env, group)
 
-    def _resolve(self, jr: JobRun, key: str) -> tuple[ModuleType, Any, str, list]:
-        """The stage module, its resolved params, its environment and its models (raises
-        what a user must fix: bad overrides, a model not cached, ...)."""
-        job, instance = jr.job, jr.job.instance(key)
-        module = load_stage_module(instance.stage)
-        spec: StageSpec = module.SPEC
-        try:
-            params = spec.params.model_validate(job.overrides.get(spec.name, {}))
-        except ValidationError as e:
-            raise InputError(f"job {job.job_id}: invalid overrides for {spec.name}:\n"
-                             f"{format_validation_error(e)}",
-                             fix="prepare the job again with valid --set values") from e
-        ctx = ResolveContext(hardware=self.hardware, models=self.models, job=job,
-                             profile=job.profile or self.hardware.defaults.profile,
-                             lang=instance.lang)
-        if hasattr(module, "resolve"):
-            params = module.resolve(params, ctx)
-        env = spec.env_for(params)
-        models = module.model_refs(params, ctx) if hasattr(module, "model_refs") else []
-        return module, params, env, models
-
-    # -- the check before anything runs -------------------------------------------------
-    def preflight(self, job_runs: list[JobRun]) -> list[tuple[list[str], PipelineError]]:
-        """Every problem of every selected stage of every job, found before any stage runs:
-        params, the stage's environment, its models (cached and complete), and its inputs
-        (present, or made by a stage that runs before it). Equal problems are grouped."""
-        found: dict[tuple[str, str], tuple[list[str], PipelineError]] = {}
-        for jr in job_runs:
-            for key in jr.selected:
-                try:
-                    self._check(jr, key)
-                except PipelineError as e:
-                    where, _ = found.setdefault((type(e).__name__, str(e)), ([], e))
-                    where.append(f"job {jr.job.job_id} {key}")
-        return list(found.values())
-
-    def _check(self, jr: JobRun, key: str) -> None:
-        module, params, env, _models = self._resolve(jr, key)
-        self.manager.check_ready(env)
-        instance = jr.job.instance(key)
-        refs, inputs = self._inputs(jr, instance, module.SPEC)
-        position = {i.key: n for n, i in enumerate(jr.job.stages)}
+    def _decision(self, jr: JobRun, key: str, options: RunOptions) -> StagePlan:
+        """The planned stage with its fingerprint (its inputs exist now) and run or skip.
+        A dry run cannot hash inputs an earlier stage has yet to make: it says so."""
+        planned = jr.plan[key]
+        spec = planned.spec
         pruned = lockfile.pruned_outputs(jr.job_dir)
-        for name, path in inputs.items():
-            if path.exists() or path.resolve() in pruned:  # a pruned one is made again
-                continue
-            maker = self._maker(jr, path)
-            if maker is None:
-                raise InputError(f"{path} ({refs[name]}) does not exist",
-                                 fix="restore the file, or prepare the job again")
-            if maker not in jr.selected or position[maker] >= position[key]:
-                raise InputError(
-                    f"needs {refs[name]}, which does not exist yet and {maker} is not part "
-                    "of this run", fix=f"run the earlier stages too: ./run-pipeline.sh -j "
-                    f"{jr.job.job_id} (without --only/--from)")
-
-    def _plan(self, jr: JobRun, key: str, options: RunOptions) -> StagePlan:
-        job, instance = jr.job, jr.job.instance(key)
-        module, params, env, models = self._resolve(jr, key)
-        spec: StageSpec = module.SPEC
-        refs, inputs = self._inputs(jr, instance, spec)
-        pruned = lockfile.pruned_outputs(jr.job_dir)
-        missing = [n for n, p in inputs.items() if not p.exists() and p.resolve() not in pruned]
+        missing = [n for n, p in planned.inputs.items()
+                   if not p.exists() and p.resolve() not in pruned]
         if missing:
-            upstream = {refs[n].split(":")[0] for n in missing}
+            upstream = {planned.refs[n].split(":")[0] for n in missing}
             if options.dry_run and any(p.stage in upstream for p in jr.planned.values()):
-                return StagePlan(key, spec.name, env, spec, params, inputs, models, None, None,
-                                 "run", [f"after {', '.join(sorted(upstream))} runs"])
+                return self._stage_plan(planned, None, None, "run",
+                                        [f"after {', '.join(sorted(upstream))} runs"])
             raise InputError(
-                f"stage {key} of job {job.job_id} needs "
-                f"{', '.join(refs[n] for n in missing)}, which does not exist yet",
-                fix=f"run the earlier stages first: ./run-pipeline.sh -j {job.job_id}")
-        components = {
-            "stage": f"{spec.name}@{spec.version}",
-            "source": source_hash(module),
-            "environment": f"{env}:{self.registry.get(env).lock_hash()[:16]}",
-            "params": params.model_dump(mode="json"),
-            "models": {m.name: f"{m.repo_id}@{m.revision}" for m in models},
-            "inputs": {name: pruned[path.resolve()].sha256 if not path.exists()
-                       else jr.memo.sha256(path) for name, path in inputs.items()},
-            "context": {"title": job.title, "lang": instance.lang},
-        }
-        digest = fingerprint.digest(components)
-        action, reasons = self._decide(jr, key, spec.name, digest, components, options)
+                f"stage {key} of job {jr.job.job_id} needs "
+                f"{', '.join(planned.refs[n] for n in missing)}, which does not exist yet",
+                fix=f"run the earlier stages first: ./run-pipeline.sh -j {jr.job.job_id}")
+        parts = components(planned, jr.job, jr.job_dir, jr.memo, self.registry)
+        digest = fingerprint.digest(parts)
+        action, reasons = decide(jr.job_dir, jr.memo, key, spec.name, digest, parts,
+                                 options.force)
         if options.dry_run and action == "skip":
-            upstream = {ref.split(":")[0] for ref in refs.values()}
+            upstream = {ref.split(":")[0] for ref in planned.refs.values()}
             reruns = sorted(p.key for p in jr.planned.values()
                             if p.stage in upstream and p.action == "run")
             if reruns:
                 action, reasons = "run", [f"if {', '.join(reruns)} changes its outputs"]
-        return StagePlan(key, spec.name, env, spec, params, inputs, models, components, digest,
+        return self._stage_plan(planned, parts, digest, action, reasons)
+
+    @staticmethod
+    def _stage_plan(planned: PlannedStage, parts: dict[str, Any] | None, digest: str | None,
+                    action: str, reasons: list[str]) -> StagePlan:
+        return StagePlan(planned.key, planned.spec.name, planned.env, planned.spec,
+                         planned.params, planned.inputs, planned.models, parts, digest,
                          action, reasons)
 
-    def _decide(self, jr: JobRun, key: str, stage: str, digest: str,
-                components: dict[str, Any], options: RunOptions) -> tuple[str, list[str]]:
-        if FORCE_ALL in options.force or key in options.force or stage in options.force:
-            return "run", ["forced"]
-        record = lockfile.load(jr.job_dir).stages.get(key)
-        if record is None:
-            return "run", ["not run before"]
-        if record.fingerprint != digest:
-            return "run", fingerprint.explain(record.components, components)
-        for output in record.outputs:
-            path = jr.job_dir / output.path
-            if output.pruned and not path.exists():
-                continue  # removed by --prune: made again only when a stage needs it
-            if not path.is_file():
-                return "run", [f"output {output.path} missing"]
-            if jr.memo.sha256(path) != output.sha256:
-                return "run", [f"output {output.path} modified"]
-        return "skip", ["up to date"]
-
     # -- pruned intermediates ------------------------------------------------------------
-    @staticmethod
-    def _maker(jr: JobRun, path: Path) -> str | None:
-        """The key of the stage instance of this job whose folder holds ``path``."""
-        path = path.resolve()
-        return next((i.key for i in jr.job.stages
-                     if path.is_relative_to((jr.job_dir / i.dir).resolve())), None)
-
     def _restore_pruned(self, jr: JobRun, plan: StagePlan, options: RunOptions
                         ) -> StagePlan | None:
         """A stage that must run and reads outputs --prune removed: re-run each stage that
-        made one first (itself after its own pruned inputs), saying why, then plan it again
+        made one first (itself after its own pruned inputs), saying why, then decide again
         on the files made anew; None if such a re-run failed. A dry run only says so."""
         pruned = lockfile.pruned_outputs(jr.job_dir)
         gone = [p for p in plan.inputs.values() if not p.exists() and p.resolve() in pruned]
@@ -372,24 +273,24 @@ class Runner:
         order = [i.key for i in jr.job.stages]
         makers: dict[str, Path] = {}
         for path in gone:
-            maker = self._maker(jr, path)
-            assert maker is not None, path  # --prune removes only files in stage folders
-            makers.setdefault(maker, path)
+            source = maker(jr.job, jr.job_dir, path)
+            assert source is not None, path  # --prune removes only files in stage folders
+            makers.setdefault(source, path)
         if options.dry_run:
             plan.reasons.append(f"after re-running {', '.join(sorted(makers, key=order.index))}"
                                 " (pruned inputs)")
             return plan
-        for maker in sorted(makers, key=order.index):
-            rel = makers[maker].relative_to(jr.job_dir).as_posix()
-            if not self._rerun(jr, maker, f"re-run: {rel} was pruned and {plan.key} needs it",
+        for source in sorted(makers, key=order.index):
+            rel = makers[source].relative_to(jr.job_dir).as_posix()
+            if not self._rerun(jr, source, f"re-run: {rel} was pruned and {plan.key} needs it",
                                options):
                 return None
-        return self._plan(jr, plan.key, options)
+        return self._decision(jr, plan.key, options)
 
     def _rerun(self, jr: JobRun, key: str, reason: str, options: RunOptions) -> bool:
         """Run one stage instance of one job again, out of the batch, for ``reason``;
         False if it failed (jr.error says why)."""
-        plan = self._restore_pruned(jr, self._plan(jr, key, options), options)
+        plan = self._restore_pruned(jr, self._decision(jr, key, options), options)
         if plan is None:
             return False
         plan.action, plan.reasons = "run", [reason]
@@ -399,48 +300,6 @@ class Runner:
             jr.skipped.remove(key)
         self._execute(key, plan.env, [(jr, plan)])
         return jr.error is None
-
-    def _inputs(self, jr: JobRun, consumer: StageInstance, spec: StageSpec
-                ) -> tuple[dict[str, str], dict[str, Path]]:
-        """Each input's reference and path for this instance. For every input the first
-        alternative this job produces wins. A per-language producer counts only in the same
-        language (subtitles:en reads translation:en); a reference ending in "*" takes every
-        instance of its stage, as inputs "<name>:<lang>"; "?" marks an optional input."""
-        refs: dict[str, str] = {}
-        inputs: dict[str, Path] = {}
-        for name, alternatives in spec.inputs.items():
-            options = (alternatives,) if isinstance(alternatives, str) else alternatives
-            for ref in options:
-                found = self._producers(jr, consumer, ref.rstrip("?"))
-                if found is None:
-                    continue
-                for lang, path in found:
-                    input_name = name if lang is None else f"{name}:{lang}"
-                    refs[input_name], inputs[input_name] = ref.rstrip("?*"), path
-                break
-            else:
-                if not all(ref.endswith("?") for ref in options):
-                    raise PipelineError(
-                        f"job {jr.job.job_id} has no stage producing {' or '.join(options)}",
-                        fix="check the workflow in config/workflows.toml")
-        return refs, inputs
-
-    @staticmethod
-    def _producers(jr: JobRun, consumer: StageInstance, ref: str
-                   ) -> list[tuple[str | None, Path]] | None:
-        """(language or None, path) for each file ``ref`` names in this job; None if the job
-        has no producer for it."""
-        every = ref.endswith("*")
-        source, _, name = ref.rstrip("*").partition(":")
-        if source == "job":
-            path = jr.job.file(name, jr.job_dir)
-            return None if path is None else [(None, path)]
-        producers = [i for i in jr.job.stages if i.stage == source]
-        if not every and any(i.lang is not None for i in producers):
-            producers = [i for i in producers if i.lang == consumer.lang]
-        if not producers:
-            return None
-        return [(i.lang if every else None, jr.job_dir / i.dir / name) for i in producers]
 
     # -- running a stage process --------------------------------------------------------
     def _execute(self, key: str, env: str, group: list[tuple[JobRun, StagePlan]]) -> None:

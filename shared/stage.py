@@ -1,14 +1,21 @@
-"""The stage contract.
+"""The stage contract: one ``SPEC`` object per stage holds everything the runner needs.
 
-A stage module in stages/ declares, as data, what the runner needs (``SPEC``), and defines:
+    SPEC = StageSpec(
+        name="asr", version=1, params=AsrParams,            # data
+        inputs={...}, outputs=(...),
+        environments=("whisperx", "mlx"),                    # every venv it may run in
+        choose_environment=lambda params, ctx: ...,          # optional: which one (else the first)
+        resolve=resolve,                                     # optional: params -> params (runner)
+        models=model_refs,                                   # optional: the models it loads
+        process="stages.asr.decode:process",                 # one job, in the stage's venv
+        setup="stages.asr.decode:setup",                     # optional: load models once
+    )
 
-    def process(request: StageRequest, state) -> StageOutcome   # one job, in the stage's venv
-    def setup(requests: list[StageRequest]) -> state              # optional: load models once
-    def resolve(params, ctx: ResolveContext) -> params            # optional: runs in the runner
-
-Heavy imports happen only inside ``setup``/``process``, so the contract imports in the
-common venv. Stages talk only through files: the runner writes ``request.json`` into the
-stage folder, the stage writes its outputs (atomically) and ``result.json``.
+``resolve``, ``models`` and ``environment`` run in the runner (common venv); ``process`` and
+``setup`` are named, not imported, so the contract imports in the common venv and heavy
+imports happen only in the stage's venv (``python -m shared.stage_main stages.<name>``).
+Stages talk only through files: the runner writes ``request.json`` into the stage folder,
+the stage writes its outputs (atomically) and ``result.json``.
 """
 
 from __future__ import annotations
@@ -17,11 +24,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import atomic
+
+if TYPE_CHECKING:
+    from shared.hardware_cache import HardwareCache
+    from shared.job import Job
+    from shared.model_registry import ModelRegistry
 
 REQUEST_FILE = "request.json"
 RESULT_FILE = "result.json"
@@ -100,31 +112,81 @@ class StageOutcome:
 
 @dataclass
 class ResolveContext:
-    """What ``resolve`` may consult, in the runner (common venv)."""
+    """What ``resolve``, ``models`` and ``environment`` may consult, in the runner."""
 
-    hardware: Any  # shared.hardware_cache.HardwareCache
-    models: Any  # shared.model_registry.ModelRegistry
-    job: Any  # shared.job.Job
+    hardware: HardwareCache
+    models: ModelRegistry
+    job: Job
     profile: str
     lang: str | None
 
 
+def _unchanged(params, ctx: ResolveContext):
+    return params
+
+
+def _no_models(params, ctx: ResolveContext) -> list[ModelRef]:
+    return []
+
+
 @dataclass(frozen=True)
 class StageSpec(Generic[P]):
+    """One stage's whole contract (see the module docstring)."""
+
     name: str
-    environment: str
-    version: int
+    version: int  # bump when the outputs change meaning: every job re-runs the stage
     params: type[P]
     # input name -> "<stage>:<file>" or "job:media"; a tuple lists alternatives (the first
     # whose stage is in the job wins); a trailing "?" marks an input the job may not have
     inputs: dict[str, str | tuple[str, ...]]
     outputs: tuple[str, ...]  # files every successful run leaves in its stage folder
+    environments: tuple[str, ...]  # the venvs it may run in; the first is the default
+    process: str  # "module:function": (StageRequest, state) -> StageOutcome, one job
+    setup: str | None = None  # "module:function": (list[StageRequest]) -> state, once a batch
+    resolve: Callable[[P, ResolveContext], P] = _unchanged  # fill what machine and job decide
+    models: Callable[[P, ResolveContext], list[ModelRef]] = _no_models  # fingerprinted
+    choose_environment: Callable[[P, ResolveContext], str] | None = None
     description: str = ""
-    code: tuple[str, ...] = ()  # other modules whose source shapes the outputs (fingerprinted)
-    environment_for: Callable[[P], str] | None = None
+    # modules outside the stage's package that the import statements do not show (imported
+    # by name at run time); everything the package imports is fingerprinted by itself
+    uses: tuple[str, ...] = ()
 
-    def env_for(self, params: P) -> str:
-        return self.environment_for(params) if self.environment_for else self.environment
+    def environment(self, params: P, ctx: ResolveContext) -> str:
+        """The venv this stage runs in for these (resolved) params."""
+        env = self.choose_environment(params, ctx) if self.choose_environment \
+            else self.environments[0]
+        if env not in self.environments:
+            raise ValueError(f"stage {self.name} chose environment {env!r}, which its SPEC "
+                             f"does not list ({', '.join(self.environments)})")
+        return env
+
+
+def load_spec(stage: str) -> StageSpec:
+    """The contract of ``stages.<stage>`` (imports only its light contract module)."""
+    import importlib
+
+    from shared.errors import InputError, PipelineError
+
+    try:
+        module = importlib.import_module(f"stages.{stage}")
+    except ModuleNotFoundError as e:
+        if e.name not in (f"stages.{stage}", "stages"):
+            raise
+        raise InputError(f"stage '{stage}' does not exist in this version",
+                         fix="check config/workflows.toml against the stages/ folder") from e
+    spec = getattr(module, "SPEC", None)
+    if not isinstance(spec, StageSpec) or spec.name != stage:
+        raise PipelineError(f"stages/{stage} declares no SPEC named '{stage}'",
+                            fix="see 'Adding a stage' in shared/ARCHITECTURE.md")
+    return spec
+
+
+def load_callable(reference: str) -> Callable:
+    """"package.module:function" -> the function (imported now, in the stage's venv)."""
+    import importlib
+
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def report_progress(done: float, total: float, note: str = "") -> None:

@@ -1,4 +1,5 @@
-"""The entry point every stage shares: `python -m stages.<name> --job DIR [--job DIR ...]`.
+"""The one entry point of every stage process:
+`python -m shared.stage_main stages.<name> --job DIR [--job DIR ...] [--key K]`.
 
 Loads the requests, calls the stage's ``setup`` once for the whole batch (so a model loads
 once per batch), then ``process`` per job, writing each job's result.json as soon as that
@@ -26,7 +27,9 @@ from shared.stage import (
     StageRequest,
     StageResult,
     StageSpec,
+    load_callable,
     load_request,
+    load_spec,
     relative_outputs,
     write_result,
 )
@@ -61,23 +64,30 @@ def stage_dir_for(job_dir: Path, key: str) -> Path:
     raise PipelineError(f"job {job_dir} has no stage '{key}'")
 
 
-def main(spec: StageSpec, process: Callable[[StageRequest, Any], StageOutcome],
-         setup: Callable[[list[StageRequest]], Any] | None = None,
-         argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=f"python -m stages.{spec.name}",
-                                     description=spec.description)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m shared.stage_main",
+                                     description="run one stage for a batch of jobs")
+    parser.add_argument("stage", help="the stage's package, e.g. stages.asr")
     parser.add_argument("--job", action="append", required=True, type=Path,
                         help="job folder (repeat for a batch)")
-    parser.add_argument("--key", default=spec.name, help="stage instance, e.g. subtitles:en")
+    parser.add_argument("--key", help="stage instance, e.g. subtitles:en (default: the stage)")
     args = parser.parse_args(argv)
+    spec = load_spec(args.stage.removeprefix("stages."))
+    return run_batch(spec, args.job, args.key or spec.name)
+
+
+def run_batch(spec: StageSpec, job_dirs: list[Path], key: str) -> int:
+    """setup once, then process each job, writing each job's result.json as it finishes."""
+    process: Callable[[StageRequest, Any], StageOutcome] = load_callable(spec.process)
+    setup = load_callable(spec.setup) if spec.setup else None
     logging.basicConfig(level=os.environ.get("SUBPIPE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     _watch_parent()
 
     requests: list[StageRequest] = []
-    for job_dir in args.job:
-        stage_dir = stage_dir_for(job_dir.resolve(), args.key)
+    for job_dir in job_dirs:
+        stage_dir = stage_dir_for(job_dir.resolve(), key)
         (stage_dir / RESULT_FILE).unlink(missing_ok=True)
         requests.append(load_request(stage_dir))
 
@@ -114,6 +124,5 @@ def _describe(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def run(spec: StageSpec, process, setup=None) -> None:
-    """Call from a stage module's ``if __name__ == "__main__":`` block."""
-    sys.exit(main(spec, process, setup))
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,7 @@
-"""One module per stage, run as `python -m stages.<name> --job <dir>` in its venv.
+"""One package (or module) per stage, run as `python -m shared.stage_main stages.<name> --job
+<dir>` in the venv its contract picks.
 
-Each module declares ``SPEC`` (shared.stage.StageSpec) and ``process``; heavy imports stay
-inside the functions that run in the stage's venv.
+Each declares one ``SPEC`` (shared.stage.StageSpec) naming its ``process``; heavy imports stay
+inside the functions that run in the stage's venv. See "Adding a stage" in
+shared/ARCHITECTURE.md.
 """

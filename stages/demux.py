@@ -44,18 +44,6 @@ class DemuxParams(StageParams):
         "on for jobs prepared with --separate")
 
 
-SPEC = StageSpec(
-    name="demux",
-    environment="common",
-    version=1,
-    params=DemuxParams,
-    inputs={"media": "job:media"},
-    outputs=("audio_16k.wav", "media_info.json"),
-    description="extract the audio track as 16 kHz mono WAV",
-    code=("shared.media",),
-)
-
-
 STEREO_44K = "audio_44k.wav"
 STEREO_RATE = 44100
 
@@ -87,6 +75,19 @@ def _pick_stream(info, params: DemuxParams):
         logger.warning("no audio stream tagged %s; using the default one",
                        params.audio_language)
     return next((s for s in streams if s.default), streams[0])
+
+
+SPEC = StageSpec(
+    name="demux",
+    version=1,
+    params=DemuxParams,
+    inputs={"media": "job:media"},
+    outputs=("audio_16k.wav", "media_info.json"),
+    description="extract the audio track as 16 kHz mono WAV",
+    environments=("common",),
+    resolve=resolve,
+    process="stages.demux:process",
+)
 
 
 def process(request: StageRequest, state) -> StageOutcome:
@@ -216,8 +217,3 @@ def _wav_duration(path: Path) -> float:
     with wave.open(str(path), "rb") as handle:
         return handle.getnframes() / handle.getframerate()
 
-
-if __name__ == "__main__":
-    from shared import stage_main
-
-    stage_main.run(SPEC, process)

@@ -87,17 +87,6 @@ class SeparationParams(StageParams):
         return self
 
 
-SPEC = StageSpec(
-    name="source_separation",
-    environment="demucs",
-    version=1,
-    params=SeparationParams,
-    inputs={"audio": "demux:audio_44k.wav"},
-    outputs=("vocals.wav", "accompaniment.wav", "vocals_16k.wav", "separation.json"),
-    description="isolate the vocals with Demucs (vocals, accompaniment, 16 kHz vocals)",
-)
-
-
 # -- in the runner (common venv) ----------------------------------------------------------
 def resolve(params: SeparationParams, ctx) -> SeparationParams:
     """Fill what the machine decides: device and CPU threads; check the model name."""
@@ -168,6 +157,21 @@ def missing_model_error(name: str, repo_id: str | None, hub: Path,
         f"the demucs model {name} is not in the cache: neither {repo_id} in {hub} nor "
         f"{', '.join(LEGACY_CHECKPOINTS.get(name, ()))} in {torch_home / 'hub' / 'checkpoints'}",
         fix=fix)
+
+
+SPEC = StageSpec(
+    name="source_separation",
+    version=1,
+    params=SeparationParams,
+    inputs={"audio": "demux:audio_44k.wav"},
+    outputs=("vocals.wav", "accompaniment.wav", "vocals_16k.wav", "separation.json"),
+    description="isolate the vocals with Demucs (vocals, accompaniment, 16 kHz vocals)",
+    environments=("demucs",),
+    resolve=resolve,
+    models=model_refs,
+    process="stages.source_separation:process",
+    setup="stages.source_separation:setup",
+)
 
 
 # -- chunking (pure Python: the plan is unit-tested without torch) --------------------------
@@ -445,8 +449,3 @@ def _to_16k_mono(source: Path, target: Path) -> Path:
                                f"{proc.stderr.strip()[-2000:]}")
     return target
 
-
-if __name__ == "__main__":
-    from shared import stage_main
-
-    stage_main.run(SPEC, process, setup)

@@ -7,7 +7,7 @@ Either way the words are then cleaned up the same way (stages.alignment.words).
 
 This module is the contract (Params, SPEC) and what the runner calls in the common venv
 (resolve, model_refs); the work is in stages.alignment.run, in the whisperx venv:
-`python -m stages.alignment --job DIR`.
+`python -m shared.stage_main stages.alignment --job DIR`.
 """
 
 from __future__ import annotations
@@ -48,19 +48,6 @@ class AlignmentParams(StageParams):
     sentence_endings: str = Field(
         SENTENCE_ENDINGS, min_length=1, description="characters that end a sentence (a '.' "
         "or an ellipsis not before a lower-case word, nor after an abbreviation)")
-
-
-SPEC = StageSpec(
-    name="alignment",
-    environment="whisperx",
-    version=1,
-    params=AlignmentParams,
-    inputs={"segments": "asr:segments.json",
-            "audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav")},
-    outputs=("aligned.json",),
-    description="word times by wav2vec2 forced alignment (or Whisper's), sentence segments",
-    code=("stages.alignment.run", "stages.alignment.wav2vec2", "stages.alignment.words"),
-)
 
 
 def _job_language(ctx) -> str | None:
@@ -134,3 +121,19 @@ def model_refs(params: AlignmentParams, ctx) -> list[ModelRef]:
         refs.append(ModelRef(name=spec.name if spec else ref, repo_id=ref,
                              revision=hf_cache.read_ref(ctx.hardware.cache.hf_hub_cache, ref)))
     return refs
+
+
+SPEC = StageSpec(
+    name="alignment",
+    version=1,
+    params=AlignmentParams,
+    inputs={"segments": "asr:segments.json",
+            "audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav")},
+    outputs=("aligned.json",),
+    description="word times by wav2vec2 forced alignment (or Whisper's), sentence segments",
+    environments=("whisperx",),
+    resolve=resolve,
+    models=model_refs,
+    process="stages.alignment.run:process",
+    setup="stages.alignment.run:setup",
+)

@@ -2,7 +2,7 @@
 
 This module is the stage's contract (Params, SPEC) and what the runner calls in the common
 venv (resolve, model_refs); the decoding itself is in stages.asr.decode, which runs in the
-whisperx venv: `python -m stages.asr --job DIR`.
+whisperx venv: `python -m shared.stage_main stages.asr --job DIR`.
 """
 
 from __future__ import annotations
@@ -94,20 +94,8 @@ class AsrParams(StageParams):
                              "many times in a row is a loop")
 
 
-SPEC = StageSpec(
-    name="asr",
-    environment="whisperx",
-    version=1,
-    params=AsrParams,
-    inputs={"audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav"),
-            "speech": "vad:speech_segments.json?",
-            "glossary": "glossary:glossary.json?"},
-    outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
-    description="transcribe speech with Whisper",
-    code=("stages.asr.decode", "stages.asr.checkpoint", "stages.asr.languages", "stages.asr.mlx",
-          "stages.asr.coverage", "shared.hallucination", "shared.text_script"),
-    environment_for=lambda params: "mlx" if params.backend == "mlx" else "whisperx",
-)
+def _environment(params: AsrParams, ctx) -> str:
+    return "mlx" if params.backend == "mlx" else "whisperx"
 
 
 def resolve(params: AsrParams, ctx) -> AsrParams:
@@ -185,3 +173,21 @@ def model_refs(params: AsrParams, ctx) -> list[ModelRef]:
     spec = ctx.models.by_repo_or_name(params.model)
     return [ModelRef(name=spec.name if spec else params.model, repo_id=params.model,
                      revision=revision)]
+
+
+SPEC = StageSpec(
+    name="asr",
+    version=1,
+    params=AsrParams,
+    inputs={"audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav"),
+            "speech": "vad:speech_segments.json?",
+            "glossary": "glossary:glossary.json?"},
+    outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
+    description="transcribe speech with Whisper",
+    environments=("whisperx", "mlx"),
+    choose_environment=_environment,
+    resolve=resolve,
+    models=model_refs,
+    process="stages.asr.decode:process",
+    setup="stages.asr.decode:setup",
+)

@@ -31,18 +31,6 @@ class GlossaryParams(StageParams):
     project_hashes: dict[str, str] = Field(default_factory=dict)
 
 
-SPEC = StageSpec(
-    name="glossary",
-    environment="common",
-    version=1,
-    params=GlossaryParams,
-    inputs={"metadata": "metadata:metadata.json?", "job_glossary": "job:glossary?"},
-    outputs=("glossary.json",),
-    description="merge the job glossary, the film's names and the project glossaries",
-    code=("stages.glossary.merge", "shared.glossary"),
-)
-
-
 def resolve(params: GlossaryParams, ctx) -> GlossaryParams:
     """Record which project glossaries are used and their hashes, so a changed line re-runs
     the stage (and, through glossary.json, ASR and translation)."""
@@ -62,3 +50,16 @@ def resolve(params: GlossaryParams, ctx) -> GlossaryParams:
                              "'glossary.project_glossaries=[\"hinglish.tsv\"]'")
         hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
     return params.model_copy(update={"project_glossaries": names, "project_hashes": hashes})
+
+
+SPEC = StageSpec(
+    name="glossary",
+    version=1,
+    params=GlossaryParams,
+    inputs={"metadata": "metadata:metadata.json?", "job_glossary": "job:glossary?"},
+    outputs=("glossary.json",),
+    description="merge the job glossary, the film's names and the project glossaries",
+    environments=("common",),
+    resolve=resolve,
+    process="stages.glossary.run:process",
+)

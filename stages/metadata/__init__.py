@@ -72,19 +72,6 @@ class MetadataParams(StageParams):
                                     "so adding a key re-runs the stage")
 
 
-SPEC = StageSpec(
-    name="metadata",
-    environment="common",
-    version=1,
-    params=MetadataParams,
-    inputs={},
-    outputs=("metadata.json",),
-    description="film metadata (TMDB cast and crew, MusicBrainz soundtrack)",
-    code=("stages.metadata.run", "stages.metadata.tmdb", "stages.metadata.films",
-          "stages.metadata.retry", "stages.metadata.musicbrainz", "stages.metadata.cache"),
-)
-
-
 def parse_filename(name: str) -> tuple[str | None, int | None]:
     """Title and year of a release-style file name ("Lagaan.2001.1080p.BluRay.mkv" ->
     ("Lagaan", 2001)) with guessit; (None, None) when it finds no title."""
@@ -143,3 +130,16 @@ def resolve(params: MetadataParams, ctx) -> MetadataParams:
         or str(caches.get("musicbrainz") or base / "musicbrainz"),
         "credentials": credential.source if credential else None,
     })
+
+
+SPEC = StageSpec(
+    name="metadata",
+    version=1,
+    params=MetadataParams,
+    inputs={},
+    outputs=("metadata.json",),
+    description="film metadata (TMDB cast and crew, MusicBrainz soundtrack)",
+    environments=("common",),
+    resolve=resolve,
+    process="stages.metadata.run:process",
+)

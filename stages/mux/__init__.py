@@ -59,13 +59,12 @@ class MuxParams(StageParams):
 
 SPEC = StageSpec(
     name="mux",
-    environment="common",
     version=1,
     params=MuxParams,
     inputs={"media": "job:media", "media_info": "demux:media_info.json",
             "tracks": "subtitles:tracks.json*"},
     outputs=(),
     description="mux every subtitle track into a copy of the video (no re-encoding)",
-    code=("stages.mux.run", "stages.mux.tracks", "stages.mux.command", "stages.mux.files",
-          "stages.mux.burn"),
+    environments=("common",),
+    process="stages.mux.run:process",
 )

@@ -27,7 +27,7 @@ Then the flags are smoothed: a majority vote over neighbouring segments removes 
 flips, a song takes in neighbours that score at least ``run_threshold`` (hysteresis), and
 regions shorter than ``min_song_s`` are dropped; neither the vote nor the growing makes an
 unsung segment lyrics (a spoken line inside a song keeps the song whole but is no lyrics).
-The contract is here; the work is in run.py (`python -m stages.songs --job DIR`).
+The contract is here; the work is in run.py (`python -m shared.stage_main stages.songs --job DIR`).
 """
 
 from __future__ import annotations
@@ -168,7 +168,6 @@ class SongsParams(StageParams):
 
 SPEC = StageSpec(
     name="songs",
-    environment="whisperx",
     version=2,
     params=SongsParams,
     inputs={"segments": ("alignment:aligned.json", "asr:segments.json"),
@@ -178,6 +177,7 @@ SPEC = StageSpec(
             "metadata": "metadata:metadata.json?"},
     outputs=("segments.json", "songs.json"),
     description="mark the segments that are song lyrics (audio, repetition, soundtrack)",
-    code=("stages.songs.run", "stages.songs.features", "stages.songs.text",
-          "stages.songs.decide", "stages.vad.wav"),
+    environments=("whisperx",),
+    process="stages.songs.run:process",
+    setup="stages.songs.run:setup",
 )

@@ -66,24 +66,6 @@ class SubtitleParams(StageParams):
 PROFILE_FIELDS = ("max_chars_per_line", "max_lines", "max_cps", "min_duration", "max_duration",
                   "min_gap_frames", "close_gap_frames", "linger_s", "merge_below_s")
 
-SPEC = StageSpec(
-    name="subtitles",
-    environment="common",
-    version=3,
-    params=SubtitleParams,
-    inputs={"segments": ("translation_llm:segments.json", "translation:segments.json",
-                         "songs:segments.json", "alignment:aligned.json", "asr:segments.json"),
-            "media_info": "demux:media_info.json",
-            "speech": ("vad:speech_segments.json?", "asr:segments.json?")},
-    outputs=("tracks.json", "qc.json"),
-    description="segment, time, check and write SRT / WebVTT / ASS subtitles",
-    code=("stages.subtitles.run", "stages.subtitles.style", "stages.subtitles.text",
-          "stages.subtitles.wrapping", "stages.subtitles.cues", "stages.subtitles.segmentation",
-          "stages.subtitles.timing", "stages.subtitles.qc", "stages.subtitles.formats",
-          "stages.subtitles.speech",
-          "stages.asr.languages"),
-)
-
 
 def resolve(params: SubtitleParams, ctx) -> SubtitleParams:
     """Fill the profile's values in (so the plan says "params.max_cps 22->17" and the
@@ -99,3 +81,19 @@ def resolve(params: SubtitleParams, ctx) -> SubtitleParams:
     overrides = {name: getattr(params, name) for name in PROFILE_FIELDS}
     profile = profile_for(language, sections, overrides)
     return params.model_copy(update={**profile.model_dump(), "style_table": {}})
+
+
+SPEC = StageSpec(
+    name="subtitles",
+    version=3,
+    params=SubtitleParams,
+    inputs={"segments": ("translation_llm:segments.json", "translation:segments.json",
+                         "songs:segments.json", "alignment:aligned.json", "asr:segments.json"),
+            "media_info": "demux:media_info.json",
+            "speech": ("vad:speech_segments.json?", "asr:segments.json?")},
+    outputs=("tracks.json", "qc.json"),
+    description="segment, time, check and write SRT / WebVTT / ASS subtitles",
+    environments=("common",),
+    resolve=resolve,
+    process="stages.subtitles.run:process",
+)

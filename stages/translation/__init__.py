@@ -58,25 +58,10 @@ class TranslationParams(StageParams):
     source_lang: str | None = None
 
 
-def _environment(params: TranslationParams) -> str:
-    return {"indictrans2": "indictrans2", "nllb": "nllb"}.get(params.nmt or "", "common")
-
-
-SPEC = StageSpec(
-    name="translation",
-    environment="nllb",
-    version=1,
-    params=TranslationParams,
-    inputs={"segments": ("songs:segments.json", "alignment:aligned.json", "asr:segments.json"),
-            "glossary": ("glossary:glossary.json?", "job:glossary?")},
-    outputs=("segments.json",),
-    description="translate the transcript (IndicTrans2 / NLLB)",
-    code=("stages.translation.run", "stages.translation.lines", "stages.translation.engine",
-          "stages.translation.nllb", "stages.translation.indictrans2",
-          "stages.translation.torch_device", "stages.translation.untranslated",
-          "shared.glossary", "shared.text_script"),
-    environment_for=_environment,
-)
+def _environment(params: TranslationParams, ctx) -> str:
+    """The venv of the engine the route picked (resolve fills ``nmt``; before it, the route)."""
+    nmt = params.nmt or route(ctx.job.source_lang, ctx.lang, params.engine)
+    return {"indictrans2": "indictrans2", "nllb": "nllb"}.get(nmt, "common")
 
 
 def route(source: str, target: str, engine: str = "auto") -> str:
@@ -103,11 +88,6 @@ def route(source: str, target: str, engine: str = "auto") -> str:
     raise InputError(f"no machine-translation engine translates {src.name} ({src.code}) -> "
                      f"{tgt.name} ({tgt.code})",
                      fix="use --set translation.engine=llm (an LLM translates any pair)")
-
-
-def environment_for_job(params: TranslationParams, source: str, target: str) -> str:
-    """prepare: check the pair is translatable with the chosen engine; the venv it runs in."""
-    return _environment(params.model_copy(update={"nmt": route(source, target, params.engine)}))
 
 
 def direction_slot(nmt: str, source: str, target: str) -> str:
@@ -182,3 +162,20 @@ def model_refs(params: TranslationParams, ctx) -> list[ModelRef]:
     spec = ctx.models.by_repo_or_name(params.model)
     return [ModelRef(name=spec.name if spec else params.model, repo_id=params.model,
                      revision=revision)]
+
+
+SPEC = StageSpec(
+    name="translation",
+    version=1,
+    params=TranslationParams,
+    inputs={"segments": ("songs:segments.json", "alignment:aligned.json", "asr:segments.json"),
+            "glossary": ("glossary:glossary.json?", "job:glossary?")},
+    outputs=("segments.json",),
+    description="translate the transcript (IndicTrans2 / NLLB)",
+    environments=("nllb", "indictrans2", "common"),
+    choose_environment=_environment,
+    resolve=resolve,
+    models=model_refs,
+    process="stages.translation.run:process",
+    setup="stages.translation.run:setup",
+)

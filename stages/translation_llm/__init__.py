@@ -81,23 +81,6 @@ class LlmParams(StageParams):
         "one (idioms, proverbs, wordplay) are refined")
 
 
-SPEC = StageSpec(
-    name="translation_llm",
-    environment="llm",
-    version=1,
-    params=LlmParams,
-    inputs={"draft": "translation:segments.json", "metadata": "metadata:metadata.json?",
-            "glossary": "glossary:glossary.json?"},
-    outputs=("segments.json", "usage.json"),
-    description="translate or refine subtitle lines with an LLM",
-    code=("stages.translation_llm.run", "stages.translation_llm.blocks",
-          "stages.translation_llm.prompt", "stages.translation_llm.reply",
-          "stages.translation_llm.selection", "stages.translation_llm.providers",
-          "stages.translation_llm.cache", "stages.translation_llm.budget",
-          "stages.translation.lines", "stages.translation.untranslated", "shared.keys"),
-)
-
-
 def resolve(params: LlmParams, ctx) -> LlmParams:
     """The mode from translation.engine, the provider's default model, the cache folder, and
     where the key is (so that adding one later changes the fingerprint)."""
@@ -133,3 +116,18 @@ def model_refs(params: LlmParams, ctx) -> list[ModelRef]:
     """A hosted model has no revision to pin: provider, model and address identify it."""
     return [ModelRef(name=f"{params.provider}:{params.model}", repo_id=None,
                      revision=params.base_url or "api")]
+
+
+SPEC = StageSpec(
+    name="translation_llm",
+    version=1,
+    params=LlmParams,
+    inputs={"draft": "translation:segments.json", "metadata": "metadata:metadata.json?",
+            "glossary": "glossary:glossary.json?"},
+    outputs=("segments.json", "usage.json"),
+    description="translate or refine subtitle lines with an LLM",
+    environments=("llm",),
+    resolve=resolve,
+    models=model_refs,
+    process="stages.translation_llm.run:process",
+)

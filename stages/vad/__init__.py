@@ -75,18 +75,6 @@ class VadParams(StageParams):
         return self
 
 
-SPEC = StageSpec(
-    name="vad",
-    environment="whisperx",
-    version=1,
-    params=VadParams,
-    inputs={"audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav")},
-    outputs=("speech_segments.json",),
-    description="find the speech regions (voice activity detection)",
-    code=("stages.vad.run", "stages.vad.backends", "stages.vad.regions", "stages.vad.wav"),
-)
-
-
 def resolve(params: VadParams, ctx) -> VadParams:
     if params.backend == "silero":
         return params.model_copy(update={"device": "cpu"})
@@ -99,3 +87,18 @@ def model_refs(params: VadParams, ctx) -> list[ModelRef]:
     spec = ctx.models.model(BACKEND_MODELS[params.backend])
     hub = ctx.hardware.cache.hf_hub_cache
     return [ModelRef(name=spec.name, revision=spec.cached_revision(hub))]
+
+
+SPEC = StageSpec(
+    name="vad",
+    version=1,
+    params=VadParams,
+    inputs={"audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav")},
+    outputs=("speech_segments.json",),
+    description="find the speech regions (voice activity detection)",
+    environments=("whisperx",),
+    resolve=resolve,
+    models=model_refs,
+    process="stages.vad.run:process",
+    setup="stages.vad.run:setup",
+)

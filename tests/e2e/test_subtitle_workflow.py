@@ -86,13 +86,14 @@ def test_subtitle_workflow_hindi_to_english(translate_cache, film, tmp_path):
     job = json.loads((job_dir / "job.json").read_text("utf-8"))
     assert job["glossary"] == "glossary.tsv"
     assert (job_dir / "glossary.tsv").read_text("utf-8") == glossary.read_text("utf-8")
-    assert job["stage_environments"]["translation"] == "indictrans2"
 
     proc = run_pipeline(job_id, out=jobs_root, env=env, check=False)
     assert_finished(proc, job_dir, may_degrade=("asr",))  # base writes little usable Hindi
     assert stages_ran(proc) == ["demux", "metadata", "glossary", "asr", "alignment", "songs",
                                 "translation:en", "subtitles:source", "subtitles:en", "mux"]
     assert sha256(film) == before  # the user's media is never modified
+    planned = json.loads((job_dir / "job.json").read_text("utf-8"))["environments"]
+    assert planned["translation:en"] == "indictrans2" and planned["asr"] == "whisperx"
 
     translation = json.loads(next(job_dir.glob("stages/*_translation_en/segments.json"))
                              .read_text("utf-8"))

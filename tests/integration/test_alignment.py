@@ -119,13 +119,11 @@ import json, socket, sys
 from faster_whisper import decode_audio
 
 from shared import stage_main
-from stages.alignment import SPEC
-from stages.alignment.run import process, setup
 from stages.alignment.wav2vec2 import Aligner
 from stages.alignment.words import finish
 
 job_dir, audio_path, repo, text = sys.argv[1:5]
-code = stage_main.main(SPEC, process, setup, ["--job", job_dir])
+code = stage_main.main(["stages.alignment", "--job", job_dir])
 audio = decode_audio(audio_path, sampling_rate=16000)
 segment = {"id": 0, "start": 0.5, "end": 9.5, "language": "hi", "text": text}
 words = Aligner(repo, "hi", "cpu", None).align_words(segment, audio, "hi")

@@ -78,7 +78,8 @@ class Job:
         if key is not None:
             child["TMDB_API_KEY"] = f"  {key}  "  # surrounding whitespace is stripped
         child.update(env or {})
-        proc = subprocess.run([str(PYTHON), "-m", "stages.metadata", "--job", str(self.dir)],
+        proc = subprocess.run([str(PYTHON), "-m", "shared.stage_main", "stages.metadata",
+                               "--job", str(self.dir)],
                               capture_output=True, text=True, env=child, timeout=120, cwd=ROOT)
         self.outputs.append(proc.stdout + proc.stderr)
         return proc

@@ -135,10 +135,10 @@ def make_request(root: Path, source: Path, langs=("hi", "en"), params=None,
 
 
 def run_stage(request: StageRequest) -> dict:
-    """``python -m stages.mux --job DIR`` in the common venv, as the runner starts it."""
+    """``python -m shared.stage_main stages.mux --job DIR``, as the runner starts it."""
     proc = subprocess.run(
-        [str(ROOT / ".venvs" / "common" / "bin" / "python"), "-m", "stages.mux",
-         "--job", str(request.job_dir)],
+        [str(ROOT / ".venvs" / "common" / "bin" / "python"), "-m", "shared.stage_main",
+         "stages.mux", "--job", str(request.job_dir)],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT)})
     result = json.loads((request.stage_dir / "result.json").read_text("utf-8"))

@@ -64,8 +64,9 @@ def make_job(root: Path, clip: Path, *, separated: bool, params: dict | None = N
 
 
 def run_stage(request: StageRequest) -> dict:
-    """``python -m stages.songs --job DIR`` in the whisperx venv, as the runner starts it."""
-    proc = subprocess.run([str(PYTHON), "-m", "stages.songs", "--job", str(request.job_dir)],
+    """``python -m shared.stage_main stages.songs --job DIR``, as the runner starts it."""
+    proc = subprocess.run([str(PYTHON), "-m", "shared.stage_main", "stages.songs", "--job",
+                           str(request.job_dir)],
                           capture_output=True, text=True, cwd=ROOT, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr

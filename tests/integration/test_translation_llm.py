@@ -92,8 +92,8 @@ class Job:
         if key is not None:
             child[KEY_VARIABLE[provider]] = f"  {key}\n"  # surrounding whitespace is stripped
         child.update(env or {})
-        proc = subprocess.run([str(PYTHON), "-m", "stages.translation_llm", "--job",
-                               str(self.dir), "--key", STAGE_KEY], capture_output=True,
+        proc = subprocess.run([str(PYTHON), "-m", "shared.stage_main", "stages.translation_llm",
+                               "--job", str(self.dir), "--key", STAGE_KEY], capture_output=True,
                               text=True, env=child, timeout=120, cwd=ROOT)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a", encoding="utf-8") as handle:  # as the runner's log would

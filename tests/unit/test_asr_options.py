@@ -44,7 +44,7 @@ def test_defaults_come_from_the_profile_and_the_job(ctx):
         "faster-whisper", "Systran/faster-whisper-base", "cpu", "int8")
     assert params.language == "hi" and params.cpu_threads == 4 and params.batch_size == 1
     assert resolve(AsrParams(), ctx("auto")).language is None
-    assert SPEC.env_for(params) == "whisperx"
+    assert SPEC.environment(params, ctx()) == "whisperx"
 
 
 def test_english_only_model_refuses_another_language(ctx):
@@ -58,7 +58,7 @@ def test_mlx_backend_off_apple_silicon_is_a_clear_error(ctx):
     with pytest.raises(EnvironmentMissingError, match="only on Apple Silicon") as error:
         resolve(AsrParams(backend="mlx"), ctx())
     assert "asr.backend=faster-whisper" in error.value.fix
-    assert SPEC.env_for(AsrParams(backend="mlx")) == "mlx"
+    assert SPEC.environment(AsrParams(backend="mlx"), ctx()) == "mlx"
 
 
 def test_mlx_argument_mapping_matches_the_faster_whisper_decoding():

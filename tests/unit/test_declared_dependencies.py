@@ -3,9 +3,10 @@
 A package that arrives only as another package's dependency can vanish on the next lock (or
 never arrive on another platform), and the stage then fails with ModuleNotFoundError in the
 middle of a batch. For each environment in config/environments.toml this follows the imports
-of the code that runs in it (its stages' packages, from `__main__`, and the shared/ and stages/
-modules they import, at module level or inside functions) and checks each third-party import
-against the environment's pyproject.toml and uv.lock."""
+of the code that runs in it (shared.stage_main, its stages' contracts, the process and setup
+modules their SPECs name, and the shared/ and stages/ modules they import, at module level or
+inside functions; not under `if TYPE_CHECKING:`) and checks each third-party import against the
+environment's pyproject.toml and uv.lock."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import pytest
 
 from shared.config_files import load_toml
 from shared.env_registry import EnvironmentSpec, load_registry
+from shared.stage import load_spec
 from tests.helpers import ROOT
 
 PROJECT_PACKAGES = {"shared", "stages", "scripts"}
@@ -78,7 +80,13 @@ def imports_of(module: str) -> tuple[frozenset[str], frozenset[str]]:
         elif top not in sys.stdlib_module_names and top != "__future__":
             third_party.add(top)
 
-    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+    tree = ast.parse(path.read_text("utf-8"))
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+                   for stmt in block.body for n in ast.walk(stmt)}  # never run
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             for alias in node.names:
                 add(alias.name)
@@ -96,10 +104,12 @@ def imports_of(module: str) -> tuple[frozenset[str], frozenset[str]]:
 
 def entry_points(env: EnvironmentSpec) -> list[str]:
     entries = ["scripts.cli"] if env.name == "common" else []
+    if env.stages:
+        entries.append("shared.stage_main")
     for stage in env.stages:
+        spec = load_spec(stage)
         entries.append(f"stages.{stage}")
-        if module_file(f"stages.{stage}.__main__"):
-            entries.append(f"stages.{stage}.__main__")
+        entries += [ref.partition(":")[0] for ref in (spec.process, spec.setup) if ref]
     entries += [m for m, envs in ONLY_IN.items()
                 if env.name in envs and m.split(".")[1] in env.stages]
     return entries

@@ -137,5 +137,5 @@ def test_timeout_kills_the_child(cache, tmp_path):
 
 def test_stage_argv_lists_every_job_of_a_batch():
     argv = stage_argv("asr", [Path("/j/a"), Path("/j/b")])
-    assert argv == ["-m", "stages.asr", "--job", "/j/a", "--job", "/j/b"]
+    assert argv == ["-m", "shared.stage_main", "stages.asr", "--job", "/j/a", "--job", "/j/b"]
     assert stage_argv("subtitles", [Path("/j/a")], "subtitles:en")[-2:] == ["--key", "subtitles:en"]

@@ -7,7 +7,7 @@ import tomllib
 from shared.env_registry import load_registry
 from shared.languages import load_languages
 from shared.model_registry import load_models
-from shared.runner import load_stage_module
+from shared.stage import load_spec
 from shared.workflows import expand, load_workflows
 from tests.helpers import ROOT
 
@@ -40,8 +40,8 @@ def test_each_existing_stage_runs_in_an_environment_that_lists_it():
         for stage in workflow.stage_names():
             if stage in workflow.missing_stages(["separation", "vad", "llm"]):
                 continue
-            spec = load_stage_module(stage).SPEC
-            assert stage in registry.get(spec.environment).stages, (stage, spec.environment)
+            for env in load_spec(stage).environments:
+                assert stage in registry.get(env).stages, (stage, env)
 
 
 def test_transcribe_workflow_is_complete_and_fans_out_per_language():
@@ -67,7 +67,7 @@ def test_every_workflow_aligns_right_after_asr_and_subtitles_read_the_alignment(
     for workflow in load_workflows().workflows.values():
         names = workflow.stage_names()
         assert names[names.index("asr") + 1] == "alignment", workflow.name
-    inputs = load_stage_module("subtitles").SPEC.inputs
+    inputs = load_spec("subtitles").inputs
     assert inputs["segments"][-2:] == ("alignment:aligned.json", "asr:segments.json")
     assert inputs["segments"][:3] == ("translation_llm:segments.json",
                                       "translation:segments.json", "songs:segments.json")

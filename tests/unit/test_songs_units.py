@@ -255,7 +255,7 @@ def test_decide_names_each_song_s_track_once():
 
 # -- contract ---------------------------------------------------------------------------
 def test_the_contract_declares_optional_separation_and_metadata():
-    assert SPEC.name == "songs" and SPEC.environment == "whisperx"
+    assert SPEC.name == "songs" and SPEC.environments == ("whisperx",)
     assert SPEC.inputs["segments"] == ("alignment:aligned.json", "asr:segments.json")
     assert SPEC.inputs["audio"] == "demux:audio_16k.wav"
     assert all(SPEC.inputs[k].endswith("?") for k in ("vocals", "accompaniment", "metadata"))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from shared import glossary
 from shared.errors import InputError
 from shared.languages import load_languages
-from stages.translation import TranslationParams, environment_for_job, lines, route
+from stages.translation import SPEC, TranslationParams, lines, route
 
 
 def test_language_table_maps_iso_and_flores_codes_for_the_scheduled_languages():
@@ -45,11 +47,16 @@ def test_route_refuses_an_engine_that_cannot_translate_the_pair_and_names_those_
     assert route("hi", "en", "hybrid") == "indictrans2"
 
 
-def test_prepare_time_environment_follows_the_route():
-    assert environment_for_job(TranslationParams(), "hi", "en") == "indictrans2"
-    assert environment_for_job(TranslationParams(), "es", "en") == "nllb"
-    assert environment_for_job(TranslationParams(engine="nllb"), "hi", "en") == "nllb"
-    assert environment_for_job(TranslationParams(engine="llm"), "brx", "fr") == "common"
+def test_environment_follows_the_route_before_and_after_resolve():
+    def ctx(source, target):
+        return SimpleNamespace(job=SimpleNamespace(source_lang=source), lang=target)
+
+    assert SPEC.environment(TranslationParams(), ctx("hi", "en")) == "indictrans2"
+    assert SPEC.environment(TranslationParams(), ctx("es", "en")) == "nllb"
+    assert SPEC.environment(TranslationParams(engine="nllb"), ctx("hi", "en")) == "nllb"
+    assert SPEC.environment(TranslationParams(engine="llm"), ctx("brx", "fr")) == "common"
+    resolved = TranslationParams(engine="llm", nmt="none")  # no draft model cached
+    assert SPEC.environment(resolved, ctx("hi", "en")) == "common"
 
 
 def test_clean_removes_control_characters_and_keeps_emoji_and_scripts():

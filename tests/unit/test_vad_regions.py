@@ -82,7 +82,7 @@ def test_contract_prefers_the_separated_vocals_and_runs_in_whisperx():
     assert SPEC.inputs == {"audio": ("source_separation:vocals_16k.wav",
                                      "demux:audio_16k.wav")}
     assert SPEC.outputs == ("speech_segments.json",)
-    assert SPEC.environment == "whisperx"
+    assert SPEC.environments == ("whisperx",)
 
 
 def write_wav(path, *, channels=1, rate=16000, frames=8, extensible=False, float32=False):

@@ -1,0 +1,127 @@
+"""The plan: for every selected stage of every job, before anything runs, its params (the
+job's overrides, then ``resolve``), environment, models and inputs. Every problem found
+here (bad overrides, a model not cached, a venv not built, an input nothing makes) is
+reported at once, grouped across jobs, before the first stage starts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared import lockfile
+from shared.config_files import format_validation_error
+from shared.environment_manager import EnvironmentManager
+from shared.errors import InputError, PipelineError
+from shared.hardware_cache import HardwareCache
+from shared.job import Job
+from shared.model_registry import ModelRegistry
+from shared.stage import ModelRef, ResolveContext, StageSpec, load_spec
+from shared.stage_inputs import maker, stage_inputs
+
+Problems = list[tuple[list[str], PipelineError]]
+
+
+@dataclass
+class PlannedStage:
+    """One stage instance of one job, as it will run (inputs may not exist yet)."""
+
+    key: str
+    spec: StageSpec
+    params: Any  # the stage's Params, resolved
+    env: str
+    models: list[ModelRef]
+    refs: dict[str, str]  # input name -> "<stage>:<file>" it came from
+    inputs: dict[str, Path]
+
+
+def resolve_context(job: Job, lang: str | None, hardware: HardwareCache,
+                    models: ModelRegistry) -> ResolveContext:
+    return ResolveContext(hardware=hardware, models=models, job=job,
+                          profile=job.profile or hardware.defaults.profile, lang=lang)
+
+
+def plan_stage(job: Job, job_dir: Path, key: str, hardware: HardwareCache,
+               models: ModelRegistry) -> PlannedStage:
+    """Params, resolve, environment, models and inputs of one stage instance (raises what a
+    user must fix)."""
+    instance = job.instance(key)
+    spec = load_spec(instance.stage)
+    try:
+        params = spec.params.model_validate(job.overrides.get(spec.name, {}))
+    except ValidationError as e:
+        raise InputError(f"job {job.job_id}: invalid overrides for {spec.name}:\n"
+                         f"{format_validation_error(e)}",
+                         fix="prepare the job again with valid --set values") from e
+    ctx = resolve_context(job, instance.lang, hardware, models)
+    params = spec.resolve(params, ctx)
+    env = spec.environment(params, ctx)
+    refs, inputs = stage_inputs(job, job_dir, instance, spec)
+    return PlannedStage(key, spec, params, env, spec.models(params, ctx), refs, inputs)
+
+
+def check_inputs(job: Job, job_dir: Path, selected: list[str], planned: PlannedStage) -> None:
+    """Each input exists, was pruned (made again on demand), or is made by a stage of this
+    run that comes before it."""
+    position = {i.key: n for n, i in enumerate(job.stages)}
+    pruned = lockfile.pruned_outputs(job_dir)
+    for name, path in planned.inputs.items():
+        if path.exists() or path.resolve() in pruned:
+            continue
+        source = maker(job, job_dir, path)
+        if source is None:
+            raise InputError(f"{path} ({planned.refs[name]}) does not exist",
+                             fix="restore the file, or prepare the job again")
+        if source not in selected or position[source] >= position[planned.key]:
+            raise InputError(
+                f"needs {planned.refs[name]}, which does not exist yet and {source} is not "
+                "part of this run", fix=f"run the earlier stages too: ./run-pipeline.sh -j "
+                f"{job.job_id} (without --only/--from)")
+
+
+def plan_jobs(job_runs: list, hardware: HardwareCache, models: ModelRegistry,
+              manager: EnvironmentManager) -> Problems:
+    """Fill each JobRun's ``plan`` (key -> PlannedStage) and ``unplanned`` (key -> the error
+    that stopped its planning); return every problem (those of planned stages too: a venv
+    not built, an input nothing makes), equal ones grouped across jobs."""
+    found: dict[tuple[str, str], tuple[list[str], PipelineError]] = {}
+    for jr in job_runs:
+        for key in jr.selected:
+            try:
+                jr.plan[key] = plan_stage(jr.job, jr.job_dir, key, hardware, models)
+                manager.check_ready(jr.plan[key].env)
+                check_inputs(jr.job, jr.job_dir, jr.selected, jr.plan[key])
+            except PipelineError as e:
+                if key not in jr.plan:
+                    jr.unplanned[key] = e
+                where, _ = found.setdefault((type(e).__name__, str(e)), ([], e))
+                where.append(f"job {jr.job.job_id} {key}")
+        try:
+            plan_pruned_makers(jr, hardware, models)
+        except PipelineError as e:
+            where, _ = found.setdefault((type(e).__name__, str(e)), ([], e))
+            where.append(f"job {jr.job.job_id}")
+    return list(found.values())
+
+
+def plan_pruned_makers(jr, hardware: HardwareCache, models: ModelRegistry) -> None:
+    """Plan, too, each stage that must make again an input --prune removed (it runs first
+    when the stage reading it runs), and the makers of its own pruned inputs."""
+    pruned = lockfile.pruned_outputs(jr.job_dir)
+    pending = list(jr.plan.values())
+    while pending:
+        planned = pending.pop()
+        for path in planned.inputs.values():
+            if path.exists() or path.resolve() not in pruned:
+                continue
+            source = maker(jr.job, jr.job_dir, path)
+            if source is not None and source not in jr.plan:
+                jr.plan[source] = plan_stage(jr.job, jr.job_dir, source, hardware, models)
+                pending.append(jr.plan[source])
+
+
+def environments(job_runs: list) -> dict[Path, dict[str, str]]:
+    """job folder -> stage instance -> the venv it runs in, as planned."""
+    return {jr.job_dir: {key: p.env for key, p in jr.plan.items()} for jr in job_runs}
