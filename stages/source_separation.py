@@ -31,8 +31,10 @@ from pydantic import Field, model_validator
 
 from shared import atomic
 from shared.errors import InputError, ModelMissingError, PipelineError
+from shared.model_choice import device_for
 from shared.stage import (
     ModelRef,
+    ResolveContext,
     StageOutcome,
     StageParams,
     StageRequest,
@@ -88,7 +90,7 @@ class SeparationParams(StageParams):
 
 
 # -- in the runner (common venv) ----------------------------------------------------------
-def resolve(params: SeparationParams, ctx) -> SeparationParams:
+def resolve(params: SeparationParams, ctx: ResolveContext) -> SeparationParams:
     """Fill what the machine decides: device and CPU threads; check the model name."""
     spec = ctx.models.by_repo_or_name(params.model)
     if spec is None or spec.loader != "demucs":
@@ -96,7 +98,7 @@ def resolve(params: SeparationParams, ctx) -> SeparationParams:
         raise InputError(f"unknown source separation model '{params.model}'",
                          fix=f"use one of: {', '.join(names)}")
     defaults = ctx.hardware.defaults
-    device = params.device or (defaults.device if defaults.device in DEVICES else "cpu")
+    device = device_for(params.device, ctx, DEVICES)
     if device not in DEVICES:
         raise InputError(f"source_separation.device '{device}' is not one of {', '.join(DEVICES)}",
                          fix="--set source_separation.device=cpu")
@@ -104,7 +106,7 @@ def resolve(params: SeparationParams, ctx) -> SeparationParams:
                                      "cpu_threads": params.cpu_threads or defaults.cpu_threads})
 
 
-def model_refs(params: SeparationParams, ctx) -> list[ModelRef]:
+def model_refs(params: SeparationParams, ctx: ResolveContext) -> list[ModelRef]:
     """The weights demucs will load, named so that other weights change the fingerprint."""
     spec = ctx.models.model(params.model)
     cache = ctx.hardware.cache

@@ -13,12 +13,12 @@ This module is the contract (Params, SPEC) and what the runner calls in the comm
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from shared.stage import ModelRef, StageParams, StageSpec
+from shared.model_choice import choose_model, device_for, model_ref
+from shared.stage import ModelRef, ResolveContext, StageParams, StageSpec
 from stages.alignment.words import SENTENCE_ENDINGS
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class AlignmentParams(StageParams):
         "or an ellipsis not before a lower-case word, nor after an abbreviation)")
 
 
-def _job_language(ctx) -> str | None:
+def _job_language(ctx: ResolveContext) -> str | None:
     """The language asr will write, when the job fixes it (else None: detected)."""
     forced = ctx.job.overrides.get("asr", {}).get("language")
     if forced:
@@ -58,7 +58,7 @@ def _job_language(ctx) -> str | None:
     return None if ctx.job.source_lang == "auto" else ctx.job.source_lang
 
 
-def resolve(params: AlignmentParams, ctx) -> AlignmentParams:
+def resolve(params: AlignmentParams, ctx: ResolveContext) -> AlignmentParams:
     """Decide, before the stage runs, which cached aligner each language gets (so the
     fingerprint sees it); a language with none falls back to Whisper's word times."""
     defaults = ctx.hardware.defaults
@@ -81,46 +81,20 @@ def resolve(params: AlignmentParams, ctx) -> AlignmentParams:
         if language and not aligners:
             logger.info("alignment: no wav2vec2 model cached for '%s': Whisper's word "
                         "timestamps are used", language)
-    device = params.device or ("cuda" if defaults.device == "cuda" else "cpu")
+    device = device_for(params.device, ctx)
     return params.model_copy(update={
         "model": model, "aligners": aligners, "device": device,
         "cpu_threads": params.cpu_threads or defaults.cpu_threads})
 
 
-def _cached_model(ref: str, ctx) -> str:
+def _cached_model(ref: str, ctx: ResolveContext) -> str:
     """A registry name, hub repo id or local folder -> the repo id (or folder) to load; it
     must be in the cache (a run never downloads)."""
-    from shared import hf_cache
-    from shared.errors import InputError, ModelMissingError
-    from shared.model_fix import cache_model_fix
-
-    if Path(ref).expanduser().is_dir():
-        return str(Path(ref).expanduser().resolve())
-    spec = ctx.models.by_repo_or_name(ref)
-    repo_id = spec.repo_id if spec else ref
-    if not repo_id or "/" not in repo_id:
-        raise InputError(f"unknown alignment model '{ref}'",
-                         fix="use a registry name (./cache-models.sh --list), a hub repo id "
-                         "(org/name) or a local folder")
-    hub = ctx.hardware.cache.hf_hub_cache
-    if not hf_cache.is_cached(hub, repo_id):
-        raise ModelMissingError(f"alignment model {repo_id} is not in the cache ({hub})",
-                                fix=cache_model_fix(repo_id, hub, spec.name if spec else None))
-    return repo_id
+    return choose_model(ref, ctx, what="alignment model")
 
 
-def model_refs(params: AlignmentParams, ctx) -> list[ModelRef]:
-    from shared import hf_cache
-
-    refs = []
-    for ref in dict.fromkeys(params.aligners.values()):
-        if Path(ref).is_dir():
-            refs.append(ModelRef(name=ref, repo_id=None, revision="local"))
-            continue
-        spec = ctx.models.by_repo_or_name(ref)
-        refs.append(ModelRef(name=spec.name if spec else ref, repo_id=ref,
-                             revision=hf_cache.read_ref(ctx.hardware.cache.hf_hub_cache, ref)))
-    return refs
+def model_refs(params: AlignmentParams, ctx: ResolveContext) -> list[ModelRef]:
+    return [model_ref(ref, ctx) for ref in dict.fromkeys(params.aligners.values())]
 
 
 SPEC = StageSpec(

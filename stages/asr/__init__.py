@@ -8,12 +8,12 @@ whisperx venv: `python -m shared.stage_main stages.asr --job DIR`.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from shared.stage import ModelRef, StageParams, StageSpec
+from shared.model_choice import choose_model, device_for, model_ref
+from shared.stage import ModelRef, ResolveContext, StageParams, StageSpec
 
 logger = logging.getLogger(__name__)
 
@@ -98,14 +98,12 @@ def _environment(params: AsrParams, ctx) -> str:
     return "mlx" if params.backend == "mlx" else "whisperx"
 
 
-def resolve(params: AsrParams, ctx) -> AsrParams:
+def resolve(params: AsrParams, ctx: ResolveContext) -> AsrParams:
     """Fill what the machine and the job decide: model, device, compute type, language."""
 
     from shared.errors import EnvironmentMissingError, InputError
 
     defaults = ctx.hardware.defaults
-    hub = ctx.hardware.cache.hf_hub_cache
-    registry = ctx.models
     backend = params.backend or defaults.asr_backend
     mlx_env = ctx.hardware.environments.get("mlx")
     if backend == "mlx" and (mlx_env is None or not mlx_env.applicable):
@@ -115,18 +113,19 @@ def resolve(params: AsrParams, ctx) -> AsrParams:
             "batched (GPU)")
     update: dict = {"backend": backend,
                     "batch_size": params.batch_size or max(1, defaults.batch_size)}
-    if params.model is None:
-        slot = "asr_mlx" if backend == "mlx" else "asr"
-        update["model"] = registry.resolve(ctx.profile, slot, hub).repo_id
-    else:
-        update["model"] = _resolve_model_ref(params.model, registry, hub)
+    update["model"] = choose_model(
+        params.model, ctx, what="ASR model", slot="asr_mlx" if backend == "mlx" else "asr",
+        aliases=_whisper_aliases(params.model), unknown_fix=(
+            f"use a Whisper size ({', '.join(WHISPER_SIZES)}), a registry name "
+            "(./cache-models.sh --list), a hub repo id or a local folder"),
+        missing_fix="   (or pick a cached model: ./cache-models.sh --list)")
     language = params.language or (None if ctx.job.source_lang == "auto"
                                     else ctx.job.source_lang)
     if update["model"].endswith(".en") and language not in (None, "en"):
         raise InputError(f"{update['model']} is an English-only model; it cannot transcribe "
                          f"'{language}'", fix="use a multilingual model, e.g. "
                          "--set asr.model=small")
-    device = params.device or (defaults.device if defaults.device in ("cpu", "cuda") else "cpu")
+    device = device_for(params.device, ctx)
     update["device"] = device
     compute = params.compute_type or defaults.compute_type
     if device == "cpu" and compute in ("float16", "int8_float16", "bfloat16"):
@@ -138,41 +137,18 @@ def resolve(params: AsrParams, ctx) -> AsrParams:
     return params.model_copy(update=update)
 
 
-def _resolve_model_ref(ref: str, registry, hub: Path) -> str:
-    """A user's --set asr.model=...: a registry name, a Whisper size, a hub repo id or a local
-    CTranslate2 folder; it must be in the cache (a run never downloads)."""
-    from shared import hf_cache
-    from shared.errors import InputError, ModelMissingError
-    from shared.model_fix import cache_model_fix
-
-    if Path(ref).expanduser().is_dir():
-        return str(Path(ref).expanduser().resolve())
-    spec = registry.by_repo_or_name(ref) or registry.by_repo_or_name(f"faster-whisper-{ref}")
-    repo_id = spec.repo_id if spec else ref
-    if spec is None and "/" not in ref:
-        if ref not in WHISPER_SIZES:
-            raise InputError(f"unknown ASR model '{ref}'",
-                             fix=f"use a Whisper size ({', '.join(WHISPER_SIZES)}), a registry "
-                             "name (./cache-models.sh --list), a hub repo id or a local folder")
-        repo_id = f"Systran/faster-whisper-{ref}"
-    assert repo_id
-    if not hf_cache.is_cached(hub, repo_id):
-        fix = cache_model_fix(repo_id, hub, spec.name if spec else None) + \
-            "   (or pick a cached model: ./cache-models.sh --list)"
-        raise ModelMissingError(f"ASR model {repo_id} is not in the cache ({hub})", fix=fix)
-    return repo_id
+def _whisper_aliases(setting: str | None) -> tuple[str, ...]:
+    """What a short --set asr.model=small may name: the registry's faster-whisper-small, or
+    Systran's conversion of that Whisper size."""
+    if not setting or "/" in setting:
+        return ()
+    sizes = (f"Systran/faster-whisper-{setting}",) if setting in WHISPER_SIZES else ()
+    return (f"faster-whisper-{setting}", *sizes)
 
 
-def model_refs(params: AsrParams, ctx) -> list[ModelRef]:
-    from shared import hf_cache
-
+def model_refs(params: AsrParams, ctx: ResolveContext) -> list[ModelRef]:
     assert params.model
-    if Path(params.model).is_dir():
-        return [ModelRef(name=params.model, repo_id=None, revision="local")]
-    revision = hf_cache.read_ref(ctx.hardware.cache.hf_hub_cache, params.model)
-    spec = ctx.models.by_repo_or_name(params.model)
-    return [ModelRef(name=spec.name if spec else params.model, repo_id=params.model,
-                     revision=revision)]
+    return [model_ref(params.model, ctx)]
 
 
 SPEC = StageSpec(

@@ -16,7 +16,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.stage import ModelRef, StageParams, StageSpec
+from shared.model_choice import choose_model, device_for, model_ref
+from shared.stage import ModelRef, ResolveContext, StageParams, StageSpec
 
 logger = logging.getLogger(__name__)
 
@@ -100,39 +101,32 @@ def direction_slot(nmt: str, source: str, target: str) -> str:
     return "translation.indic_indic"
 
 
-def resolve(params: TranslationParams, ctx) -> TranslationParams:
+def resolve(params: TranslationParams, ctx: ResolveContext) -> TranslationParams:
     """Route the pair, pick the model the cache holds, and the device and batch size."""
     from shared.errors import ModelMissingError
 
     source, target = ctx.job.source_lang, ctx.lang
     nmt = route(source, target, params.engine)
-    defaults = ctx.hardware.defaults
-    hub = ctx.hardware.cache.hf_hub_cache
     model = None
     if params.model is not None:
         model, nmt = _model_from_user(params.model, nmt, ctx)
     elif nmt != "none":
-        slot = direction_slot(nmt, source, target)
         try:
-            model = ctx.models.resolve(ctx.profile, slot, hub).repo_id
+            model = choose_model(None, ctx, what="translation model",
+                                 slot=direction_slot(nmt, source, target))
         except ModelMissingError:
             if params.engine != "llm":
                 raise
             logger.warning("no %s model is cached: the LLM translates without a draft", nmt)
             nmt = "none"
-    device = params.device or (defaults.device if defaults.device in ("cpu", "cuda", "mps")
-                               else "cpu")
+    device = device_for(params.device, ctx, ("cpu", "cuda", "mps"))
     batch = params.batch_size or (8 if device == "cpu" else 32)
     return params.model_copy(update={"nmt": nmt, "model": model, "device": device,
                                      "batch_size": batch, "source_lang": source})
 
 
-def _model_from_user(ref: str, nmt: str, ctx) -> tuple[str, str]:
+def _model_from_user(ref: str, nmt: str, ctx: ResolveContext) -> tuple[str, str]:
     """--set translation.model=...: a registry name, repo id or folder; its engine wins."""
-    from shared import hf_cache
-    from shared.errors import ModelMissingError
-    from shared.model_fix import cache_model_fix
-
     folder = Path(ref).expanduser()
     if folder.is_dir():
         return str(folder.resolve()), ("indictrans2" if "indictrans" in folder.name.lower()
@@ -144,24 +138,11 @@ def _model_from_user(ref: str, nmt: str, ctx) -> tuple[str, str]:
         repo_id.lower() else nmt)
     if engine != nmt and nmt != "none":
         route(ctx.job.source_lang, ctx.lang, engine)  # the model's engine must cover the pair
-    hub = ctx.hardware.cache.hf_hub_cache
-    if not hf_cache.is_cached(hub, repo_id):
-        raise ModelMissingError(f"translation model {repo_id} is not in the cache ({hub})",
-                                fix=cache_model_fix(repo_id, hub, spec.name if spec else None))
-    return repo_id, engine
+    return choose_model(ref, ctx, what="translation model"), engine
 
 
-def model_refs(params: TranslationParams, ctx) -> list[ModelRef]:
-    from shared import hf_cache
-
-    if not params.model:
-        return []
-    if Path(params.model).is_dir():
-        return [ModelRef(name=params.model, repo_id=None, revision="local")]
-    revision = hf_cache.read_ref(ctx.hardware.cache.hf_hub_cache, params.model)
-    spec = ctx.models.by_repo_or_name(params.model)
-    return [ModelRef(name=spec.name if spec else params.model, repo_id=params.model,
-                     revision=revision)]
+def model_refs(params: TranslationParams, ctx: ResolveContext) -> list[ModelRef]:
+    return [model_ref(params.model, ctx)] if params.model else []
 
 
 SPEC = StageSpec(

@@ -19,7 +19,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from shared.stage import ModelRef, StageParams, StageSpec
+from shared.model_choice import device_for
+from shared.stage import ModelRef, ResolveContext, StageParams, StageSpec
+
+DEVICES = ("cpu", "cuda", "mps")
 
 SAMPLE_RATE = 16000
 BACKEND_MODELS = {"silero": "silero-vad", "pyannote": "pyannote-segmentation-whisperx"}
@@ -75,15 +78,14 @@ class VadParams(StageParams):
         return self
 
 
-def resolve(params: VadParams, ctx) -> VadParams:
+def resolve(params: VadParams, ctx: ResolveContext) -> VadParams:
     if params.backend == "silero":
         return params.model_copy(update={"device": "cpu"})
-    device = params.device or ctx.hardware.defaults.device
-    return params.model_copy(update={"device": device if device in ("cpu", "cuda", "mps")
-                                     else "cpu"})
+    device = device_for(params.device, ctx, DEVICES)
+    return params.model_copy(update={"device": device if device in DEVICES else "cpu"})
 
 
-def model_refs(params: VadParams, ctx) -> list[ModelRef]:
+def model_refs(params: VadParams, ctx: ResolveContext) -> list[ModelRef]:
     spec = ctx.models.model(BACKEND_MODELS[params.backend])
     hub = ctx.hardware.cache.hf_hub_cache
     return [ModelRef(name=spec.name, revision=spec.cached_revision(hub))]
