@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
 
 from shared import atomic, media
 from shared import job as jobs
-from shared.config_files import format_validation_error
 from shared.errors import InputError
 from shared.file_hashes import HashMemo
 from shared.language_input import parse_language
-from shared.languages import AUTO, load_languages
+from shared.languages import AUTO, load_languages, translation_route
 from shared.model_registry import load_models
-from shared.stage import load_spec
+from shared.overrides import parse_sets, validate_overrides
 from shared.workflows import expand, load_workflows
 
 logger = logging.getLogger("prepare")
@@ -57,20 +52,6 @@ def parse_time(text: str, flag: str) -> float:
     for part in parts:
         seconds = seconds * 60 + float(part)
     return seconds
-
-
-def parse_set(item: str) -> tuple[str, str, Any]:
-    """'asr.beam_size=3' -> ('asr', 'beam_size', 3); values are JSON when they parse as JSON."""
-    key, sep, raw = item.partition("=")
-    stage, dot, param = key.strip().partition(".")
-    if not sep or not dot or not stage or not param:
-        raise InputError(f"--set '{item}' is malformed",
-                         fix="write --set stage.param=value, e.g. --set asr.beam_size=3")
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        value = raw
-    return stage, param, value
 
 
 def _warn_weak_asr(language: str, chosen: str | None, profile: str | None) -> None:
@@ -126,21 +107,6 @@ def collect_media(paths: list[Path]) -> list[Path]:
     return [p.resolve() for p in dict.fromkeys(found)]
 
 
-def _wants_llm(sets: list[str]) -> bool:
-    """--set translation.engine=llm or hybrid adds the translation_llm stage."""
-    from stages.translation import LLM_ENGINES
-
-    return any(stage == "translation" and param == "engine" and value in LLM_ENGINES
-               for stage, param, value in map(parse_set, sets))
-
-
-def _check_translation(overrides: dict[str, dict[str, Any]], source: str, target: str) -> None:
-    """The chosen engine must cover source -> target (raises naming the engines that do)."""
-    from stages.translation import route
-
-    route(source, target, overrides.get("translation", {}).get("engine", "auto"))
-
-
 def _check_glossary(path: Path) -> Path:
     from shared import glossary
 
@@ -152,34 +118,11 @@ def _check_glossary(path: Path) -> Path:
     return path
 
 
-def validate_overrides(sets: list[str], stage_names: list[str]) -> dict[str, dict[str, Any]]:
-    overrides: dict[str, dict[str, Any]] = {}
-    for item in sets:
-        stage, param, value = parse_set(item)
-        if stage not in stage_names:
-            raise InputError(f"--set {item}: this workflow has no stage '{stage}'",
-                             fix=f"use one of: {', '.join(dict.fromkeys(stage_names))}")
-        overrides.setdefault(stage, {})[param] = value
-    for stage, values in overrides.items():
-        params_model = load_spec(stage).params
-        unknown = [p for p in values if p not in params_model.model_fields]
-        if unknown:
-            raise InputError(f"--set: stage {stage} has no parameter {', '.join(unknown)}",
-                             fix=f"{stage} parameters: {', '.join(params_model.model_fields)}")
-        try:
-            params_model.model_validate(values)
-        except ValidationError as e:
-            raise InputError(f"--set: invalid value for {stage}:\n{format_validation_error(e)}",
-                             fix="check the value's type (numbers, true/false, JSON lists)") from e
-    return overrides
-
-
 def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
     """Validate everything first; then create the job folders. Returns (job id, folder)."""
     workflow = load_workflows().get(opts.workflow)
     features = (["separation"] if opts.separate else []) + (["vad"] if opts.vad != "none" else [])
-    if _wants_llm(opts.sets):
-        features.append("llm")
+    features += load_workflows().switched_on(parse_sets(opts.sets))
     missing = workflow.missing_stages(features)
     if missing:
         with_options = f" with {', '.join(features)}" if features else ""
@@ -224,8 +167,8 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
     overrides = validate_overrides(opts.sets, stage_names)
     if "vad" in features:
         overrides.setdefault("vad", {}).setdefault("backend", opts.vad)
-    for target in targets:
-        _check_translation(overrides, source, target)
+    for target in targets:  # the chosen engine must cover source -> target
+        translation_route(source, target, overrides.get("translation", {}).get("engine", "auto"))
     glossary_file = _check_glossary(opts.glossary) if opts.glossary else None
     files = collect_media(opts.media)
     if source != AUTO:

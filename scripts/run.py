@@ -31,17 +31,16 @@ def resolve_jobs(jobs_root: Path, refs: list[str], latest: bool) -> list[Path]:
 def apply_overrides(job_dir: Path, sets: list[str]) -> None:
     """run --set stage.param=value: change a prepared job's overrides (validated), so the
     next run redoes exactly the stages the change reaches."""
-    from scripts.prepare import validate_overrides
+    from shared.overrides import validate_overrides
+    from shared.workflows import load_workflows
 
     job = jobs.load(job_dir)
     changes = validate_overrides(sets, [i.stage for i in job.stages])
     merged = {stage: dict(values) for stage, values in job.overrides.items()}
     for stage, values in changes.items():
         merged.setdefault(stage, {}).update(values)
-    from stages.translation import LLM_ENGINES
-
     engine = merged.get("translation", {}).get("engine", "auto")
-    if (engine in LLM_ENGINES) != ("llm" in job.features):
+    if ("llm" in load_workflows().switched_on(merged)) != ("llm" in job.features):
         raise InputError(f"translation.engine={engine} changes the stages of job {job.job_id} "
                          "(the translation_llm stage)",
                          fix="prepare the job again with --set translation.engine=" + engine)

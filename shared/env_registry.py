@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import sys
 from functools import cache
@@ -13,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.config_files import load_toml, validate
 from shared.errors import InputError
 from shared.paths import CONFIG_DIR, PROJECT_ROOT, VENVS_DIR
+from shared.venvs import lock_sha256
 
 REGISTRY_FILE = CONFIG_DIR / "environments.toml"
 KNOWN_PLATFORMS = {"linux", "win32", "darwin", "darwin-arm64"}
@@ -44,7 +44,7 @@ class EnvironmentSpec(BaseModel):
 
     def lock_hash(self) -> str:
         """sha256 of the environment's uv.lock: part of every stage fingerprint."""
-        return hashlib.sha256(self.lock_file.read_bytes()).hexdigest()
+        return lock_sha256(self.lock_file)
 
     def applies_here(self, plat: str | None = None) -> tuple[bool, str]:
         """Whether this environment can be built on this machine, and why not."""

@@ -25,6 +25,7 @@ from shared.env_registry import EnvironmentRegistry, load_registry
 from shared.errors import EnvironmentMissingError
 from shared.hardware_cache import HardwareCache
 from shared.paths import PROJECT_ROOT
+from shared.stage import PROGRESS_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,6 @@ BASE_VARIABLES = (
     "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
 )
 
-PROGRESS_PREFIX = "@@progress "
 TAIL_LINES = 40
 
 

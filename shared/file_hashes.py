@@ -3,11 +3,22 @@ two-hour film to learn that nothing changed (the DVC approach)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 from shared import atomic
-from shared.hf_cache import sha256_file
+
+_CHUNK = 8 * 2**20
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes, read in blocks (the one place this is written)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class HashMemo:

@@ -17,6 +17,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.file_hashes import sha256_file
+
 _CHUNK = 8 * 2**20
 
 
@@ -61,14 +63,6 @@ def missing_files(hub_cache: Path, repo_id: str, commit: str) -> list[str]:
         return []
     snap = folder / "snapshots" / commit
     return sorted(name for name in names if not (snap / name).exists())
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def git_blob_sha1(path: Path) -> str:

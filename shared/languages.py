@@ -84,3 +84,26 @@ def load_languages() -> LanguageTable:
         if isinstance(entry, dict):
             entry["code"] = code
     return validate(LanguageTable, data, LANGUAGES_FILE)
+
+
+def translation_route(source: str, target: str, engine: str = "auto") -> str:
+    """The NMT engine for source -> target ("indictrans2" | "nllb"), or "none" for an LLM-only
+    route no NMT engine covers. Raises InputError naming the engines that can, if ``engine``
+    cannot translate the pair."""
+    table = load_languages()
+    src, tgt = table.get(source), table.get(target)
+    engines = table.engines_for(src, tgt)
+    if engine in ("indictrans2", "nllb"):
+        if engine not in engines:
+            able = [*engines, "llm"]
+            raise InputError(f"{engine} cannot translate {src.name} ({src.code}) -> "
+                             f"{tgt.name} ({tgt.code})",
+                             fix=f"use --set translation.engine={' or '.join(able)}")
+        return engine
+    if engines:
+        return engines[0]
+    if engine == "llm":
+        return "none"
+    raise InputError(f"no machine-translation engine translates {src.name} ({src.code}) -> "
+                     f"{tgt.name} ({tgt.code})",
+                     fix="use --set translation.engine=llm (an LLM translates any pair)")

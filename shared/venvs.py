@@ -8,7 +8,6 @@ mistaken for a finished one and the next bootstrap repairs it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -18,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from shared.file_hashes import sha256_file
+
 logger = logging.getLogger(__name__)
 
 MARKER = ".subpipe-env.json"
@@ -25,7 +26,8 @@ UV_VERSION = "0.13.9"
 
 
 def lock_sha256(lock_file: Path) -> str:
-    return hashlib.sha256(Path(lock_file).read_bytes()).hexdigest()
+    """The uv.lock's sha256: a venv's marker and every stage fingerprint hold it."""
+    return sha256_file(Path(lock_file))
 
 
 def python_in(venv_dir: Path) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterable
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -50,8 +50,27 @@ class Workflow(BaseModel):
                 if importlib.util.find_spec(f"stages.{s}") is None]
 
 
+class FeatureSwitch(BaseModel):
+    """A setting that switches an optional step on: `--set translation.engine=llm`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    setting: str  # "<stage>.<param>"
+    values: list[Any]
+
+
 class WorkflowRegistry(BaseModel):
     workflows: dict[str, Workflow]
+    features: dict[Literal["separation", "vad", "llm"], FeatureSwitch] = {}
+
+    def switched_on(self, overrides: dict[str, dict[str, Any]]) -> list[str]:
+        """The optional steps a job's settings (stage -> param -> value) switch on."""
+        found = []
+        for feature, switch in self.features.items():
+            stage, _, param = switch.setting.partition(".")
+            if overrides.get(stage, {}).get(param) in switch.values:
+                found.append(feature)
+        return found
 
     def get(self, name: str) -> Workflow:
         try:

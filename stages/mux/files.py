@@ -8,34 +8,18 @@ new file gets the next free one: ``T.subtitled.mkv``, ``T.subtitled.1.mkv``, ...
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import re
 from itertools import count
 from pathlib import Path
 
 from shared import atomic
+from shared.file_hashes import sha256_file
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "mux_manifest.json"
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
-
-
-def safe_title(title: str) -> str:
-    """The job title as a file name on every OS (same rule as the subtitle files)."""
-    cleaned = _UNSAFE.sub("_", title).strip(" ._")
-    return cleaned[:120] or "subtitles"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Manifest:

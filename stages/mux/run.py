@@ -10,6 +10,8 @@ from pathlib import Path
 
 from shared import atomic
 from shared.errors import InputError, PipelineError
+from shared.file_hashes import sha256_file
+from shared.file_names import safe_title
 from shared.stage import StageOutcome, StageRequest
 from stages.mux import MuxParams
 from stages.mux.burn import burn_command, prepare_scratch, warn_if_no_font
@@ -22,7 +24,7 @@ from stages.mux.command import (
     probe_streams,
     run_ffmpeg,
 )
-from stages.mux.files import MANIFEST, Manifest, free_target, safe_title, sha256_file
+from stages.mux.files import MANIFEST, Manifest, free_target
 from stages.mux.tracks import Track, default_track, find_track, load_tracks
 
 logger = logging.getLogger(__name__)

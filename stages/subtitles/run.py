@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 from typing import Any
 
 from shared import atomic
+from shared.file_names import safe_title
 from shared.stage import StageOutcome, StageRequest
 from stages.subtitles import (
     PROFILE_FIELDS,
@@ -26,12 +26,6 @@ from stages.subtitles.wrapping import wrap
 
 logger = logging.getLogger(__name__)
 
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
-
-
-def safe_title(title: str) -> str:
-    cleaned = _UNSAFE.sub("_", title).strip(" ._")
-    return cleaned[:120] or "subtitles"
 
 
 def _language_tags(lang: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from shared.languages import translation_route as route
 from shared.model_choice import choose_model, device_for, model_ref
 from shared.stage import ModelRef, ResolveContext, StageParams, StageSpec
 
@@ -63,32 +64,6 @@ def _environment(params: TranslationParams, ctx) -> str:
     """The venv of the engine the route picked (resolve fills ``nmt``; before it, the route)."""
     nmt = params.nmt or route(ctx.job.source_lang, ctx.lang, params.engine)
     return {"indictrans2": "indictrans2", "nllb": "nllb"}.get(nmt, "common")
-
-
-def route(source: str, target: str, engine: str = "auto") -> str:
-    """The NMT engine for source -> target ("indictrans2" | "nllb"), or "none" for an LLM-only
-    route no NMT engine covers. Raises InputError naming the engines that can, if ``engine``
-    cannot translate the pair."""
-    from shared.errors import InputError
-    from shared.languages import load_languages
-
-    table = load_languages()
-    src, tgt = table.get(source), table.get(target)
-    engines = table.engines_for(src, tgt)
-    if engine in ("indictrans2", "nllb"):
-        if engine not in engines:
-            able = [*engines, "llm"]
-            raise InputError(f"{engine} cannot translate {src.name} ({src.code}) -> "
-                             f"{tgt.name} ({tgt.code})",
-                             fix=f"use --set translation.engine={' or '.join(able)}")
-        return engine
-    if engines:
-        return engines[0]
-    if engine == "llm":
-        return "none"
-    raise InputError(f"no machine-translation engine translates {src.name} ({src.code}) -> "
-                     f"{tgt.name} ({tgt.code})",
-                     fix="use --set translation.engine=llm (an LLM translates any pair)")
 
 
 def direction_slot(nmt: str, source: str, target: str) -> str:

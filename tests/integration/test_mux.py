@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from shared.errors import ConfigError
+from shared.file_hashes import sha256_file
+from shared.file_names import safe_title
 from shared.stage import StageRequest
-from stages.mux.files import safe_title, sha256_file
 from stages.mux.run import AUDIO_ONLY, process
 from tests.helpers import ROOT, ffmpeg, have, write_stage_request
 

@@ -13,10 +13,11 @@ import time
 
 import pytest
 
-from scripts.prepare import parse_set, parse_time
+from scripts.prepare import parse_time
 from shared import fingerprint, hf_cache, lockfile, venvs
 from shared.errors import InputError, JobBusyError
 from shared.file_hashes import HashMemo
+from shared.overrides import parse_set
 
 REPO = "org/model"
 REV = "a" * 40
