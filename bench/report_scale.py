@@ -122,7 +122,7 @@ def build_job(folder: Path, hours: float, count: int) -> Path:
 
 def write_job_files(job_dir: Path, dirs: dict[str, Path], seconds: float) -> None:
     wav = dirs["demux"] / "audio_16k.wav"
-    write_json(job_dir / "job.json", {
+    write_json(job_dir / "job.json", {"schema_version": 1,
         "job_id": "long-film", "created_at": "2026-12-03T00:00:00+00:00",
         "workflow": "translate", "title": "Long film", "source_lang": "hi",
         "target_langs": ["en"], "media": {"path": str(wav), "sha256": "0" * 64,
@@ -148,8 +148,16 @@ def render_ms(report: Path, rounds: int) -> list[float]:
         times = []
         for _ in range(rounds):
             driver.get(report.as_uri())
-            times.append(driver.execute_script(
-                "return Number(document.body.dataset.renderedMs)"))
+            rendered = None
+            for _ in range(100):  # the page's script sets it when it has drawn everything
+                rendered = driver.execute_script("return document.body.dataset.renderedMs")
+                if rendered:
+                    break
+                time.sleep(0.1)
+            if not rendered:
+                raise SystemExit("the report did not finish rendering: "
+                                 f"{driver.get_log('browser')}")
+            times.append(float(rendered))
         return times
     finally:
         driver.quit()
