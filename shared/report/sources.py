@@ -51,8 +51,8 @@ class JobFiles:
 
 def last_run_decisions(log: Path) -> dict[str, dict[str, str]]:
     """key -> {"action": run/skip/failed/cannot start, "reason": ...} for each stage the
-    last run of pipeline.log decided about (a run starts where the first stage's decision
-    appears again)."""
+    last run of pipeline.log decided about (a new run begins where a stage already decided
+    about is decided again, unless it re-runs to remake a pruned input in the same run)."""
     if not log.is_file():
         return {}
     decisions: dict[str, dict[str, str]] = {}
@@ -63,10 +63,11 @@ def last_run_decisions(log: Path) -> dict[str, dict[str, str]]:
         key, what = match["key"], match["what"]
         for action in ("run", "skip"):
             if what.startswith(action + " ("):
-                if key in decisions and decisions[key].get("final"):
+                again = key in decisions and decisions[key].get("final")
+                if again and not what.startswith("run (re-run: "):  # (a pruned input remade)
                     decisions = {}  # this key decided again: a new run began
                 decisions[key] = {"action": "ran" if action == "run" else "skipped",
-                                  "reason": what[len(action) + 2:].rstrip(")"), "final": "1"}
+                                  "reason": what[len(action) + 2:].removesuffix(")"), "final": "1"}
         if what.startswith("FAILED: "):
             decisions.setdefault(key, {})["action"] = "failed"
             decisions[key]["reason"] = what[len("FAILED: "):]

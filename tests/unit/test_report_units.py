@@ -54,10 +54,13 @@ def test_last_run_decisions_keep_only_the_latest_run(tmp_path):
         "2026-01-01 10:00:09 asr: FAILED: timed out after 10s (log: x)\n"
         "2026-01-01 11:00:00 demux: skip (up to date)\n"
         "2026-01-01 11:00:00 asr: run (params.beam_size 5->3)\n"
+        "2026-01-01 11:00:00 demux: run (re-run: stages/01_demux/audio_16k.wav was pruned "
+        "and asr needs it)\n"
         "2026-01-01 11:00:05 asr: done in 5.0s\n", "utf-8")
     found = last_run_decisions(log)
     assert {k: (v["action"], v["reason"]) for k, v in found.items()} == {
-        "demux": ("skipped", "up to date"), "asr": ("ran", "params.beam_size 5->3")}
+        "demux": ("ran", "re-run: stages/01_demux/audio_16k.wav was pruned and asr needs it"),
+        "asr": ("ran", "params.beam_size 5->3")}
 
 
 def test_qc_flags_per_cue_include_untranslated():
