@@ -153,7 +153,8 @@ def models(lock: lockfile.JobLock) -> list[dict]:
     rows = []
     for key, record in lock.stages.items():
         for name, ref in (record.components.get("models") or {}).items():
-            rows.append({"stage": key, "name": name, "revision": str(ref)})
+            rows.append({"stage": key, "name": name,
+                         "revision": str(ref).removeprefix("None@")})  # no hub repo
     return rows
 
 
