@@ -93,3 +93,22 @@ def test_collect_reads_a_translated_job_folder(tmp_path):
     assert "hi" in {lang["code"] for lang in collected["job"]["languages"]}
     block = render_report(collected).split('id="report-data">', 1)[1].split("</script>", 1)[0]
     assert json.loads(block) == json.loads(json.dumps(data))  # the block ends where the data does
+
+
+def test_a_report_that_cannot_be_written_is_a_warning(tmp_path, caplog, capsys):
+    """scripts/run.py writes the reports after the end table: a damaged job folder costs its
+    report (a warning naming the fix), never an exception that would change the exit code;
+    the index is still written, without the unreadable job."""
+    from scripts.run import write_reports
+
+    broken = tmp_path / "out" / "broken-job"
+    broken.mkdir(parents=True)
+    (broken / "job.json").write_text("{not json", "utf-8")
+    with caplog.at_level("WARNING"):
+        write_reports([broken], tmp_path / "out")
+    assert "could not write the report of broken-job" in caplog.text
+    assert "./run-pipeline.sh -j broken-job --report" in caplog.text
+    assert not (broken / "report.html").exists()
+    index = (tmp_path / "out" / "index.html").read_text("utf-8")
+    assert "0 job(s)" in index and f"index: {tmp_path / 'out' / 'index.html'}" in \
+        capsys.readouterr().out
