@@ -199,7 +199,8 @@ def prepare(
     "./run-pipeline.sh --latest                      # the job prepared last",
     "./run-pipeline.sh -j JOB --dry-run              # what would run, what is kept",
     "./run-pipeline.sh -j JOB --set asr.beam_size=3  # re-runs what it affects",
-    "./run-pipeline.sh -j JOB --prune                # free the intermediates' disk"))
+    "./run-pipeline.sh -j JOB --prune                # free the intermediates' disk",
+    "./run-pipeline.sh -j JOB --report               # rebuild report.html, run nothing"))
 def run(
     job: Annotated[list[str] | None, typer.Option("-j", "--job", help="job id (repeatable)")]
     = None,
@@ -222,6 +223,9 @@ def run(
         "--prune", help="remove the large intermediates (audio, stems, segments.jsonl) of "
         "finished jobs; lock.json remembers them, so nothing re-runs only because they are "
         "gone")] = False,
+    report_only: Annotated[bool, typer.Option(
+        "--report", help="rebuild the jobs' report.html and the output root's index.html "
+        "from what they hold; runs no stage")] = False,
     out: OutOpt = DEFAULT_JOBS_ROOT,
     log_level: LogLevelOpt = LogLevel.INFO,
     debug: DebugOpt = False,
@@ -247,6 +251,13 @@ def run(
             for job_dir in dirs:
                 run_mod.print_prune(run_mod.prune_job(job_dir))
             raise typer.Exit(0)
+        if report_only:
+            if sets or dry_run or from_stage or to_stage or only or force:
+                raise InputError("--report runs no stage: it takes only -j/--latest and --out",
+                                 fix="run the stages first, then ./run-pipeline.sh -j JOB "
+                                 "--report on its own")
+            run_mod.write_reports(dirs, jobs_root)
+            raise typer.Exit(0)
         if sets and not dry_run:
             for job_dir in dirs:
                 run_mod.apply_overrides(job_dir, sets)
@@ -270,6 +281,7 @@ def run(
         for path in files:
             sys.stdout.write(f"  {path}\n")
     run_mod.print_summary(report)
+    run_mod.write_reports([jr.job_dir for jr in report.jobs], jobs_root)
     # 0: every job ok; 3: all finished, some degraded; 1: a job failed (README: exit codes)
     raise typer.Exit(report.exit_code)
 

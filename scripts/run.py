@@ -149,6 +149,25 @@ def job_summary(job_dir: Path) -> dict:
             "state": job_state.state_of("failed" in states, degraded, "pending" in states)}
 
 
+def write_reports(job_dirs: list[Path], jobs_root: Path) -> None:
+    """Each job's report.html and the output root's index.html (shared/report). A report
+    that cannot be written is a warning: it never changes what the run did or its exit."""
+    from shared.report.html import write_report
+    from shared.report.index import write_index
+
+    for job_dir in job_dirs:
+        try:
+            sys.stdout.write(f"report: {write_report(job_dir)}\n")
+        except Exception as e:  # noqa: BLE001 - the run's outcome stands whatever the report does
+            logger.warning("could not write the report of %s: %s: %s (fix: ./run-pipeline.sh "
+                           "-j %s --report once the cause is fixed)", job_dir.name,
+                           type(e).__name__, e, job_dir.name)
+    try:
+        sys.stdout.write(f"index: {write_index(jobs_root)}\n")
+    except Exception as e:  # noqa: BLE001
+        logger.warning("could not write %s/index.html: %s: %s", jobs_root, type(e).__name__, e)
+
+
 def all_jobs(jobs_root: Path) -> list[Path]:
     return sorted(p.parent for p in jobs_root.glob(f"*/{jobs.JOB_FILE}"))
 

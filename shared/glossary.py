@@ -46,12 +46,14 @@ def _split(cell: str) -> tuple[str, ...]:
 def parse(text: str, origin: str = "glossary") -> Glossary:
     glossary = Glossary()
     seen_at: dict[str, int] = {}
+    first = True  # the header, if any, is the first line that is no comment
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.rstrip("\r\n")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         cells = [c.strip() for c in line.split("\t")]
-        if number == 1 and cells[0].lower() == "term":
+        header, first = first and cells[0].lower() == "term", False
+        if header:
             continue
         if len(cells) > len(COLUMNS):
             raise InputError(f"{origin} line {number}: {len(cells)} columns, at most "

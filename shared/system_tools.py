@@ -1,4 +1,5 @@
-"""System tools that come from the OS (ffmpeg, ffprobe; espeak-ng and sox for tests):
+"""System tools that come from the OS (ffmpeg, ffprobe; espeak-ng, sox and Chromium with its
+chromedriver for tests):
 where they are, and the exact command that installs them on this machine."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import sys
 from shared.errors import PipelineError
 
 REQUIRED = ("ffmpeg", "ffprobe")
-FOR_TESTS = ("espeak-ng", "sox")
+FOR_TESTS = ("espeak-ng", "sox", "chromium", "chromedriver")  # chromium: the report's tests
 
 # tool -> package name per package manager
 PACKAGES = {
@@ -17,6 +18,9 @@ PACKAGES = {
     "ffprobe": {"apt": "ffmpeg", "brew": "ffmpeg", "winget": "Gyan.FFmpeg"},
     "espeak-ng": {"apt": "espeak-ng", "brew": "espeak-ng", "winget": None},
     "sox": {"apt": "sox", "brew": "sox", "winget": "ChrisBagwell.SoX"},
+    # headless Chromium driven by selenium (tests/e2e/test_report.py); brew's casks
+    "chromium": {"apt": "chromium", "brew": "--cask chromium", "winget": "Hibbiki.Chromium"},
+    "chromedriver": {"apt": "chromium-driver", "brew": "--cask chromedriver", "winget": None},
 }
 
 

@@ -71,3 +71,11 @@ def test_translations_are_respelled_to_the_preferred_form():
     text, replaced = lines.rewrite_alternatives("Sri said Shri Ram, Sridevi",
                                                 {"Sri": "Shree", "Shri": "Shree"})
     assert text == "Shree said Shree Ram, Sridevi" and sorted(replaced) == ["Shri", "Sri"]
+
+
+def test_a_header_after_comment_lines_is_no_term():
+    """The starter glossary starts with comments, then its header: "term" is no term."""
+    parsed = glossary.parse("# comment\n\nterm\ttranslation\nयार\tbuddy\n")
+    assert list(parsed.terms) == ["यार"]
+    starter = glossary.load(PROJECT_GLOSSARY_DIR / "hinglish.tsv")
+    assert "term" not in starter.terms and len(starter) > 0
