@@ -8,7 +8,7 @@ with the embedded base model in a throw-away model cache. Printed per film:
   per stage   wall time (pipeline.log), RTF (wall / film length), peak RSS of the stage
               process (lock.json info peak_rss_mb, which shared/stage_main.py records)
   job folder  size by kind: 16 kHz WAV, stems (source separation, with --separate), JSON
-              (+ JSONL), the rest (subtitles, logs)
+              (+ JSONL), the rest (subtitles, logs); and after `run-pipeline.sh --prune`
   quality     WER of the SRT against the known text; cues over no speech (inside a score-only
               passage or a silence); cues styled as song lyrics (there is no singing);
               cue-end overrun p50 / p95 (cue end minus the end of the last line it overlaps)
@@ -119,11 +119,14 @@ def one_film(minutes: float, args, folder: Path) -> dict:
                     "peak_rss_mb": lock[key]["info"].get("peak_rss_mb")}
               for key, wall in stage_walls(job_dir).items()}
     wall = prep.wall_s + run.wall_s
+    sizes = folder_sizes(job_dir)
+    run_job(job_id, out, folder / f"prune{minutes:g}.log", "--prune")
+    sizes["after_prune"] = folder_sizes(job_dir)["total"]
     return {"minutes": minutes, "audio_s": round(duration, 1),
             "lines": len(manifest["sentences"]), "wall_s": round(wall, 1),
             "rtf": round(wall / duration, 4),
             "peak_rss_mb": max((s["peak_rss_mb"] or 0) for s in stages.values()),
-            "stages": stages, "sizes": folder_sizes(job_dir), **quality(job_dir, manifest)}
+            "stages": stages, "sizes": sizes, **quality(job_dir, manifest)}
 
 
 def goals(films: list[dict]) -> dict:
@@ -168,7 +171,7 @@ def report(fig: dict) -> None:
     print("\njob folder MB")
     print_table(["", *(f"{f['minutes']:g} min" for f in films)],
                 [[kind, *(mb(f["sizes"][kind]) for f in films)]
-                 for kind in ("wav", "stems", "json", "other", "total")])
+                 for kind in ("wav", "stems", "json", "other", "total", "after_prune")])
     if len(films) > 1:
         g = fig["goals"]
         print(f"\ntime  {g['time_ratio']}x for {g['length_ratio']}x the audio "
