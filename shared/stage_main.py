@@ -111,9 +111,23 @@ def run_batch(spec: StageSpec, job_dirs: list[Path], key: str) -> int:
                 status="failed", error=_describe(e), duration_s=time.monotonic() - started))
             continue
         write_result(request.stage_dir, StageResult(
-            status="ok", outputs=relative_outputs(request, outcome.outputs), info=outcome.info,
+            status="ok", outputs=relative_outputs(request, outcome.outputs),
+            info={**outcome.info, "peak_rss_mb": peak_rss_mb()},
             degraded=list(outcome.degraded), duration_s=round(time.monotonic() - started, 3)))
     return 1 if failed else 0
+
+
+def peak_rss_mb() -> float | None:
+    """This stage process's peak resident memory so far, or that of a child it waited for
+    (ffmpeg) when larger, in MB (lock.json info: bench/long_film.py reads it)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    scale = 2**20 if sys.platform == "darwin" else 2**10  # bytes on macOS, KiB on Linux
+    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return round(peak / scale, 1)
 
 
 def _describe(error: BaseException) -> str:

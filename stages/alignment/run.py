@@ -69,9 +69,9 @@ def process(request: StageRequest, loaded: dict) -> StageOutcome:
         words = None
         if ref:
             if audio is None:
-                from faster_whisper import decode_audio
+                from stages.asr.audio import open_audio
 
-                audio = decode_audio(str(request.inputs["audio"]), sampling_rate=SAMPLE_RATE)
+                audio = open_audio(Path(request.inputs["audio"]))  # read per segment
             words = _aligner(loaded, ref, lang, params).align_words(
                 segment, audio, lang, params.interpolate_method, params.return_char_alignments)
         timed.append({**segment, "words": words if words is not None else segment.get("words"),

@@ -22,6 +22,8 @@ from pathlib import Path
 from shared.errors import ModelMissingError
 from stages.alignment.words import NO_SPACE_LANGUAGES
 
+RATE = 16000  # samples per second of the audio align_words is handed
+
 logger = logging.getLogger("stages.alignment")
 
 
@@ -102,11 +104,21 @@ class Aligner:
             return None
         joined = ("" if no_space else " ").join(cleaned[i] for i in kept)
         metadata = {**self.metadata, "language": language}
+        # only the segment's samples are read (stages.asr.audio: never the whole film)
+        first = max(0, math.floor(float(segment["start"]) * RATE) - RATE)
+        window = audio[first:math.ceil(float(segment["end"]) * RATE) + RATE]
+        offset = first / RATE
         with no_nltk(self._module):
             result = self._module.align(
-                [{"start": float(segment["start"]), "end": float(segment["end"]), "text": joined}],
-                self.model, metadata, audio, self.device, interpolate_method=interpolate_method,
+                [{"start": float(segment["start"]) - offset,
+                  "end": float(segment["end"]) - offset, "text": joined}],
+                self.model, metadata, window, self.device, interpolate_method=interpolate_method,
                 return_char_alignments=chars)
+        for s in result["segments"]:
+            for item in (s.get("words") or []) + (s.get("chars") or []):
+                for key in ("start", "end"):
+                    if _finite(item.get(key)) is not None:
+                        item[key] = item[key] + offset
         aligned = [w for s in result["segments"] for w in s.get("words") or []]
         if len(aligned) != len(kept) or all(_finite(w.get("start")) is None for w in aligned):
             logger.warning("segment %.2f-%.2f s (%r) could not be aligned: keeping Whisper's "

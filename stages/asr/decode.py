@@ -17,6 +17,7 @@ from shared import atomic
 from shared.errors import ModelMissingError
 from shared.stage import StageOutcome, StageRequest, report_progress
 from stages.asr import AsrParams, checkpoint, languages
+from stages.asr.audio import block_speech, open_audio, whole
 from stages.asr.coverage import transcript_shortfall
 
 logger = logging.getLogger("stages.asr")
@@ -190,16 +191,15 @@ def own_speech_regions(audio, params: AsrParams, max_region_s: float | None = No
     what its vad_filter would decode (its 400 ms pad; SPEECH_PAD_MS for cue timing).
     ``max_region_s``: longer speech is split at its last pause of over 100 ms before the
     limit (Silero's rule, as for the batched pipeline), so a chunk boundary rarely falls
-    inside a word."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    inside a word. Run block by block over the file (stages.asr.audio.block_speech)."""
+    from faster_whisper.vad import VadOptions
 
     options = VadOptions(min_silence_duration_ms=params.min_silence_duration_ms,
                          speech_pad_ms=pad_ms)
     if max_region_s is not None:
         options.max_speech_duration_s = max_region_s
-    chunks = get_speech_timestamps(audio, options)
-    return [(round(c["start"] / SAMPLE_RATE, 3), round(c["end"] / SAMPLE_RATE, 3))
-            for c in chunks]
+    return [(round(start / SAMPLE_RATE, 3), round(end / SAMPLE_RATE, 3))
+            for start, end in block_speech(audio, options)]
 
 
 def detect_language(model, audio, params: AsrParams, regions: list[Region],
@@ -337,7 +337,7 @@ def decode_mlx(audio, params: AsrParams, groups, result: dict) -> Iterator[dict]
     from stages.asr import mlx
 
     spans = group_spans(groups) if groups is not None else None
-    segments, language = mlx.transcribe(audio, params, spans, params.language)
+    segments, language = mlx.transcribe(whole(audio), params, spans, params.language)
     result["language"] = result["language"] or language
     result["decode_passes"] = 1
     for index, segment in enumerate(segments):
@@ -393,11 +393,9 @@ def with_glossary(request: StageRequest, params: AsrParams) -> AsrParams:
 
 
 def process(request: StageRequest, models) -> StageOutcome:
-    from faster_whisper import decode_audio
-
     params = with_glossary(request, request.params_as(AsrParams))
     model = models.get(model_key(params))
-    audio = decode_audio(str(request.inputs["audio"]), sampling_rate=SAMPLE_RATE)
+    audio = open_audio(Path(request.inputs["audio"]))  # read chunk by chunk, never whole
     duration = len(audio) / SAMPLE_RATE
     result = {"language": params.language, "language_probability": None,
               "duration": round(duration, 3), "model": params.model, "segments": []}

@@ -62,6 +62,10 @@ def test_jfk_transcribe_then_rerun_skips_everything(test_cache, speech, jobs_roo
     assert "fellow Americans" in (job_dir / "subtitles" / "JFK.en.txt").read_text("utf-8")
     assert set(lock(job_dir)["stages"]) == {"demux", "metadata", "glossary", "asr", "alignment",
                                            "songs", "subtitles:source"}
+    # each stage process's peak RSS (bench/long_film.py prints it): asr holds the model
+    rss = {key: entry["info"]["peak_rss_mb"] for key, entry in lock(job_dir)["stages"].items()}
+    assert all(mb > 10 for mb in rss.values()), rss
+    assert rss["asr"] > 150 and rss["asr"] > 2 * rss["glossary"], rss
     if os.name == "posix":  # written atomically, yet with the umask's mode, not 0600
         shared = [job_dir / "job.json", job_dir / "lock.json",
                   *(job_dir / "subtitles").iterdir()]

@@ -162,3 +162,46 @@ def test_alignment_opens_no_socket_and_cuts_hindi_at_the_danda(tiny_job, speech)
     assert all(w["start"] is not None for w in report["words"])  # every word was aligned
     assert_words_in_order(hindi)
     assert 0.5 <= hindi[0]["start"] and hindi[-1]["end"] <= 9.5
+
+
+WINDOW_CHILD = r"""
+import json, sys
+import numpy as np
+from faster_whisper import decode_audio
+from stages.alignment.wav2vec2 import Aligner, no_nltk
+
+audio_path, repo, text = sys.argv[1:4]
+audio = np.concatenate([np.zeros(40 * 16000, dtype=np.float32),
+                        decode_audio(audio_path, sampling_rate=16000)])
+segment = {"id": 0, "start": 40.5, "end": 49.5, "language": "en", "text": text}
+aligner = Aligner(repo, "en", "cpu", None)
+windowed = aligner.align_words(segment, audio, "en")
+with no_nltk(aligner._module):
+    whole = aligner._module.align([{"start": 40.5, "end": 49.5, "text": text}], aligner.model,
+                                  {**aligner.metadata, "language": "en"}, audio, "cpu")
+words = [w for s in whole["segments"] for w in s["words"]]
+sys.stdout.write("@@report " + json.dumps({"windowed": windowed, "whole": words}) + "\n")
+"""
+
+
+def test_a_segment_late_in_the_film_aligns_from_its_own_samples(tiny_job, speech):
+    """align_words reads only the segment's samples (a window around it) and gives the times
+    whisperx gives when handed the whole audio: jfk 40 s into a file."""
+    from shared.environment_manager import EnvironmentManager
+
+    cache, _ = tiny_job
+    text = ("and so my fellow americans ask not what your country can do for you ask what "
+            "you can do for your country")
+    lines: list[str] = []
+    result = EnvironmentManager(cache).run_in_environment(
+        "whisperx", ["-c", WINDOW_CHILD, str(speech / "jfk.flac"), TINY, text],
+        on_line=lines.append, timeout=600)
+    assert result.ok, "\n".join(lines[-30:])
+    report = json.loads(next(line for line in lines if line.startswith("@@report "))
+                        .removeprefix("@@report "))
+    windowed, whole = report["windowed"], report["whole"]
+    assert windowed is not None and len(windowed) == len(whole) == len(text.split())
+    for w, x in zip(windowed, whole, strict=True):
+        assert w["start"] == pytest.approx(x["start"], abs=1e-3), (w, x)
+        assert w["end"] == pytest.approx(x["end"], abs=1e-3), (w, x)
+    assert 40.5 <= windowed[0]["start"] and windowed[-1]["end"] <= 49.5
