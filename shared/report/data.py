@@ -94,7 +94,7 @@ def stage_rows(files: JobFiles, lock: lockfile.JobLock, duration: float) -> list
                       None)
         log = files.job_dir / "logs" / (instance.key.replace(":", "_") + ".log")
         rows.append({
-            "key": instance.key, "env": files.job.stage_environments.get(instance.stage, "?"),
+            "key": instance.key, "env": files.job.environments.get(instance.key, "?"),
             "state": state, "reason": decision.get("reason", ""), "duration": seconds,
             "duration_text": f"{seconds:.1f} s" if seconds is not None else "",
             "rtf_text": f"{seconds / duration:.2f}" if seconds and duration else "",
