@@ -17,8 +17,8 @@ from shared.report.timeline import hallucinations, songs, speech_regions, tracks
 from shared.report.translation import glossary_terms, translations
 from shared.stage import RESULT_FILE
 
-# info keys a stage may record its peak memory under (MB)
-MEMORY_KEYS = ("peak_rss_mb", "peak_memory_mb", "peak_rss_mib")
+# the info key shared/stage_main.py records each stage process's peak memory under (MB)
+MEMORY_KEY = "peak_rss_mb"
 
 
 def collect(job_dir: Path) -> dict[str, Any]:
@@ -90,8 +90,7 @@ def stage_rows(files: JobFiles, lock: lockfile.JobLock, duration: float) -> list
         state = stage_state(files, instance.key, record, decision)
         seconds = record.duration_s if record is not None else None
         info = record.info if record is not None else {}
-        memory = next((info[k] for k in MEMORY_KEYS if isinstance(info.get(k), (int, float))),
-                      None)
+        memory = info.get(MEMORY_KEY)
         log = files.job_dir / "logs" / (instance.key.replace(":", "_") + ".log")
         rows.append({
             "key": instance.key, "env": files.job.environments.get(instance.key, "?"),

@@ -127,6 +127,12 @@ def test_every_run_writes_the_reports_and_report_rebuilds_them(library):
     assert "ran" not in rebuilt.stdout and "report: " in rebuilt.stdout
     assert not (root / library["pending"] / "report.html").exists()  # never run, no report
     assert (root / library["good"] / "report.html").stat().st_size < 200_000
+    from shared.report.data import collect
+
+    rows = {row["key"]: row for row in collect(root / library["good"])["stages"]}
+    assert rows["asr"]["env"] == "whisperx" and rows["demux"]["env"] == "common"
+    assert all(row["memory_text"].endswith(" MB") for row in rows.values()
+               if row["state"] == "ran"), rows
 
 
 def test_report_opens_offline_with_no_errors_and_one_lane_block_per_cue(library, browser):
