@@ -59,7 +59,7 @@ def make_cues(count: int, seconds: float, text: str) -> list[dict]:
 def write_srt(path: Path, cues: list[dict]) -> None:
     import pysubs2
 
-    from stages.subtitles.formats import escape
+    from shared.subtitle_text import escape
 
     subs = pysubs2.SSAFile()
     for cue in cues:

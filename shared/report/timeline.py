@@ -4,7 +4,7 @@ their QC flags, songs with the soundtrack title they matched, removed hallucinat
 from __future__ import annotations
 
 from shared.report.sources import JobFiles
-from stages.subtitles.text import graphemes
+from shared.subtitle_text import graphemes, read
 
 
 def speech_regions(files: JobFiles) -> list[list[float]]:
@@ -30,8 +30,6 @@ def qc_flags(qc: dict) -> dict[int, list[str]]:
 def tracks(files: JobFiles) -> list[dict]:
     """One track per subtitles instance: language, role, every cue of its SRT (number,
     times, text, characters per second, graphemes per line, flags)."""
-    from stages.subtitles.formats import read
-
     found = []
     for key in files.keys("subtitles"):
         meta = files.json(key, "tracks.json") or {}

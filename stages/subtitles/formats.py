@@ -13,36 +13,15 @@ Lyrics (segments marked ``lyrics``) are italic with a note (♪) at both ends: t
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
+from shared.subtitle_text import LYRICS_STYLE, NOTE, escape
 from stages.subtitles.cues import Cue
 
 FORMATS = ("srt", "vtt", "ass")
-WJ = "\u2060"
-NOTE = "♪"
-LYRICS_STYLE = "Lyrics"
 SOURCE_STYLE = "Source"
 
 
-def escape(text: str, fmt: str) -> str:
-    if fmt == "ass":
-        return text.replace("\\", "\\" + WJ).replace("{", "\\{").replace("}", "\\}")
-    text = text.replace("\\", "\\" + WJ)
-    if fmt == "vtt":
-        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return text.replace("<", "<" + WJ)
-
-
-def unescape(text: str, fmt: str) -> str:
-    if fmt == "ass":
-        text = text.replace("\\{", "{").replace("\\}", "}")
-    elif fmt == "vtt":
-        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    else:
-        text = text.replace("<" + WJ, "<")
-    return text.replace("\\" + WJ, "\\")
 
 
 def _lines(cue: Cue, fmt: str, bilingual: bool, wrap_source) -> list[str]:
@@ -90,23 +69,3 @@ def render(cues: list[Cue], fmt: str, **kwargs: Any) -> str:
     if fmt == "ass":
         return subs.to_string("ass")
     return subs.to_string(fmt, keep_ssa_tags=True)  # text as prepared, no tag conversion
-
-
-def read(path: Path) -> list[dict[str, Any]]:
-    """Cues of a file this stage wrote: start, end (ms), lines, lyrics."""
-    import pysubs2
-
-    fmt = path.suffix.lstrip(".").lower()
-    kwargs = {} if fmt == "ass" else {"keep_html_tags": True}
-    subs = pysubs2.load(str(path), encoding="utf-8", **kwargs)
-    out = []
-    for event in subs:
-        text = event.text
-        lyrics = event.style == LYRICS_STYLE if fmt == "ass" else False
-        if fmt != "ass" and text.startswith(f"<i>{NOTE} ") and text.endswith(f" {NOTE}</i>"):
-            text, lyrics = text[len(f"<i>{NOTE} "):-len(f" {NOTE}</i>")], True
-        elif lyrics:
-            text = re.sub(rf"^{NOTE} | {NOTE}$", "", text)
-        lines = [unescape(line, fmt) for line in text.split("\\N")]
-        out.append({"start": event.start, "end": event.end, "lines": lines, "lyrics": lyrics})
-    return out

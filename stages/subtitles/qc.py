@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shared.subtitle_text import graphemes
 from stages.subtitles.cues import Cue, InputReport, clock
 from stages.subtitles.style import StyleProfile
-from stages.subtitles.text import graphemes
 from stages.subtitles.timing import Timing
 
 logger = logging.getLogger(__name__)

@@ -8,10 +8,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from shared.subtitle_text import graphemes
 from stages.subtitles.cues import Cue, InputReport, Word, clock
 from stages.subtitles.speech import Speech
 from stages.subtitles.style import StyleProfile
-from stages.subtitles.text import break_cost, graphemes
+from stages.subtitles.text import break_cost
 from stages.subtitles.wrapping import greedy, wrap
 
 MS_PER_GRAPHEME = 70  # a guess at speech speed, for words with no usable time

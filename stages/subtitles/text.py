@@ -7,8 +7,6 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-import regex
-
 SENTENCE_END = ".?!…।॥。！？۔؟"
 CLAUSE_END = ",;:–—،"
 _CLOSERS = "\"'”’»)]"
@@ -36,13 +34,6 @@ TRAILING_WORDS = frozenset({
 })
 
 
-_CLUSTER = regex.compile(r"\X")
-
-
-@lru_cache(maxsize=1 << 16)
-def graphemes(text: str) -> int:
-    """Reading units: extended grapheme clusters (स्ते, क्ष and é are one each)."""
-    return len(_CLUSTER.findall(text))
 
 
 def bare(word: str) -> str:

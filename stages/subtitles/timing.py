@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from shared.subtitle_text import graphemes
 from stages.subtitles.cues import Cue
 from stages.subtitles.style import StyleProfile
-from stages.subtitles.text import graphemes
 
 STEP = 10  # ms: ASS times are centiseconds
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 
-from stages.subtitles.text import break_cost, graphemes, joins_previous
+from shared.subtitle_text import graphemes
+from stages.subtitles.text import break_cost, joins_previous
 
 NAME_BREAK = 1000.0
 

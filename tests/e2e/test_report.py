@@ -77,7 +77,7 @@ def library(test_cache, speech, tmp_path_factory) -> dict:
 def write_first_cue(srt: Path, lines: list[str]) -> None:
     import pysubs2
 
-    from stages.subtitles.formats import escape
+    from shared.subtitle_text import escape
 
     subs = pysubs2.load(str(srt), encoding="utf-8", keep_html_tags=True)
     subs[0].text = "\\N".join(escape(line, "srt") for line in lines)
@@ -136,7 +136,7 @@ def test_every_run_writes_the_reports_and_report_rebuilds_them(library):
 
 
 def test_report_opens_offline_with_no_errors_and_one_lane_block_per_cue(library, browser):
-    from stages.subtitles.formats import read
+    from shared.subtitle_text import read
 
     job_dir = library["root"] / library["good"]
     open_page(browser, job_dir / "report.html")

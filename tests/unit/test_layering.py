@@ -21,19 +21,12 @@ def project_imports(path) -> set[str]:
     return {n for n in names if n.split(".")[0] in ("scripts", "shared", "stages")}
 
 
-# the report reads the SRT files with the subtitles stage's own reader and counts characters
-# with its grapheme rule (the same parse as the stage's); to move into shared/ (issue 14 note)
-KNOWN_EXCEPTIONS = {("shared/report/timeline.py", "stages.subtitles.formats"),
-                    ("shared/report/timeline.py", "stages.subtitles.text")}
-
-
 @pytest.mark.parametrize("layer, allowed", [("scripts", ("shared", "scripts")),
                                             ("shared", ("shared",))])
 def test_a_layer_imports_only_the_layers_below_it(layer, allowed):
     wrong = {f"{path.relative_to(ROOT)}: {name}"
              for path in (ROOT / layer).rglob("*.py")
-             for name in project_imports(path) if name.split(".")[0] not in allowed
-             and (path.relative_to(ROOT).as_posix(), name) not in KNOWN_EXCEPTIONS}
+             for name in project_imports(path) if name.split(".")[0] not in allowed}
     assert not wrong, sorted(wrong)
 
 

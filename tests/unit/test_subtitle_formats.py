@@ -8,6 +8,7 @@ import re
 import pysubs2
 import pytest
 
+from shared import subtitle_text
 from stages.subtitles import formats
 from stages.subtitles.cues import Cue
 
@@ -25,7 +26,7 @@ TRICKY = [
 def test_written_files_parse_back_to_the_same_cues(tmp_path, fmt):
     path = tmp_path / f"t.{fmt}"
     path.write_text(formats.render(TRICKY, fmt, title="T"), encoding="utf-8")
-    back = formats.read(path)
+    back = subtitle_text.read(path)
     assert [(c["start"], c["end"], c["lines"], c["lyrics"]) for c in back] == [
         (c.start, c.end, c.lines, c.lyrics) for c in TRICKY]
 

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.subtitle_text import graphemes
 from stages.subtitles.run import make_cues
 from stages.subtitles.speech import Speech
 from stages.subtitles.style import StyleProfile, load_sections, profile_for
-from stages.subtitles.text import graphemes
 from stages.subtitles.timing import Timing
 from stages.subtitles.wrapping import wrap
 

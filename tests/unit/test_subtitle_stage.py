@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+from shared import subtitle_text
 from shared.stage import StageRequest
 from stages.subtitles import SPEC, SubtitleParams, formats, resolve
 from stages.subtitles.run import process
@@ -52,7 +53,7 @@ def test_source_language_writes_every_format_the_transcript_qc_and_tracks(tmp_pa
     assert any("variable frame rate" in note for note in qc["input"]["notes"])
     assert set(qc["rules"]) == {"max_lines", "max_chars_per_line", "max_cps", "min_duration",
                                 "max_duration", "min_gap"}
-    srt = formats.read(tmp_path / "subtitles" / "My_ Film.hi.srt")
+    srt = subtitle_text.read(tmp_path / "subtitles" / "My_ Film.hi.srt")
     assert srt[0]["start"] == 101_000  # on the media's timeline
     assert [c["lyrics"] for c in srt][-1] is True
     said = " ".join(t for t, _ in HINDI).split()
@@ -76,7 +77,7 @@ def test_target_language_keeps_segment_times_and_writes_a_bilingual_variant(tmp_
     names = sorted(p.name for p in outcome.outputs)
     assert names == ["My_ Film.en.ass", "My_ Film.en.bilingual.ass", "My_ Film.en.bilingual.srt",
                      "My_ Film.en.srt", "qc.json", "tracks.json"]  # no transcript for targets
-    cues = formats.read(tmp_path / "subtitles" / "My_ Film.en.srt")
+    cues = subtitle_text.read(tmp_path / "subtitles" / "My_ Film.en.srt")
     assert cues[0]["start"] == 1000 and cues[0]["lines"] == [
         "Hello friends,", "today we will talk about a new film."]
     assert [c["lines"][0] for c in cues[1:]] == [  # the 8-second segment split at its comma
@@ -156,7 +157,7 @@ def test_untranslated_lines_are_marked_per_cue_in_qc_json(tmp_path):
     req = request(tmp_path, "en", translated, {"video_fps": None}, formats=["srt"])
     outcome = process(req, None)
     qc = json.loads((req.stage_dir / "qc.json").read_text("utf-8"))
-    cues = formats.read(tmp_path / "subtitles" / "My_ Film.en.srt")
+    cues = subtitle_text.read(tmp_path / "subtitles" / "My_ Film.en.srt")
     marked = qc["untranslated"]["cues"]
     assert qc["untranslated"]["count"] == len(marked) == 2 and qc["ok"] is False
     assert all(c["untranslated"] for c in marked)
