@@ -1,4 +1,5 @@
-"""`python -m stages.vad --job DIR [--job DIR ...]`: run the stage in the whisperx venv."""
+"""`python -m stages.vad --job DIR [--job DIR ...]`: run the stage in the venv its backend needs
+(silero: whisperx, pyannote: pyannote)."""
 
 from shared import stage_main
 from stages.vad import SPEC

@@ -44,6 +44,20 @@ def test_each_existing_stage_runs_in_an_environment_that_lists_it():
             assert stage in registry.get(spec.environment).stages, (stage, spec.environment)
 
 
+def test_every_environment_runs_a_stage_and_vad_picks_its_venv_by_backend():
+    from stages.vad import SPEC, VadParams
+
+    registry = load_registry()
+    for env in registry.environments.values():
+        assert env.stages, f"{env.name} is built by bootstrap but runs no stage"
+    envs = {b: SPEC.env_for(VadParams(backend=b)) for b in ("silero", "pyannote")}
+    assert envs == {"silero": "whisperx", "pyannote": "pyannote"}
+    for env in envs.values():
+        assert "vad" in registry.get(env).stages, env
+    model = load_models().model("pyannote-segmentation")
+    assert (model.env, model.kind, model.repo_id) == ("pyannote", "hf", "pyannote/segmentation")
+
+
 def test_transcribe_workflow_is_complete_and_fans_out_per_language():
     workflows = load_workflows()
     assert workflows.get("transcribe").missing_stages() == []
