@@ -11,9 +11,9 @@ model is inside its package, pyannote's is installed by cache-models (or, in tes
 fixture) from the copy in the whisperx wheel. The 16 kHz WAV is scored in blocks (10 minutes
 by default) that overlap their neighbours, so memory stays flat for a film of any length;
 regions are joined across block edges, then the duration rules (fill short silences, drop
-short blips, pad) apply once over the whole file. A quality summary (speech seconds and ratio, regions, the
-longest silence) goes into the output and the log, with a warning, not an error, when almost
-nothing or almost everything is speech.
+short blips, pad) apply once over the whole file. A quality summary (speech seconds and ratio,
+regions, the longest silence) goes into the output and the log, with a warning, not an error,
+when almost nothing or almost everything is speech.
 """
 
 from __future__ import annotations
