@@ -76,6 +76,8 @@ DIMENSIONS = {
 REGISTRY_STANDIN = {"faster-whisper-base": "base", "faster-whisper-small": "small",
                     "faster-whisper-large-v3": "large-v3"}
 LARGE_MIN_FREE_GB = 10.0
+EOT = 50257  # <|endoftext|> in every multilingual Whisper vocabulary
+TIMESTAMP_BEGIN = 50364  # <|0.00|> with the base tokenizer every stand-in uses
 FILM_S = 2 * 3600.0
 
 # Runs in the whisperx venv: random weights -> save -> CTranslate2 conversion.
@@ -166,15 +168,18 @@ def child_env(cache) -> dict[str, str]:
 
 
 def decode(settings: dict, model: str, folder: Path, name: str, env: dict, *,
-           cap: int | None) -> dict:
+           cap: int | None, vocab_size: int = 0) -> dict:
     """Decode with the asr defaults; with ``cap``: no fallback, no timestamps, capped."""
     cfg = json.loads(json.dumps(settings))
     cfg["model"] = model
     kwargs = cfg["transcribe_kwargs"]
     kwargs["vad_filter"] = False  # the speech is continuous: 30 s windows, as asr's chunks
     if cap is not None:
+        # end-of-text and the timestamp tokens suppressed: every window decodes exactly
+        # ``cap`` tokens and is decoded once (a random timestamp would make it seek)
         kwargs.update(temperature=0.0, without_timestamps=True, max_new_tokens=cap,
-                      condition_on_previous_text=False, language="hi")
+                      condition_on_previous_text=False, language="hi",
+                      suppress_tokens=[EOT, *range(TIMESTAMP_BEGIN, vocab_size)])
     log_file = folder / f"{name}.decode.log"
     measured = run_measured([str(WHISPERX_PYTHON), "-c", DECODE_CHILD, json.dumps(cfg)],
                             log_file, env)
@@ -235,7 +240,9 @@ def main() -> int:
         settings = direct_settings(cache, audio, "en")
         log(f"{duration:.1f} s of speech; real base model first (the token cap)")
         real = decode(settings, settings["model"], folder, "base-real", env, cap=None)
-        cap = args.tokens or max(1, round(real["tokens"] / max(1, real["windows"])))
+        # tokens per 30 s of speech (the real model seeks on its timestamps, so it decodes
+        # more windows than there are 30 s of audio; the stand-ins decode one per 30 s)
+        cap = args.tokens or max(1, round(real["tokens"] / (duration / 30.0)))
         fig.update(audio_s=duration, token_cap=cap, base_real=real, settings=settings)
         rows.append(["base (real weights)", f"{real['decode_s'] / duration:.3f}",
                      f"{real['decode_s']:.1f}", f"{real['load_s']:.1f}",
@@ -253,9 +260,13 @@ def main() -> int:
             log(f"building the {name} stand-in")
             built = build(name, folder, tokenizer, env)
             log(f"decoding with the {name} stand-in (cap {cap} tokens per window)")
-            result = decode(settings, str(folder / name), folder, name, env, cap=cap)
+            result = decode(settings, str(folder / name), folder, name, env, cap=cap,
+                            vocab_size=DIMENSIONS[name]["vocab_size"])
             shutil.rmtree(folder / name, ignore_errors=True)  # disk, before the next one
             rtf[name] = result["decode_s"] / duration
+            log(f"{name}: {result['tokens']} tokens in {result['windows']} window(s), decode "
+                f"{result['decode_s']:.1f} s (RTF {rtf[name]:.3f}), peak RSS "
+                f"{result['peak_rss_mb']:.0f} MB")
             fig["models"][name] = {**built, **result, "rtf": rtf[name]}
             rows.append([f"{name} (random, {built['params'] / 1e6:.0f}M)", f"{rtf[name]:.3f}",
                          f"{result['decode_s']:.1f}", f"{result['load_s']:.1f}",
@@ -266,9 +277,10 @@ def main() -> int:
     fig["machine"] = machine
     print_machine(machine)
     print(f"audio    {duration:.1f} s of real speech in {args.chunks} window(s) of 30 s; "
-          f"cap {cap} tokens per window (real base's mean: {real['tokens']} tokens in "
-          f"{real['windows']} windows); int8, {settings['model_kwargs']['cpu_threads']} "
-          "threads, beam 5, word timestamps")
+          f"cap {cap} tokens per window (real base: {real['tokens']} tokens decoded in "
+          f"{real['windows']} windows: it seeks on its timestamps); int8, "
+          f"{settings['model_kwargs']['cpu_threads']} threads, beam "
+          f"{settings['transcribe_kwargs']['beam_size']}, word timestamps")
     print()
     print_table(["model", "RTF", "decode s", "load s", "peak RSS MB", "tokens", "on disk"],
                 rows)
