@@ -9,14 +9,16 @@ int8; large-v3 built last, in float16 on disk, and skipped with a message when l
 on the CPU, and decodes real speech (the shared recordings, concatenated) in 30 s windows
 with the asr stage's default settings, except:
 
-  - decoding is capped at the token count of a typical 30 s window (--tokens; by default
-    measured first with the real embedded base model on the same speech), so random weights
-    do not run to the 448-token limit;
-  - no temperature fallback and no timestamp tokens: a random model would fall back on every
-    window and seek at random; a real one decodes each window once.
+  - every window decodes exactly the tokens the real embedded base model decodes per window
+    on the same speech (--tokens overrides): end-of-text and timestamp tokens are suppressed,
+    so random weights neither stop at once nor run to the 448-token limit;
+  - no temperature fallback, no window skipped as silence or hallucination: a random model
+    would trip every such rule; a real one decodes each window once.
 
-Each model's peak RSS is that of its decode child (wait4), its RTF the decode time over the
-audio's duration (model load apart). The embedded base model is also decoded as a stand-in
+The real model decodes more windows than there are 30 s of audio (it seeks to its last
+timestamp or word), and where a random model's words end is chance, so a stand-in's RTF is
+its decode time per window times the real model's windows per second of audio (model load
+apart). Each model's peak RSS is that of its decode child (wait4). The embedded base model is also decoded as a stand-in
 beside its real weights: how close a stand-in's RTF is to the real model's.
 
 From the RTFs: what the asr stage of a 2-hour film costs per profile (config/models.toml:
@@ -177,9 +179,13 @@ def decode(settings: dict, model: str, folder: Path, name: str, env: dict, *,
     if cap is not None:
         # end-of-text and the timestamp tokens suppressed: every window decodes exactly
         # ``cap`` tokens and is decoded once (a random timestamp would make it seek)
+        # ``cap`` tokens and is decoded once (a random timestamp would make it seek); no
+        # window is skipped as silence or hallucination (their cost would go uncounted)
         kwargs.update(temperature=0.0, without_timestamps=True, max_new_tokens=cap,
                       condition_on_previous_text=False, language="hi",
-                      suppress_tokens=[EOT, *range(TIMESTAMP_BEGIN, vocab_size)])
+                      suppress_tokens=[EOT, *range(TIMESTAMP_BEGIN, vocab_size)],
+                      no_speech_threshold=None, log_prob_threshold=None,
+                      compression_ratio_threshold=None, hallucination_silence_threshold=None)
     log_file = folder / f"{name}.decode.log"
     measured = run_measured([str(WHISPERX_PYTHON), "-c", DECODE_CHILD, json.dumps(cfg)],
                             log_file, env)
@@ -240,12 +246,15 @@ def main() -> int:
         settings = direct_settings(cache, audio, "en")
         log(f"{duration:.1f} s of speech; real base model first (the token cap)")
         real = decode(settings, settings["model"], folder, "base-real", env, cap=None)
-        # tokens per 30 s of speech (the real model seeks on its timestamps, so it decodes
-        # more windows than there are 30 s of audio; the stand-ins decode one per 30 s)
-        cap = args.tokens or max(1, round(real["tokens"] / (duration / 30.0)))
+        # the real model's tokens per decoded window; it decodes more windows than there are
+        # 30 s of audio (it seeks to its last timestamp / word), and where a random model's
+        # words end is chance: each stand-in's RTF is its cost per window times the real
+        # model's windows per second of audio
+        cap = args.tokens or max(1, round(real["tokens"] / real["windows"]))
+        windows_per_s = real["windows"] / duration
         fig.update(audio_s=duration, token_cap=cap, base_real=real, settings=settings)
         rows.append(["base (real weights)", f"{real['decode_s'] / duration:.3f}",
-                     f"{real['decode_s']:.1f}", f"{real['load_s']:.1f}",
+                     f"{real['decode_s']:.1f}", str(real["windows"]), f"{real['load_s']:.1f}",
                      f"{real['peak_rss_mb']:.0f}", str(real["tokens"]), "-"])
         tokenizer = next((cache.cache.hf_hub_cache).glob(
             "models--Systran--faster-whisper-base/snapshots/*/tokenizer.json"))
@@ -263,13 +272,14 @@ def main() -> int:
             result = decode(settings, str(folder / name), folder, name, env, cap=cap,
                             vocab_size=DIMENSIONS[name]["vocab_size"])
             shutil.rmtree(folder / name, ignore_errors=True)  # disk, before the next one
-            rtf[name] = result["decode_s"] / duration
+            rtf[name] = result["decode_s"] / result["windows"] * windows_per_s
             log(f"{name}: {result['tokens']} tokens in {result['windows']} window(s), decode "
-                f"{result['decode_s']:.1f} s (RTF {rtf[name]:.3f}), peak RSS "
+                f"{result['decode_s']:.1f} s (RTF per real window rate {rtf[name]:.3f}), peak RSS "
                 f"{result['peak_rss_mb']:.0f} MB")
             fig["models"][name] = {**built, **result, "rtf": rtf[name]}
             rows.append([f"{name} (random, {built['params'] / 1e6:.0f}M)", f"{rtf[name]:.3f}",
-                         f"{result['decode_s']:.1f}", f"{result['load_s']:.1f}",
+                         f"{result['decode_s']:.1f}", str(result["windows"]),
+                         f"{result['load_s']:.1f}",
                          f"{result['peak_rss_mb']:.0f}", str(result["tokens"]),
                          f"{built['disk_bytes'] / 2**20:.0f} MB"])
         gpu = fig["models"].get("base", {}).get("cuda_devices", 0)
@@ -277,13 +287,14 @@ def main() -> int:
     fig["machine"] = machine
     print_machine(machine)
     print(f"audio    {duration:.1f} s of real speech in {args.chunks} window(s) of 30 s; "
-          f"cap {cap} tokens per window (real base: {real['tokens']} tokens decoded in "
-          f"{real['windows']} windows: it seeks on its timestamps); int8, "
+          f"cap {cap} tokens per window = real base's {real['tokens']} tokens in "
+          f"{real['windows']} windows (it seeks on its timestamps); stand-in RTF = decode s / "
+          "windows x the real model's windows per second; int8, "
           f"{settings['model_kwargs']['cpu_threads']} threads, beam "
           f"{settings['transcribe_kwargs']['beam_size']}, word timestamps")
     print()
-    print_table(["model", "RTF", "decode s", "load s", "peak RSS MB", "tokens", "on disk"],
-                rows)
+    print_table(["model", "RTF", "decode s", "windows", "load s", "peak RSS MB", "tokens",
+                 "on disk"], rows)
     print()
     fig["film"] = film_lines(rtf)
     for line in fig["film"]:
