@@ -18,8 +18,9 @@ with the asr stage's default settings, except:
 The real model decodes more windows than there are 30 s of audio (it seeks to its last
 timestamp or word), and where a random model's words end is chance, so a stand-in's RTF is
 its decode time per window times the real model's windows per second of audio (model load
-apart). Each model's peak RSS is that of its decode child (wait4). The embedded base model is also decoded as a stand-in
-beside its real weights: how close a stand-in's RTF is to the real model's.
+apart). Each model's peak RSS is that of its decode child (wait4). The embedded base model
+is also decoded as a stand-in beside its real weights: how close a stand-in's RTF is to the
+real model's.
 
 From the RTFs: what the asr stage of a 2-hour film costs per profile (config/models.toml:
 the profile's preferred asr model). A film's asr decodes only its speech: the figure for
