@@ -182,7 +182,9 @@ def decode(settings: dict, model: str, folder: Path, name: str, env: dict, *,
         # ``cap`` tokens and is decoded once (a random timestamp would make it seek)
         # ``cap`` tokens and is decoded once (a random timestamp would make it seek); no
         # window is skipped as silence or hallucination (their cost would go uncounted)
-        kwargs.update(temperature=0.0, without_timestamps=True, max_new_tokens=cap,
+        # CTranslate2 decodes at most half of the length faster-whisper passes (prompt + max
+        # new tokens; OpenNMT/CTranslate2#1856): ask for twice the cap, less the 4-token prompt
+        kwargs.update(temperature=0.0, without_timestamps=True, max_new_tokens=2 * cap - 4,
                       condition_on_previous_text=False, language="hi",
                       suppress_tokens=[EOT, *range(TIMESTAMP_BEGIN, vocab_size)],
                       no_speech_threshold=None, log_prob_threshold=None,
@@ -251,7 +253,7 @@ def main() -> int:
         # 30 s of audio (it seeks to its last timestamp / word), and where a random model's
         # words end is chance: each stand-in's RTF is its cost per window times the real
         # model's windows per second of audio
-        cap = args.tokens or max(1, round(real["tokens"] / real["windows"]))
+        cap = min(222, args.tokens or max(3, round(real["tokens"] / real["windows"])))
         windows_per_s = real["windows"] / duration
         fig.update(audio_s=duration, token_cap=cap, base_real=real, settings=settings)
         rows.append(["base (real weights)", f"{real['decode_s'] / duration:.3f}",
