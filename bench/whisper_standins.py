@@ -224,8 +224,10 @@ def film_lines(rtf: dict[str, float]) -> list[str]:
         minutes = rtf[standin] * FILM_S / 60
         where = "" if profile.device == "cpu" else f" (on this CPU; the profile runs on " \
                                                      f"{profile.device})"
-        lines.append(f"profile {profile.name}: {preferred} int8, RTF {rtf[standin]:.2f}: "
-                     f"asr of a 2-hour film costs <= {minutes:.0f} min{where}")
+        ratio = rtf[standin] / rtf["base"] if rtf.get("base") else None
+        lines.append(f"profile {profile.name}: {preferred} int8, RTF {rtf[standin]:.2f}"
+                     + (f" (x{ratio:.1f} the base stand-in)" if ratio else "")
+                     + f": asr of a 2-hour film costs <= {minutes:.0f} min{where}")
     return lines
 
 
