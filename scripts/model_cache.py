@@ -8,7 +8,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from shared import hf_cache
+from shared import hf_cache, pyannote_checkpoint
 from shared.environment_manager import EnvironmentManager
 from shared.errors import InputError, PipelineError
 from shared.hardware_cache import HardwareCache
@@ -99,6 +99,24 @@ def other_cached_repos(cache: HardwareCache, registry: ModelRegistry) -> list[tu
     return sorted((r.repo_id, r.size_on_disk) for r in info.repos if r.repo_id not in known)
 
 
+def install_from_wheel(cache: HardwareCache, spec: ModelSpec, *, dry_run: bool) -> bool:
+    """pyannote/segmentation is gated on the hub, but the whisperx wheel ships the same
+    checkpoint: install it from a built whisperx venv (no network, no token). False when
+    ``spec`` is another model or no whisperx venv holds it."""
+    env = cache.environments.get("whisperx")
+    if spec.repo_id != pyannote_checkpoint.REPO_ID or env is None:
+        return False
+    source = pyannote_checkpoint.wheel_copy(env.path)
+    if source is None:
+        return False
+    if dry_run:
+        logger.info("%-32s would install from %s (no download)", spec.name, source)
+    else:
+        pyannote_checkpoint.install(cache.cache.hf_hub_cache, source)
+        logger.info("%-32s installed from the whisperx wheel (the hub's checkpoint)", spec.name)
+    return True
+
+
 def download(cache: HardwareCache, specs: list[ModelSpec], *, dry_run: bool) -> None:
     """Download into the project cache; raise naming every repo that failed, after trying all."""
     hub = cache.cache.hf_hub_cache
@@ -111,6 +129,8 @@ def download(cache: HardwareCache, specs: list[ModelSpec], *, dry_run: bool) -> 
         check = hf_cache.check_repo(hub, spec.repo_id, spec.revision, hash_blobs=False)
         if check.status == "ok":
             logger.info("%-32s already cached", spec.name)
+        elif install_from_wheel(cache, spec, dry_run=dry_run):
+            continue
         else:
             if check.status == "incomplete":
                 logger.info("%-32s %s: downloading the rest", spec.name, check.detail)
@@ -150,6 +170,13 @@ def download(cache: HardwareCache, specs: list[ModelSpec], *, dry_run: bool) -> 
                 logger.error("%s: not found on %s at revision %s (%s): check %s in %s",
                              spec.repo_id, constants.ENDPOINT, spec.revision, first,
                              spec.name, MODELS_FILE)
+            elif "gated" in str(e).lower():
+                wheel = ("; or build the whisperx venv (./bootstrap.sh --envs whisperx), "
+                         "whose wheel carries it" if spec.repo_id == pyannote_checkpoint.REPO_ID
+                         else "")
+                logger.error("%s: gated on the hub (%s): accept its conditions at "
+                             "https://huggingface.co/%s and set HF_TOKEN%s", spec.repo_id,
+                             first, spec.repo_id, wheel)
             else:
                 logger.error("%s: download failed: %s (re-run the same command: files already "
                              "downloaded are kept)", spec.repo_id, first)

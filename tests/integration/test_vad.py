@@ -204,6 +204,13 @@ def test_the_batch_runs_demux_then_one_vad_process_for_every_job(backend_run):
     assert backend_run.proc.stdout.count("vad: running (4 job(s))") == 1
     log = (backend_run.jobs["dialogue"] / "logs" / "vad.log").read_text("utf-8")
     assert "speech region(s)" in log and "longest silence" in log
+    venv = {"silero": "whisperx", "pyannote": "pyannote"}[backend_run.backend]
+    assert f"loaded {backend_run.backend} on cpu" in log and f"(venv {venv})" in log
+    for job_dir in backend_run.jobs.values():
+        lock = json.loads((job_dir / "lock.json").read_text("utf-8"))
+        assert lock["stages"]["vad"]["env"] == venv
+        planned = json.loads((job_dir / "job.json").read_text("utf-8"))["environments"]
+        assert planned["vad"] == venv and planned["demux"] == "common"
 
 
 def test_every_sentence_is_found_with_its_edges(backend_run, tracks):
@@ -281,9 +288,12 @@ def test_both_backends_run_without_a_network(tracks, test_cache, tmp_path):
                            "-j", ids[1], "--to", "vad", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for job_id in ids:
+    for job_id, backend in zip(ids, BACKENDS, strict=True):
         segments = vad_output(tmp_path / job_id)["segments"]
         assert max(edge_errors(segments, tracks["jfk"].truth)) <= EDGE_TOLERANCE_S
+        lock = json.loads((tmp_path / job_id / "lock.json").read_text("utf-8"))
+        assert lock["stages"]["vad"]["env"] == {"silero": "whisperx",
+                                               "pyannote": "pyannote"}[backend]
 
 
 CHILD = NO_NETWORK + r"""
@@ -312,26 +322,29 @@ sys.stdout.write("@@report " + json.dumps(report) + "\n")
 """
 
 
-def run_child(test_cache, jobs: list[dict]) -> dict:
-    """Run stages.vad.run.detect in the whisperx venv, started by the EnvironmentManager as a
-    stage is, with every socket connect and name lookup refused and recorded."""
+def run_child(test_cache, jobs: list[dict], env: str = "whisperx") -> dict:
+    """Run stages.vad.run.detect in ``env`` (the backend's venv), started by the
+    EnvironmentManager as a stage is, offline, with every socket connect and name lookup
+    refused and recorded."""
     from shared.environment_manager import EnvironmentManager
 
     lines: list[str] = []
     result = EnvironmentManager(test_cache).run_in_environment(
-        "whisperx", ["-c", CHILD, json.dumps(jobs)], on_line=lines.append, timeout=900)
+        env, ["-c", CHILD, json.dumps(jobs)], on_line=lines.append, offline=True, timeout=900)
     assert result.ok, "\n".join(lines[-30:])
     report = next(line for line in lines if line.startswith("@@report "))
     return json.loads(report.removeprefix("@@report "))
 
 
-def test_no_socket_is_opened_by_either_backend(tracks, test_cache):
-    audio = str(tracks["jfk"].path)
-    report = run_child(test_cache, [
-        {"name": b, "backend": b, "audio": audio, "params": {}} for b in BACKENDS])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_socket_is_opened_by_either_backend(tracks, test_cache, backend):
+    from stages.vad import BACKEND_ENVIRONMENTS
+
+    report = run_child(test_cache, [{"name": backend, "backend": backend,
+                                     "audio": str(tracks["jfk"].path), "params": {}}],
+                       env=BACKEND_ENVIRONMENTS[backend])
     assert report["attempts"] == []
-    for backend in BACKENDS:
-        assert report[backend]["segments"], backend
+    assert report[backend]["segments"]
 
 
 def test_a_long_file_streams_in_flat_memory(tracks, test_cache, tmp_path):

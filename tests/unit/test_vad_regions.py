@@ -78,11 +78,11 @@ def test_params_defaults_and_hysteresis_check():
         VadParams(treshold=0.5)
 
 
-def test_contract_prefers_the_separated_vocals_and_runs_in_whisperx():
+def test_contract_prefers_the_separated_vocals_and_runs_in_the_backends_venv():
     assert SPEC.inputs == {"audio": ("source_separation:vocals_16k.wav",
                                      "demux:audio_16k.wav")}
     assert SPEC.outputs == ("speech_segments.json",)
-    assert SPEC.environments == ("whisperx",)
+    assert SPEC.environments == ("whisperx", "pyannote")  # silero's is the default
 
 
 def write_wav(path, *, channels=1, rate=16000, frames=8, extensible=False, float32=False):
