@@ -48,11 +48,21 @@ def apply_overrides(job_dir: Path, sets: list[str]) -> None:
     jobs.save(job.model_copy(update={"overrides": merged}), job_dir)
 
 
-def run_jobs(job_dirs: list[Path], options: RunOptions, log_level: str) -> RunReport:
+def run_jobs(job_dirs: list[Path], options: RunOptions, log_level: str, *,
+             executor: str = "local", ray_address: str | None = None) -> RunReport:
+    from shared.environment_manager import EnvironmentManager
+    from shared.executors import make_executor
+
     cache = hardware_cache.load(hardware_cache_path())
     display = RichDisplay() if sys.stdout.isatty() else PlainDisplay()
-    runner = Runner(cache, display=display, log_level=log_level)
-    return runner.run(job_dirs, options)
+    manager = EnvironmentManager(cache)
+    chosen = make_executor(executor, manager, ray_address)
+    try:
+        runner = Runner(cache, manager=manager, display=display, log_level=log_level,
+                        executor=chosen)
+        return runner.run(job_dirs, options)
+    finally:
+        chosen.close()
 
 
 def deliverables(job_dir: Path) -> list[Path]:

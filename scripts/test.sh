@@ -16,7 +16,7 @@ args=()
 for arg in "$@"; do
   if [ "$arg" = "--quick" ]; then args+=("${QUICK[@]}"); else args+=("$arg"); fi
 done
-./bootstrap.sh --skip-cache --yes
+./bootstrap.sh --skip-cache --yes --with cluster
 for tool in ffmpeg ffprobe espeak-ng sox; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing (see bootstrap's message above)" >&2; exit 1; }
 done
