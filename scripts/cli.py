@@ -320,7 +320,9 @@ def node_start(
                                      node.node_resources(cache, verify_models), num_cpus)
     except PipelineError as e:
         raise _fail(e, debug) from None
-    sys.stdout.write(" ".join(cmd) + "\n")
+    import shlex
+
+    sys.stdout.write(shlex.join(cmd) + "\n")
     raise typer.Exit(0 if dry_run else node.start(cmd))
 
 

@@ -17,6 +17,7 @@ from shared.executors import Launch, Outcome
 
 logger = logging.getLogger(__name__)
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 RETRIES = 2  # Ray re-runs a part this many times when its node or worker dies
 MARKER = 0.001  # a task's demand on its env resource: a capability, not a count
 CONNECT_FIX = ("start a cluster first: ./run-pipeline.sh node start --head on one machine and "
@@ -30,6 +31,10 @@ def env_resource(env: str) -> str:
 
 def connect(address: str | None) -> Any:
     """ray, connected to the cluster at ``address`` (auto: the one this machine belongs to)."""
+    if address and address.rpartition(":")[0] in LOOPBACK:
+        # a cluster on this machine only: keep Ray from swapping 127.0.0.1 for the host's
+        # address (its nodes listen on loopback alone)
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     try:
         import ray
     except ImportError as e:
@@ -37,15 +42,28 @@ def connect(address: str | None) -> Any:
                          fix="./bootstrap.sh --with cluster") from e
     if ray.is_initialized():
         return ray
-    os.environ.setdefault("RAY_gcs_rpc_server_connect_timeout_s", "5")
     try:
+        # the driver attaches to this machine's node: the one on the address facing the head
+        local = reachable(address) if address and address != "auto" else None
         ray.init(address=address or "auto", logging_level=logging.ERROR,
-                 log_to_driver=False, configure_logging=False)
-    except (ConnectionError, RuntimeError, ValueError) as e:
+                 log_to_driver=False, configure_logging=False, _node_ip_address=local)
+    except (OSError, RuntimeError, ValueError) as e:
         raise InputError(f"no Ray cluster reachable at {address or 'auto'}: "
                          f"{str(e).splitlines()[0] if str(e) else type(e).__name__}",
                          fix=CONNECT_FIX) from e
     return ray
+
+
+def reachable(address: str) -> str:
+    """This machine's IP address towards the head; OSError unless the head's port answers
+    (ray.init would retry for minutes)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"'{address}' is not HOST:PORT")
+    with socket.create_connection((host, int(port)), timeout=5) as conn:
+        return conn.getsockname()[0]
 
 
 def split(count: int, parts: int) -> list[list[int]]:
