@@ -77,9 +77,9 @@ def stage_states(job_dir: Path) -> list[dict]:
     for inst in job.stages:
         record = lock.stages.get(inst.key)
         result_file = job_dir / inst.dir / RESULT_FILE
-        state, duration, outputs = "pending", None, []
+        state, duration, outputs, node = "pending", None, [], ""
         if record is not None:
-            state, duration = "done", record.duration_s
+            state, duration, node = "done", record.duration_s, record.node or ""
             outputs = [o.path + (" (pruned)" if o.pruned else "") for o in record.outputs]
         elif result_file.is_file():
             try:
@@ -89,7 +89,7 @@ def stage_states(job_dir: Path) -> list[dict]:
             except ValueError:
                 state = "failed"
         rows.append({"key": inst.key, "env": job.stage_environments.get(inst.stage, "?"),
-                     "state": state, "duration": duration, "outputs": outputs})
+                     "state": state, "duration": duration, "outputs": outputs, "node": node})
     return rows
 
 
@@ -115,12 +115,12 @@ def print_status(job_dirs: list[Path]) -> None:
             continue
         table = Table(title=f"{job.job_id}  ({job.workflow}, {job.media.path.name})",
                       title_justify="left")
-        for column in ("stage", "env", "state", "time", "outputs"):
+        for column in ("stage", "env", "state", "time", "node", "outputs"):
             table.add_column(column)
         for row in stage_states(job_dir):
             table.add_row(row["key"], row["env"], row["state"],
                           f"{row['duration']:.1f}s" if row["duration"] is not None else "",
-                          "\n".join(row["outputs"]))
+                          row["node"], "\n".join(row["outputs"]))
         console.print(table)
 
 

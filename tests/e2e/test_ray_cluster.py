@@ -76,6 +76,8 @@ def test_six_jobs_spread_over_both_workers_match_a_local_run(cluster, speech, tm
     assert proc.returncode == 0, proc.stdout + proc.stderr
     nodes = {r["node"].split("/")[1] for i in ids for r in lock(out / i)["stages"].values()}
     assert nodes == set(node_ids(workers))  # both workers ran stages, the head none
+    status = run_script("run-pipeline.sh", "--status", "--out", str(out), *["-j", ids[0]])
+    assert lock(out / ids[0])["stages"]["asr"]["node"] in status.stdout
     local = prepare("--media", str(media[0]), "-s", "en", "--workflow", "transcribe",
                     out=tmp_path / "local")
     ref = run_script("run-pipeline.sh", "-j", local, "--out", str(tmp_path / "local"))
