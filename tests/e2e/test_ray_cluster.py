@@ -104,17 +104,6 @@ def test_separation_runs_only_where_the_demucs_venv_is(cluster, speech, tmp_path
         assert record["node"].split("/")[1] == node_ids(workers)[0]
 
 
-def test_a_venv_no_node_has_fails_before_anything_runs(cluster, speech, tmp_path):
-    cl, _ = cluster
-    out = tmp_path / "out"
-    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "-t", "hi", out=out)
-    proc = run_ray(cl, [job_id], out)
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert "no node of the Ray cluster has the" in proc.stderr
-    assert "node start" in proc.stderr
-    assert not (out / job_id / "lock.json").exists()
-
-
 def test_no_cluster_is_a_clear_error_naming_node_start(speech, tmp_path, test_cache):
     out = tmp_path / "out"
     job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", out=out)
@@ -127,7 +116,7 @@ def test_no_cluster_is_a_clear_error_naming_node_start(speech, tmp_path, test_ca
 
 
 def test_a_worker_killed_during_asr_reruns_it_on_the_other(cluster, speech, tmp_path):
-    """Last in the module: it removes a worker."""
+    """It removes the first worker (the one with env:demucs)."""
     cl, workers = cluster
     out = tmp_path / "out"
     ids = [prepare("--media", str(m), "-s", "en", "--workflow", "transcribe", out=out)
@@ -144,10 +133,10 @@ def test_a_worker_killed_during_asr_reruns_it_on_the_other(cluster, speech, tmp_
         time.sleep(0.1)
     killed_at = time.time()
     assert not any("asr" in lock(out / i)["stages"] for i in ids)  # asr still running
-    cl.remove_node(workers[1], allow_graceful=False)
+    cl.remove_node(workers[0], allow_graceful=False)
     output, _ = driver.communicate(timeout=400)
     assert driver.returncode == 0, output
-    survivor = node_ids(workers)[0]
+    survivor = node_ids(workers)[1]
     for job_id in ids:
         stages = lock(out / job_id)["stages"]
         assert stages["asr"]["node"].split("/")[1] == survivor
@@ -156,6 +145,20 @@ def test_a_worker_killed_during_asr_reruns_it_on_the_other(cluster, speech, tmp_
         assert (out / job_id / "logs" / "demux.log").read_text().count("$ [common]") == 1
     launches = [p.read_text().count("$ [whisperx]") for p in logs]
     assert sorted(launches) == [1, 2], launches  # only the killed worker's part ran again
+
+
+def test_a_venv_no_node_has_fails_before_anything_runs(cluster, speech, tmp_path):
+    """After the fault test (or alone): only the worker without env:demucs is left."""
+    cl, workers = cluster
+    if workers[0] in cl.worker_nodes:
+        cl.remove_node(workers[0], allow_graceful=False)
+    out = tmp_path / "out"
+    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--separate", out=out)
+    proc = run_ray(cl, [job_id], out)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no node of the Ray cluster has the demucs environment ready" in proc.stderr
+    assert "./bootstrap.sh --envs demucs" in proc.stderr
+    assert not (out / job_id / "lock.json").exists()  # nothing ran
 
 
 def iso_seconds(stamp: str) -> float:
