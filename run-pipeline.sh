@@ -4,9 +4,4 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$ROOT/scripts/wrapper.sh"
-# `./run-pipeline.sh node start ...` joins a Ray cluster (scripts/node.py); anything else runs jobs
-if [ "${1:-}" = "node" ]; then
-  shift
-  subpipe_run_cli "$ROOT" node "$@"
-fi
 subpipe_run_cli "$ROOT" run "$@"

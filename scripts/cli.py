@@ -341,6 +341,9 @@ def normalize_argv(argv: list[str]) -> list[str]:
 def main() -> None:
     sys.argv[1:] = normalize_argv(sys.argv[1:])
     prog = os.environ.pop(PROG_ENV, "")
+    if sys.argv[1:3] == ["run", "node"]:  # ./run-pipeline.sh node start ...: the node group
+        sys.argv[1:3] = ["node"]
+        prog = f"{prog} node" if prog else prog
     commands = typer.main.get_command(app).commands
     if prog and sys.argv[1:2] and sys.argv[1] in commands:
         commands[sys.argv[1]].main(sys.argv[2:], prog_name=prog)
