@@ -23,6 +23,7 @@ param(
     [switch]$Demo,                  # --demo
     [string]$DemoMedia,             # --demo-media
     [string]$Out,                   # --out
+    [string[]]$With,                # --with cluster (optional extras of the common venv)
     [ValidateSet("DEBUG", "INFO", "WARNING", "ERROR")]
     [string]$LogLevel = "INFO",     # --log-level
     [switch]$Debug                  # --debug
@@ -57,6 +58,7 @@ if ($CacheDir) { $cliArgs += @("--cache-dir", $CacheDir) }
 if ($Demo) { $cliArgs += "--demo" }
 if ($DemoMedia) { $cliArgs += @("--demo-media", $DemoMedia) }
 if ($Out) { $cliArgs += @("--out", $Out) }
+if ($With) { $cliArgs += @("--with", ($With -join ",")) }
 $cliArgs += @("--log-level", $LogLevel)
 if ($Debug) { $cliArgs += "--debug" }
 

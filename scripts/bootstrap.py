@@ -43,6 +43,23 @@ class BootstrapOptions:
     demo: bool = False
     demo_media: Path | None = None
     jobs_root: Path = DEFAULT_JOBS_ROOT
+    with_groups: list[str] = field(default_factory=list)
+
+
+# Optional dependency groups of the common venv (root pyproject.toml), installed only on
+# `./bootstrap.sh --with <group>`: a machine that never uses them does not download them.
+OPTIONAL_GROUPS = {"cluster": "Ray, for --executor ray and node start"}
+
+
+def missing_groups(opts: BootstrapOptions, spec_name: str, venv_dir: Path) -> list[str]:
+    """The --with groups the common venv lacks (raises on an unknown group)."""
+    unknown = [g for g in opts.with_groups if g not in OPTIONAL_GROUPS]
+    if unknown:
+        raise InputError(f"unknown --with group(s): {', '.join(unknown)}",
+                            fix=f"use one of: {', '.join(OPTIONAL_GROUPS)}")
+    if spec_name != "common":
+        return []
+    return [g for g in opts.with_groups if g not in venvs.installed_groups(venv_dir)]
 
 
 def interactive(opts: BootstrapOptions) -> bool:
@@ -111,6 +128,9 @@ def build_envs(opts: BootstrapOptions, cache: HardwareCache) -> dict[str, str]:
             status[spec.name] = "skipped"
             continue
         state, reason = venvs.venv_state(spec.venv_dir, spec.lock_file)
+        adding = missing_groups(opts, spec.name, spec.venv_dir)
+        if adding and state == "ready":
+            state, reason = "stale", f"adding {', '.join(adding)} (--with)"
         if state == "ready" and not opts.force:
             logger.info("ok   %-11s ready (%s)", spec.name, spec.venv_dir)
             status[spec.name] = "ready"
@@ -120,8 +140,10 @@ def build_envs(opts: BootstrapOptions, cache: HardwareCache) -> dict[str, str]:
         uv = uv or venvs.ensure_uv(VENVS_DIR / ".tools", base_python())
         logger.info("build %-10s %s", spec.name, "forced rebuild" if opts.force else reason)
         try:
+            groups = venvs.installed_groups(spec.venv_dir) + adding
             seconds = venvs.sync_venv(uv, spec.project_dir, spec.venv_dir, spec.lock_file,
-                                      base_python(), reinstall=opts.force)
+                                      base_python(), reinstall=opts.force,
+                                      groups=groups if spec.name == "common" else [])
         except subprocess.CalledProcessError as e:
             logger.error("building %s failed (uv exit %d): check network access to PyPI and "
                          "re-run ./bootstrap.sh --envs %s (a half-built venv is repaired)",

@@ -90,6 +90,9 @@ def bootstrap(
         "and print the subtitle path")] = False,
     demo_media: Annotated[Path | None, typer.Option(
         "--demo-media", help="media file for --demo (default: an espeak-ng sample)")] = None,
+    with_groups: Annotated[list[str] | None, typer.Option(
+        "--with", help="optional extras of the common venv: cluster (Ray, for --executor "
+        "ray)")] = None,
     out: OutOpt = DEFAULT_JOBS_ROOT,
     log_level: LogLevelOpt = LogLevel.INFO,
     debug: DebugOpt = False,
@@ -104,7 +107,7 @@ def bootstrap(
             yes=yes, profile=profile, cache_dir=cache_dir.expanduser().resolve(),
             demo=demo or demo_media is not None,
             demo_media=demo_media.expanduser().resolve() if demo_media else None,
-            jobs_root=out.expanduser().resolve()))
+            jobs_root=out.expanduser().resolve(), with_groups=_split(with_groups)))
     except PipelineError as e:
         raise _fail(e, debug) from None
     raise typer.Exit(code)
@@ -219,6 +222,12 @@ def run(
     sets: Annotated[list[str] | None, typer.Option(
         "--set", help="change a stage parameter of the job(s) before running "
         "(asr.beam_size=3); only the stages it affects run again")] = None,
+    executor: Annotated[str, typer.Option(
+        "--executor", help="local (this machine) or ray (the nodes of a Ray cluster: "
+        "./run-pipeline.sh node start)")] = "local",
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="with --executor ray: auto (the cluster of this node) or "
+        "HOST:PORT of the head")] = None,
     prune: Annotated[bool, typer.Option(
         "--prune", help="remove the large intermediates (audio, stems, segments.jsonl) of "
         "finished jobs; lock.json remembers them, so nothing re-runs only because they are "
@@ -263,7 +272,7 @@ def run(
                 run_mod.apply_overrides(job_dir, sets)
         report = run_mod.run_jobs(dirs, RunOptions(
             from_stage=from_stage, to_stage=to_stage, only=_split(only), force=_split(force),
-            dry_run=dry_run), level)
+            dry_run=dry_run), level, executor=executor, ray_address=ray_address)
     except PipelineError as e:
         raise _fail(e, debug) from None
     except KeyboardInterrupt:
@@ -286,6 +295,49 @@ def run(
     raise typer.Exit(report.exit_code)
 
 
+node_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                       help="Join this machine to a Ray cluster (for --executor ray).")
+app.add_typer(node_app, name="node")
+
+
+@node_app.command("start", epilog=_examples(
+    "./run-pipeline.sh node start --head                      # the first machine",
+    "./run-pipeline.sh node start --address 10.0.0.5:6379     # every other machine"))
+def node_start(
+    head: Annotated[bool, typer.Option("--head", help="start the cluster's head here")]
+    = False,
+    address: Annotated[str | None, typer.Option(
+        "--address", help="join the cluster whose head is at HOST:PORT")] = None,
+    port: Annotated[int, typer.Option("--port", help="with --head: the head's port")] = 6379,
+    num_cpus: Annotated[int | None, typer.Option(
+        "--num-cpus", help="CPUs this node offers (default: all)")] = None,
+    verify_models: Annotated[bool, typer.Option(
+        "--verify-models/--no-verify-models", help="load each cached model offline "
+        "(cache-models.sh --verify) and advertise only those that load")] = True,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="run the checks, print the ray start command; start nothing")]
+    = False,
+    log_level: LogLevelOpt = LogLevel.INFO,
+    debug: DebugOpt = False,
+) -> None:
+    """Check this machine (venvs, models), then `ray start` advertising what it can run."""
+    from scripts import node
+    from shared import hardware_cache
+    from shared.paths import hardware_cache_path
+
+    _setup_logging(log_level, debug)
+    try:
+        cache = hardware_cache.load(hardware_cache_path())
+        cmd = node.ray_start_command(head, address, port,
+                                     node.node_resources(cache, verify_models), num_cpus)
+    except PipelineError as e:
+        raise _fail(e, debug) from None
+    import shlex
+
+    sys.stdout.write(shlex.join(cmd) + "\n")
+    raise typer.Exit(0 if dry_run else node.start(cmd))
+
+
 def normalize_argv(argv: list[str]) -> list[str]:
     """`--force` with no stage name means every stage: turn it into `--force=*`."""
     out = []
@@ -301,6 +353,9 @@ def normalize_argv(argv: list[str]) -> list[str]:
 def main() -> None:
     sys.argv[1:] = normalize_argv(sys.argv[1:])
     prog = os.environ.pop(PROG_ENV, "")
+    if sys.argv[1:3] == ["run", "node"]:  # ./run-pipeline.sh node start ...: the node group
+        sys.argv[1:3] = ["node"]
+        prog = f"{prog} node" if prog else prog
     commands = typer.main.get_command(app).commands
     if prog and sys.argv[1:2] and sys.argv[1] in commands:
         commands[sys.argv[1]].main(sys.argv[2:], prog_name=prog)

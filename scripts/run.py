@@ -47,11 +47,21 @@ def apply_overrides(job_dir: Path, sets: list[str]) -> None:
     jobs.save(job.model_copy(update={"overrides": merged}), job_dir)
 
 
-def run_jobs(job_dirs: list[Path], options: RunOptions, log_level: str) -> RunReport:
+def run_jobs(job_dirs: list[Path], options: RunOptions, log_level: str, *,
+             executor: str = "local", ray_address: str | None = None) -> RunReport:
+    from shared.environment_manager import EnvironmentManager
+    from shared.executors import make_executor
+
     cache = hardware_cache.load(hardware_cache_path())
     display = RichDisplay() if sys.stdout.isatty() else PlainDisplay()
-    runner = Runner(cache, display=display, log_level=log_level)
-    return runner.run(job_dirs, options)
+    manager = EnvironmentManager(cache)
+    chosen = make_executor(executor, manager, ray_address)
+    try:
+        runner = Runner(cache, manager=manager, display=display, log_level=log_level,
+                        executor=chosen)
+        return runner.run(job_dirs, options)
+    finally:
+        chosen.close()
 
 
 def deliverables(job_dir: Path) -> list[Path]:
@@ -66,9 +76,9 @@ def stage_states(job_dir: Path) -> list[dict]:
     for inst in job.stages:
         record = lock.stages.get(inst.key)
         result_file = job_dir / inst.dir / RESULT_FILE
-        state, duration, outputs = "pending", None, []
+        state, duration, outputs, node = "pending", None, [], ""
         if record is not None:
-            state, duration = "done", record.duration_s
+            state, duration, node = "done", record.duration_s, record.node or ""
             outputs = [o.path + (" (pruned)" if o.pruned else "") for o in record.outputs]
         elif result_file.is_file():
             try:
@@ -78,7 +88,7 @@ def stage_states(job_dir: Path) -> list[dict]:
             except ValueError:
                 state = "failed"
         rows.append({"key": inst.key, "env": job.environments.get(inst.key, "?"),
-                     "state": state, "duration": duration, "outputs": outputs})
+                     "state": state, "duration": duration, "outputs": outputs, "node": node})
     return rows
 
 
@@ -104,12 +114,12 @@ def print_status(job_dirs: list[Path]) -> None:
             continue
         table = Table(title=f"{job.job_id}  ({job.workflow}, {job.media.path.name})",
                       title_justify="left")
-        for column in ("stage", "env", "state", "time", "outputs"):
+        for column in ("stage", "env", "state", "time", "node", "outputs"):
             table.add_column(column)
         for row in stage_states(job_dir):
             table.add_row(row["key"], row["env"], row["state"],
                           f"{row['duration']:.1f}s" if row["duration"] is not None else "",
-                          "\n".join(row["outputs"]))
+                          row["node"], "\n".join(row["outputs"]))
         console.print(table)
 
 

@@ -4,7 +4,8 @@
 #     chromedriver (the report's browser tests; skipped, saying why, when missing); bootstrap
 #     installs them with apt-get when it can, or prints the command
 #   - every applicable venv and the embedded model: ./bootstrap.sh --skip-cache (no model
-#     downloads; a no-op in seconds when everything is ready)
+#     downloads; a no-op in seconds when everything is ready), with Ray (`--with cluster`)
+#     for tests/e2e/test_ray_cluster.py and tests/unit/test_executors.py
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
 # --quick: the lane for iteration: the unit tests and the one end-to-end smoke test (marked
 # `smoke`: prepare-job.sh + run-pipeline.sh on jfk.flac); integration and other e2e tests are
@@ -17,7 +18,7 @@ args=()
 for arg in "$@"; do
   if [ "$arg" = "--quick" ]; then args+=("${QUICK[@]}"); else args+=("$arg"); fi
 done
-./bootstrap.sh --skip-cache --yes
+./bootstrap.sh --skip-cache --yes --with cluster
 for tool in ffmpeg ffprobe espeak-ng sox; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing (see bootstrap's message above)" >&2; exit 1; }
 done

@@ -48,6 +48,7 @@ class StageRecord(BaseModel):
     duration_s: float
     info: dict[str, Any] = Field(default_factory=dict)
     degraded: list[str] = Field(default_factory=list)  # StageResult.degraded of that run
+    node: str | None = None  # the machine (local) or Ray node ("host/node-id") that ran it
 
 
 class JobLock(BaseModel):

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from shared import lockfile
 from shared.config_files import format_validation_error
-from shared.environment_manager import EnvironmentManager
 from shared.errors import InputError, PipelineError
+from shared.executors import Executor
 from shared.hardware_cache import HardwareCache
 from shared.job import Job
 from shared.model_registry import ModelRegistry
@@ -82,16 +82,17 @@ def check_inputs(job: Job, job_dir: Path, selected: list[str], planned: PlannedS
 
 
 def plan_jobs(job_runs: list, hardware: HardwareCache, models: ModelRegistry,
-              manager: EnvironmentManager) -> Problems:
+              executor: Executor) -> Problems:
     """Fill each JobRun's ``plan`` (key -> PlannedStage) and ``unplanned`` (key -> the error
     that stopped its planning); return every problem (those of planned stages too: a venv
-    not built, an input nothing makes), equal ones grouped across jobs."""
+    not built here, or on no node of the cluster, an input nothing makes), equal ones
+    grouped across jobs."""
     found: dict[tuple[str, str], tuple[list[str], PipelineError]] = {}
     for jr in job_runs:
         for key in jr.selected:
             try:
                 jr.plan[key] = plan_stage(jr.job, jr.job_dir, key, hardware, models)
-                manager.check_ready(jr.plan[key].env)
+                executor.check_ready(jr.plan[key].env)
                 check_inputs(jr.job, jr.job_dir, jr.selected, jr.plan[key])
             except PipelineError as e:
                 if key not in jr.plan:

@@ -24,8 +24,9 @@ from shared.config_files import load_toml
 from shared.decide import FORCE_ALL, components, decide
 from shared.display import Display, PlainDisplay
 from shared.env_registry import EnvironmentRegistry, load_registry
-from shared.environment_manager import EnvironmentManager, stage_argv
+from shared.environment_manager import EnvironmentManager
 from shared.errors import InputError, PipelineError, PreflightError, StageFailedError
+from shared.executors import Executor, Launch, make_executor
 from shared.file_hashes import HashMemo
 from shared.hardware_cache import HardwareCache
 from shared.model_registry import ModelRegistry, load_models
@@ -140,10 +141,12 @@ def select_keys(job: jobs.Job, options: RunOptions) -> list[str]:
 class Runner:
     def __init__(self, hardware: HardwareCache, *, manager: EnvironmentManager | None = None,
                  display: Display | None = None, models: ModelRegistry | None = None,
-                 registry: EnvironmentRegistry | None = None, log_level: str = "INFO") -> None:
+                 registry: EnvironmentRegistry | None = None, log_level: str = "INFO",
+                 executor: Executor | None = None) -> None:
         self.hardware = hardware
         self.registry = registry or load_registry()
         self.manager = manager or EnvironmentManager(hardware, self.registry)
+        self.executor = executor or make_executor("local", self.manager)
         self.display = display or PlainDisplay()
         self.models = models or load_models()
         self.log_level = log_level
@@ -157,7 +160,7 @@ class Runner:
             job_runs.append(JobRun(job=job, job_dir=job_dir,
                                    memo=HashMemo(job_dir / HASH_MEMO),
                                    selected=select_keys(job, options)))
-        problems = plan_jobs(job_runs, self.hardware, self.models, self.manager)
+        problems = plan_jobs(job_runs, self.hardware, self.models, self.executor)
         if problems and not options.dry_run:
             for jr in job_runs:
                 jr.log(f"nothing run: {len(problems)} problem(s) found before the first stage")
@@ -320,24 +323,23 @@ class Runner:
         log_paths = [jr.job_dir / "logs" / log_name(key) for jr, _ in group]
         job_ids = [jr.job.job_id for jr, _ in group]
         self.display.stage_started(job_ids, key)
-        timeout = self.timeouts.get(stage, self.default_timeout)
-        try:
-            result = self.manager.run_in_environment(
-                env, stage_argv(stage, [jr.job_dir for jr, _ in group], key),
-                log_paths=log_paths, timeout=timeout, on_line=self.display.on_line,
-                extra_env={"SUBPIPE_PARENT_PID": str(os.getpid()),
-                           "SUBPIPE_LOG_LEVEL": self.log_level})
-        except PipelineError as e:
-            for jr, _ in group:
-                jr.error = e
-                jr.log(f"{key}: cannot start: {e}")
-                self.display.failed(jr.job.job_id, key, str(e))
-            return
-        for (jr, plan), log_path in zip(group, log_paths, strict=True):
-            self._collect(jr, plan, key, env, result, log_path, started_at)
+        launch = Launch(key, stage, env, [jr.job_dir for jr, _ in group], log_paths,
+                        self.timeouts.get(stage, self.default_timeout),
+                        {"SUBPIPE_PARENT_PID": str(os.getpid()),
+                         "SUBPIPE_LOG_LEVEL": self.log_level})
+        for outcome in self.executor.run(launch, self.display.on_line):
+            for index in outcome.indices:
+                jr, plan = group[index]
+                if outcome.error is not None:
+                    jr.error = outcome.error
+                    jr.log(f"{key}: cannot start on {outcome.node}: {outcome.error}")
+                    self.display.failed(jr.job.job_id, key, str(outcome.error))
+                    continue
+                self._collect(jr, plan, key, env, outcome.result, log_paths[index], started_at,
+                              outcome.node)
 
     def _collect(self, jr: JobRun, plan: StagePlan, key: str, env: str, result, log_path: Path,
-                 started_at: str) -> None:
+                 started_at: str, node: str | None = None) -> None:
         stage_dir = jr.job_dir / jr.job.instance(key).dir
         outcome: StageResult | None = None
         if (stage_dir / RESULT_FILE).is_file():
@@ -374,8 +376,8 @@ class Runner:
             components=plan.components, outputs=records, started_at=started_at,
             finished_at=jobs.utc_now(), duration_s=round(outcome.duration_s or
                                                          result.duration_s, 3),
-            info=outcome.info, degraded=outcome.degraded))
+            info=outcome.info, degraded=outcome.degraded, node=node))
         jr.memo.save()
         jr.ran.append(key)
-        jr.log(f"{key}: done in {result.duration_s:.1f}s")
+        jr.log(f"{key}: done in {result.duration_s:.1f}s on {node}")
         self.display.stage_finished(jr.job.job_id, key, result.duration_s)

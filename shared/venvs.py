@@ -88,11 +88,19 @@ def ensure_uv(tools_dir: Path, python: str = sys.executable) -> str:
     return found
 
 
+def installed_groups(venv_dir: Path) -> list[str]:
+    """The optional dependency groups (`bootstrap --with`) the venv was built with."""
+    return list((read_marker(venv_dir) or {}).get("groups", []))
+
+
 def sync_venv(uv: str, project_dir: Path, venv_dir: Path, lock_file: Path, python: str,
-              *, reinstall: bool = False, quiet: bool = False) -> float:
-    """Create or update ``venv_dir`` to exactly the locked packages; write the marker last.
+              *, reinstall: bool = False, quiet: bool = False,
+              groups: list[str] | None = None) -> float:
+    """Create or update ``venv_dir`` to exactly the locked packages (plus the optional
+    dependency ``groups``; None: the groups it already has); write the marker last.
     Returns the seconds it took. Raises subprocess.CalledProcessError on failure."""
     started = time.monotonic()
+    groups = installed_groups(venv_dir) if groups is None else sorted(set(groups))
     marker = venv_dir / MARKER
     if marker.exists():
         marker.unlink()  # from here on the venv is "incomplete" until sync succeeds
@@ -107,12 +115,14 @@ def sync_venv(uv: str, project_dir: Path, venv_dir: Path, lock_file: Path, pytho
     })
     cmd = [uv, "sync", "--frozen", "--no-install-project", "--project", str(project_dir),
            "--python", python]
+    for group in groups:
+        cmd += ["--group", group]
     if reinstall:
         cmd.append("--reinstall")
     if quiet:
         cmd.append("--quiet")
     subprocess.run(cmd, check=True, env=env)
-    data = {"lock_sha256": lock_sha256(lock_file), "python": python,
+    data = {"lock_sha256": lock_sha256(lock_file), "python": python, "groups": groups,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     tmp = venv_dir / (MARKER + ".tmp")
     tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")

@@ -137,8 +137,9 @@ def third_party_imports(env: EnvironmentSpec) -> dict[str, set[str]]:
 def declared(env: EnvironmentSpec) -> set[str]:
     """The distributions the environment's pyproject declares that its uv.lock holds."""
     project = load_toml(env.project_dir / "pyproject.toml")
+    optional = project.get("dependency-groups", {}).get("cluster", [])  # bootstrap --with
     names = {canonical(re.match(r"[A-Za-z0-9._-]+", dep).group())
-             for dep in project["project"]["dependencies"]}
+             for dep in [*project["project"]["dependencies"], *optional]}
     locked = {canonical(p["name"]) for p in load_toml(env.lock_file).get("package", [])}
     return names & locked
 

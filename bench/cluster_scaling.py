@@ -1,0 +1,120 @@
+"""Benchmark: the same N one-minute jobs (transcribe workflow, embedded base model) run by the
+local executor, and by the ray executor on a cluster of 1 and of 2 simulated nodes (one CPU
+each, ray.cluster_utils.Cluster on 127.0.0.1, a head with no CPU).
+
+Printed: each configuration's wall time, throughput (audio-minutes per wall-minute), the
+speed-up of 2 nodes over 1, the scaling efficiency (speed-up / 2) and ray-on-1-node against
+local. Goals (issue 15): efficiency >= 0.85 at two nodes; ray on one node within 10% of local.
+On a 2-core machine two one-CPU nodes already use every core, so what others run at the same
+time weighs on the figures: the load average is printed.
+
+Run:  .venvs/common/bin/python bench/cluster_scaling.py [--jobs 4] [--minutes 1]
+      [--json figures.json] [--keep]
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    bench_parser,
+    build_speech,
+    busy_note,
+    check,
+    log,
+    machine_info,
+    media_duration,
+    prepare_job,
+    print_machine,
+    print_table,
+    run_measured,
+    setup_cache,
+    work_folder,
+    write_figures,
+)
+
+LOOPBACK = "127.0.0.1"
+
+
+def prepare_jobs(audio: Path, folder: Path, n: int) -> list[str]:
+    ids = []
+    for i in range(n):
+        media = folder / "media" / f"m{i}" / "film.wav"
+        media.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(audio, media)
+        _, job_id = prepare_job(media, folder / "out", folder / f"prepare{i}.log",
+                                "--workflow", "transcribe")
+        ids.append(job_id)
+    return ids
+
+
+def run_batch(folder: Path, ids: list[str], *args: str) -> float:
+    cmd = [str(ROOT / "run-pipeline.sh"), "--out", str(folder / "out"), *args]
+    cmd += [a for i in ids for a in ("-j", i)]
+    measured = run_measured(cmd, folder / "run.log")
+    check(measured, f"run {' '.join(args) or 'local'}", folder / "run.log")
+    return measured.wall_s
+
+
+def on_cluster(audio: Path, folder: Path, n_jobs: int, nodes: int) -> float:
+    from ray.cluster_utils import Cluster
+
+    os.environ["PYTHONPATH"] = str(ROOT)  # as node start sets it: workers import the project
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "node_ip_address": LOOPBACK, "include_dashboard": False})
+    try:
+        for _ in range(nodes):
+            cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK,
+                             resources={"env:common": 1.0, "env:whisperx": 1.0})
+        ids = prepare_jobs(audio, folder, n_jobs)
+        return run_batch(folder, ids, "--executor", "ray", "--ray-address", cluster.address)
+    finally:
+        cluster.shutdown()
+
+
+def main() -> None:
+    parser = bench_parser(__doc__, rounds=1, rounds_help="unused (one round)")
+    parser.add_argument("--jobs", type=int, default=4, help="number of jobs")
+    parser.set_defaults(minutes=1.0)
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    with work_folder("cluster-bench-", args.keep) as folder:
+        setup_cache(folder / "cache")
+        audio = build_speech(folder, args.minutes)
+        audio_min = args.jobs * media_duration(audio) / 60
+        walls = {}
+        log("local executor")
+        walls["local"] = run_batch(folder / "local", prepare_jobs(audio, folder / "local",
+                                                                   args.jobs))
+        for nodes in (1, 2):
+            log(f"ray executor, {nodes} node(s)")
+            walls[f"ray {nodes} node"] = on_cluster(audio, folder / f"ray{nodes}", args.jobs,
+                                                    nodes)
+    machine = {**machine_info(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
+    throughput = {k: audio_min / (w / 60) for k, w in walls.items()}
+    speedup = throughput["ray 2 node"] / throughput["ray 1 node"]
+    print_machine(machine)
+    print(f"jobs     {args.jobs} x {audio_min / args.jobs:.1f} min (transcribe, base int8)\n")
+    print_table(["executor", "wall s", "audio-min / wall-min"],
+                [[k, f"{w:.1f}", f"{throughput[k]:.2f}"] for k, w in walls.items()])
+    ratio = walls["ray 1 node"] / walls["local"]
+    print(f"\nspeed-up 2 nodes / 1 node {speedup:.2f}, efficiency {speedup / 2:.2f} "
+          "(goal >= 0.85)")
+    print(f"ray on 1 node / local wall {ratio:.2f} (goal <= 1.10)")
+    note = busy_note(machine)
+    if note:
+        print(f"caution: {note}")
+    write_figures({"machine": machine, "walls": walls, "throughput": throughput,
+                   "speedup": speedup, "efficiency": speedup / 2, "ray1_over_local": ratio},
+                  args.json)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""How the runner executes one stage process for a group of jobs.
+
+The runner decides what runs, writes each job's request.json and, after each success, the
+job's lock.json; an executor only launches stage processes and reports how each ended:
+`local` (one child process on this machine, through the EnvironmentManager: the default) or
+`ray` (the group split over the nodes of a Ray cluster that have the stage's venv).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from shared.environment_manager import EnvironmentManager, RunResult
+from shared.errors import InputError, PipelineError
+
+EXECUTORS = ("local", "ray")
+
+
+@dataclass
+class Launch:
+    """One stage process for ``job_dirs`` (their request.json files are written)."""
+    key: str
+    stage: str
+    env: str
+    job_dirs: list[Path]
+    log_paths: list[Path]
+    timeout: float
+    extra_env: dict[str, str]
+
+    def part(self, indices: list[int]) -> Launch:
+        return Launch(self.key, self.stage, self.env, [self.job_dirs[i] for i in indices],
+                      [self.log_paths[i] for i in indices], self.timeout, dict(self.extra_env))
+
+
+@dataclass
+class Outcome:
+    """How the process that ran the jobs at ``indices`` of a Launch ended, and where."""
+    indices: list[int]
+    node: str
+    result: RunResult | None = None
+    error: PipelineError | None = None
+
+
+class Executor(Protocol):
+    name: str
+
+    def check_ready(self, env: str) -> None:
+        """Raise a PipelineError (with the fix) if no process of ``env`` can start."""
+
+    def run(self, launch: Launch, on_line: Callable[[str], None] | None
+            ) -> Iterator[Outcome]:
+        """Run the launch; yield each part's outcome as soon as it ends."""
+
+    def close(self) -> None: ...
+
+
+def make_executor(name: str, manager: EnvironmentManager, address: str | None = None
+                  ) -> Executor:
+    if name == "local":
+        from shared.executors.local import LocalExecutor
+        return LocalExecutor(manager)
+    if name == "ray":
+        from shared.executors.ray import RayExecutor
+        return RayExecutor(address)
+    raise InputError(f"unknown executor '{name}'", fix=f"use one of: {', '.join(EXECUTORS)}")

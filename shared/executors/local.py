@@ -1,0 +1,37 @@
+"""The local executor: the whole group in one child process on this machine."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+
+from shared.environment_manager import EnvironmentManager, stage_argv
+from shared.errors import PipelineError
+from shared.executors import Launch, Outcome
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, manager: EnvironmentManager) -> None:
+        self.manager = manager
+        self.node = socket.gethostname()
+
+    def check_ready(self, env: str) -> None:
+        self.manager.check_ready(env)
+
+    def run(self, launch: Launch, on_line: Callable[[str], None] | None
+            ) -> Iterator[Outcome]:
+        everyone = list(range(len(launch.job_dirs)))
+        try:
+            result = self.manager.run_in_environment(
+                launch.env, stage_argv(launch.stage, launch.job_dirs, launch.key),
+                log_paths=launch.log_paths, timeout=launch.timeout, on_line=on_line,
+                extra_env=launch.extra_env)
+        except PipelineError as e:
+            yield Outcome(everyone, self.node, error=e)
+            return
+        yield Outcome(everyone, self.node, result=result)
+
+    def close(self) -> None:
+        pass
