@@ -1,7 +1,8 @@
 """The review report in a real browser: headless Debian Chromium driven by selenium, the
 page loaded from file:// with the network off. One batch run builds the jobs once for the
-module: a JFK job with QC flags and a hostile title, a job whose media broke after prepare
-(demux fails), and a job prepared but never run."""
+module: a JFK job translated into French (the tiny random NLLB the tests build, with a
+glossary) with QC flags and a hostile title, a job whose media broke after prepare (demux
+fails), and a job prepared but never run."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from shared import lockfile
-from tests.helpers import prepare, run_pipeline, run_script, stage_dir
+from shared import lockfile, run_record
+from shared.paths import HARDWARE_CACHE_ENV
+from shared.report.translation import ORIGINS
+from tests.fixtures_translation import tiny_nllb_hub  # noqa: F401 (a fixture)
+from tests.helpers import make_model_cache, prepare, run_pipeline, run_script, stage_dir
 from tests.png import grey_variance
 
 pytestmark = pytest.mark.e2e
@@ -51,25 +55,35 @@ def browser_or_skip():
 
 
 @pytest.fixture(scope="module")
-def library(test_cache, speech, tmp_path_factory) -> dict:
+def library(speech, tiny_nllb_hub, tmp_path_factory) -> dict:  # noqa: F811
+    from tests import tiny_nllb
+
     folder = tmp_path_factory.mktemp("report")
+    hardware, cache = make_model_cache(folder / "models")  # Whisper base + the tiny NLLB
+    tiny_nllb.copy_repo(tiny_nllb_hub, hardware.cache.hf_hub_cache)
+    env = {HARDWARE_CACHE_ENV: str(cache)}
     jobs_root = folder / "out"
     good_media = Path(shutil.copy(speech / "jfk.flac", folder / "jfk.flac"))
     broken_media = Path(shutil.copy(speech / "jfk.flac", folder / "broken.flac"))
-    good = prepare("--media", str(good_media), "-s", "en", "--vad", "silero", "--title",
-                   HOSTILE_TITLE, "--set", "subtitles.max_cps=5", out=jobs_root)
+    glossary = folder / "names.tsv"
+    glossary.write_text("term\ttranslation\ncountry\tpays\n", "utf-8")
+    good = prepare("--media", str(good_media), "-s", "en", "-t", "fr", "--workflow",
+                   "translate", "--glossary", str(glossary), "--vad", "silero", "--title",
+                   HOSTILE_TITLE, "--set", "subtitles.max_cps=5",
+                   "--set", "translation.num_beams=1", out=jobs_root, env=env)
     broken = prepare("--media", str(broken_media), "-s", "en", "--title", "Broken film",
-                     out=jobs_root)
+                     out=jobs_root, env=env)
     pending = prepare("--media", str(good_media), "-s", "en", "--title", "Not run yet",
-                      out=jobs_root)
+                      out=jobs_root, env=env)
     broken_media.write_bytes(b"not audio any more " * 64)  # the user's file broke after prepare
-    run = run_pipeline(good, "-j", broken, out=jobs_root, check=False)
+    run = run_pipeline(good, "-j", broken, out=jobs_root, env=env, check=False)
     # A hostile transcript: the good job's first cue rewritten the way the subtitles stage
     # escapes SRT, then the report rebuilt without running anything.
     srt = next((jobs_root / good / "subtitles").glob("*.en.srt"))
     srt_before = srt.read_text("utf-8")
     write_first_cue(srt, [HOSTILE_LINE, HOSTILE_LINE_2])
-    rebuilt = run_script("run-pipeline.sh", "-j", good, "--report", "--out", str(jobs_root))
+    rebuilt = run_script("run-pipeline.sh", "-j", good, "--report", "--out", str(jobs_root),
+                         env=env)
     return {"root": jobs_root, "good": good, "broken": broken, "pending": pending, "run": run,
             "rebuilt": rebuilt, "srt_before": srt_before}
 
@@ -111,9 +125,14 @@ def requested_urls(driver) -> list[str]:
 
 
 def qc_flags(job_dir: Path) -> set[tuple[str, int, str]]:
-    qc = json.loads((stage_dir(job_dir, "subtitles:source") / "qc.json").read_text("utf-8"))
-    flags = {(qc["language"], n, rule) for rule, t in qc["rules"].items() for n in t["cues"]}
-    return flags | {(qc["language"], c["cue"], "untranslated") for c in qc["untranslated"]["cues"]}
+    """(language, cue, rule) of every subtitle track's qc.json."""
+    flags = set()
+    for path in job_dir.glob("stages/*_subtitles_*/qc.json"):
+        qc = json.loads(path.read_text("utf-8"))
+        flags |= {(qc["language"], n, rule) for rule, t in qc["rules"].items() for n in t["cues"]}
+        flags |= {(qc["language"], c["cue"], "untranslated")
+                  for c in qc["untranslated"]["cues"]}
+    return flags
 
 
 def test_every_run_writes_the_reports_and_report_rebuilds_them(library):
@@ -131,8 +150,30 @@ def test_every_run_writes_the_reports_and_report_rebuilds_them(library):
 
     rows = {row["key"]: row for row in collect(root / library["good"])["stages"]}
     assert rows["asr"]["env"] == "whisperx" and rows["demux"]["env"] == "common"
-    assert all(row["memory_text"].endswith(" MB") for row in rows.values()
-               if row["state"] == "ran"), rows
+    assert rows["translation:fr"]["env"] == "nllb"
+    assert all(row["memory_text"].endswith(" MB") for row in rows.values()), rows
+
+
+def test_the_stage_table_shows_what_the_run_recorded(library, browser):
+    """logs/last_run.json, written by the runner as it decided and ran each stage, is what
+    the stage table shows (the --report rebuild ran nothing and changed no entry)."""
+    root = library["root"]
+    good = run_record.load(root / library["good"])
+    assert good.finished_at and set(good.stages) == {
+        i["key"] for i in json.loads((root / library["good"] / "job.json").read_text())["stages"]}
+    assert all((e.state, e.reasons) == ("ran", ["not run before"]) and e.wall_s is not None
+               for e in good.stages.values()), good
+    broken = run_record.load(root / library["broken"])
+    assert list(broken.stages) == ["demux"] and broken.stages["demux"].state == "failed"
+    for job, record in ((library["good"], good), (library["broken"], broken)):
+        open_page(browser, root / job / "report.html")
+        shown = {r.get_attribute("data-key"): (r.find_element("css selector", ".state").text,
+                                               r.find_element("css selector", ".reason").text)
+                 for r in browser.find_elements("css selector", "#stage-table tbody tr")}
+        for key, entry in record.stages.items():
+            assert shown[key] == (entry.state, " ".join(
+                (entry.error or "; ".join(entry.reasons)).split()))
+        assert record.started_at in browser.find_element("id", "last-run").text
 
 
 def test_report_opens_offline_with_no_errors_and_one_lane_block_per_cue(library, browser):
@@ -143,11 +184,12 @@ def test_report_opens_offline_with_no_errors_and_one_lane_block_per_cue(library,
     assert console_errors(browser) == []
     foreign = [u for u in requested_urls(browser) if not u.startswith(("file:", "data:"))]
     assert foreign == [], f"the report asked the network for {foreign}"
-    cues = read(next((job_dir / "subtitles").glob("*.en.srt")))
-    blocks = browser.find_elements("css selector", "#lanes rect.cue-block[data-lang='en']")
-    assert len(cues) >= 2 and len(blocks) == len(cues)
-    starts = sorted(float(b.get_attribute("data-start")) for b in blocks)
-    assert starts == pytest.approx([c["start"] / 1000 for c in cues])
+    for lang in ("en", "fr"):
+        cues = read(next((job_dir / "subtitles").glob(f"*.{lang}.srt")))
+        blocks = browser.find_elements("css selector", f"#lanes rect.cue-block[data-lang='{lang}']")
+        assert len(cues) >= 2 and len(blocks) == len(cues)
+        starts = sorted(float(b.get_attribute("data-start")) for b in blocks)
+        assert starts == pytest.approx([c["start"] / 1000 for c in cues])
     vad = json.loads((stage_dir(job_dir, "vad") / "speech_segments.json").read_text("utf-8"))
     assert len(browser.find_elements("css selector", "#lanes rect.vad")) == len(vad["segments"])
 
@@ -226,7 +268,7 @@ def test_hostile_title_and_transcript_render_as_text(library, browser):
     assert browser.find_element("id", "title").text == HOSTILE_TITLE
     assert browser.title.startswith(HOSTILE_TITLE)
     lines = [e.text for e in browser.find_elements(
-        "css selector", "#cue-body .cue[data-n='1'] .line")]
+        "css selector", "#cue-body .cue[data-n='1'][data-lang='en'] .line")]
     assert lines == [HOSTILE_LINE, HOSTILE_LINE_2]
     assert len(browser.find_elements("css selector", "script")) == 2  # the data and ours
     assert browser.find_elements("css selector", "#cue-body img") == []
@@ -252,3 +294,39 @@ def test_index_lists_every_job_failed_first_and_sorts(library, browser):
     states = [e.text for e in browser.find_elements("css selector", "#jobs tr.job .state")]
     assert states == ["ok", "pending", "failed"]
     assert console_errors(browser) == []
+
+
+def test_translation_shows_each_line_beside_its_source_with_languages_and_glossary(
+        library, browser):
+    """The translation section of the French job: each line of translation:fr's segments.json
+    beside its English source under columns naming both languages, with its engine and the
+    glossary term its source holds (kept or lost by the random model); the glossary table
+    counts what the stage reported; the cue table puts the two tracks side by side."""
+    job_dir = library["root"] / library["good"]
+    data = json.loads((stage_dir(job_dir, "translation:fr") / "segments.json").read_text("utf-8"))
+    [term] = data["glossary"]  # country -> pays: applied or lost, as the stage counted
+    open_page(browser, job_dir / "report.html")
+    assert console_errors(browser) == []
+    box = browser.find_element("css selector", "#translation .translation[data-lang='fr']")
+    assert box.get_attribute("data-source-lang") == data["source_language"] == "en"
+    assert [th.text for th in box.find_elements("css selector", "thead th")] == [
+        "time", "source (en)", "translation (fr)", "engine", "glossary"]
+    rows = [[" ".join(td.text.split()) for td in row.find_elements("css selector", "td")]
+            for row in box.find_elements("css selector", "tbody tr")]
+    assert len(rows) == len(data["segments"]) >= 2
+    for cells, line in zip(rows, data["segments"], strict=True):
+        assert cells[1:4] == [" ".join(line["source_text"].split()),
+                              " ".join(line["text"].split()), ORIGINS[line["origin"]]]
+        kept = "kept" if term["translation"] in line["text"] else "lost"
+        assert cells[4] == (f"country → pays: {kept}" if "country" in line["source_text"]
+                            else "")
+    assert any(cells[4] for cells in rows)  # JFK says "country" twice
+    glossary = [[td.text for td in row.find_elements("css selector", "td")]
+                for row in browser.find_elements("css selector", "#glossary tbody tr")]
+    assert glossary == [["country", "fr: pays", str(term["applied"]), str(term["lost"])]]
+    assert term["applied"] + term["lost"] == 2
+    heads = [th.text for th in browser.find_elements("css selector", "#cue-head th")]
+    assert heads == ["time", "en (source)", "fr (target)"]
+    side_by_side = [[c.get_attribute("data-lang") for c in r.find_elements("css selector", ".cue")]
+                    for r in browser.find_elements("css selector", "#cue-body tr")]
+    assert ["en", "fr"] in side_by_side, side_by_side
