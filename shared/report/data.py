@@ -37,14 +37,14 @@ def collect(job_dir: Path) -> dict[str, Any]:
     audio = files.path("demux", "audio_16k.wav")
     peaks = waveform_peaks(audio) if audio is not None and audio.is_file() else None
     track_list = tracks(files)
+    media_duration = duration or (peaks or {}).get("duration", 0.0)
     # the timeline spans the media and every cue (a cue may be held past the audio's end)
-    duration = max([duration or (peaks or {}).get("duration", 0.0)]
-                   + [c["end"] for t in track_list for c in t["cues"][-1:]])
+    duration = max([media_duration] + [c["end"] for t in track_list for c in t["cues"][-1:]])
     header = {
         "id": job.job_id, "title": job.title, "workflow": job.workflow,
         "created_at": job.created_at, "media": job.media.path.name,
-        "media_path": str(job.media.path), "duration": duration,
-        "duration_text": clock(duration), "languages": languages(files, job),
+        "media_path": str(job.media.path), "duration": media_duration,
+        "duration_text": clock(media_duration), "languages": languages(files, job),
         "profile": job.profile, "device": device(lock), "state": state,
         "total_time": sum(s["duration"] or 0 for s in stages),
         "warnings": degraded + stage_warnings(files), "failure": failure,

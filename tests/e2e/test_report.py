@@ -1,8 +1,9 @@
 """The review report in a real browser: headless Debian Chromium driven by selenium, the
 page loaded from file:// with the network off. One batch run builds the jobs once for the
 module: a JFK job translated into French (the tiny random NLLB the tests build, with a
-glossary) with QC flags and a hostile title, a job whose media broke after prepare (demux
-fails), and a job prepared but never run."""
+glossary, refined by the LLM stage against a loopback API) with QC flags and a hostile
+title, a job whose media broke after prepare (demux fails), and a job prepared but never
+run."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from shared.paths import HARDWARE_CACHE_ENV
 from shared.report.translation import ORIGINS
 from tests.fixtures_translation import tiny_nllb_hub  # noqa: F401 (a fixture)
 from tests.helpers import make_model_cache, prepare, run_pipeline, run_script, stage_dir
+from tests.llm_server import LlmServer
 from tests.png import grey_variance
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +27,7 @@ pytestmark = pytest.mark.e2e
 HOSTILE_TITLE = "<script>alert(1)</script> \"Q\" 'q' & שלום עולם हिन्दी फ़िल्म"
 HOSTILE_LINE = "</script><script>alert(2)</script><img src=x onerror=alert(3)>"
 HOSTILE_LINE_2 = "\"नमस्ते\" & 'שלום' <b>bold</b>"
+API_KEY = "fake-anthropic-key-for-the-report-0123456789"
 CHROMIUM, CHROMEDRIVER = "chromium", "chromedriver"
 
 
@@ -61,7 +64,7 @@ def library(speech, tiny_nllb_hub, tmp_path_factory) -> dict:  # noqa: F811
     folder = tmp_path_factory.mktemp("report")
     hardware, cache = make_model_cache(folder / "models")  # Whisper base + the tiny NLLB
     tiny_nllb.copy_repo(tiny_nllb_hub, hardware.cache.hf_hub_cache)
-    env = {HARDWARE_CACHE_ENV: str(cache)}
+    env = {HARDWARE_CACHE_ENV: str(cache), "ANTHROPIC_API_KEY": API_KEY}
     jobs_root = folder / "out"
     good_media = Path(shutil.copy(speech / "jfk.flac", folder / "jfk.flac"))
     broken_media = Path(shutil.copy(speech / "jfk.flac", folder / "broken.flac"))
@@ -69,14 +72,17 @@ def library(speech, tiny_nllb_hub, tmp_path_factory) -> dict:  # noqa: F811
     glossary.write_text("term\ttranslation\ncountry\tpays\n", "utf-8")
     good = prepare("--media", str(good_media), "-s", "en", "-t", "fr", "--workflow",
                    "translate", "--glossary", str(glossary), "--vad", "silero", "--title",
-                   HOSTILE_TITLE, "--set", "subtitles.max_cps=5",
-                   "--set", "translation.num_beams=1", out=jobs_root, env=env)
+                   HOSTILE_TITLE, "--set", "subtitles.max_cps=5", "--set",
+                   "translation.num_beams=1", "--set", "translation.engine=hybrid",
+                   out=jobs_root, env=env)
     broken = prepare("--media", str(broken_media), "-s", "en", "--title", "Broken film",
                      out=jobs_root, env=env)
     pending = prepare("--media", str(good_media), "-s", "en", "--title", "Not run yet",
                       out=jobs_root, env=env)
     broken_media.write_bytes(b"not audio any more " * 64)  # the user's file broke after prepare
-    run = run_pipeline(good, "-j", broken, out=jobs_root, env=env, check=False)
+    with LlmServer(prefix="LLM: ", max_seconds=900) as server:
+        run = run_pipeline(good, "-j", broken, out=jobs_root, check=False,
+                           env={**env, "ANTHROPIC_BASE_URL": server.url})
     # A hostile transcript: the good job's first cue rewritten the way the subtitles stage
     # escapes SRT, then the report rebuilt without running anything.
     srt = next((jobs_root / good / "subtitles").glob("*.en.srt"))
@@ -150,7 +156,9 @@ def test_every_run_writes_the_reports_and_report_rebuilds_them(library):
 
     rows = {row["key"]: row for row in collect(root / library["good"])["stages"]}
     assert rows["asr"]["env"] == "whisperx" and rows["demux"]["env"] == "common"
-    assert rows["translation:fr"]["env"] == "nllb"
+    assert rows["translation:fr"]["env"] == "nllb" and rows["translation_llm:fr"]["env"] == "llm"
+    for page in (root / library["good"] / "report.html", root / "index.html"):
+        assert API_KEY not in page.read_text("utf-8")
     assert all(row["memory_text"].endswith(" MB") for row in rows.values()), rows
 
 
@@ -298,13 +306,17 @@ def test_index_lists_every_job_failed_first_and_sorts(library, browser):
 
 def test_translation_shows_each_line_beside_its_source_with_languages_and_glossary(
         library, browser):
-    """The translation section of the French job: each line of translation:fr's segments.json
-    beside its English source under columns naming both languages, with its engine and the
-    glossary term its source holds (kept or lost by the random model); the glossary table
-    counts what the stage reported; the cue table puts the two tracks side by side."""
+    """The translation section of the French job: each line of translation_llm:fr's
+    segments.json (the LLM's refinement of the NMT draft) beside its English source under
+    columns naming both languages, with the engine that wrote it and the glossary term its
+    source holds (kept or lost by the random model); the LLM's requests, tokens and cost from
+    usage.json; the glossary table counts what translation:fr reported; the cue table puts
+    the two tracks side by side."""
     job_dir = library["root"] / library["good"]
-    data = json.loads((stage_dir(job_dir, "translation:fr") / "segments.json").read_text("utf-8"))
-    [term] = data["glossary"]  # country -> pays: applied or lost, as the stage counted
+    draft = json.loads((stage_dir(job_dir, "translation:fr") / "segments.json").read_text())
+    data = json.loads((stage_dir(job_dir, "translation_llm:fr") / "segments.json").read_text())
+    usage = json.loads((stage_dir(job_dir, "translation_llm:fr") / "usage.json").read_text())
+    [term] = draft["glossary"]  # country -> pays: applied or lost, as the stage counted
     open_page(browser, job_dir / "report.html")
     assert console_errors(browser) == []
     box = browser.find_element("css selector", "#translation .translation[data-lang='fr']")
@@ -321,6 +333,12 @@ def test_translation_shows_each_line_beside_its_source_with_languages_and_glossa
         assert cells[4] == (f"country → pays: {kept}" if "country" in line["source_text"]
                             else "")
     assert any(cells[4] for cells in rows)  # JFK says "country" twice
+    assert "LLM" in {cells[3] for cells in rows} and usage["requests"] >= 1
+    assert box.find_element("css selector", ".usage").text == (
+        f"LLM {usage['model']}: {usage['requests']} requests, {usage['input_tokens']} input + "
+        f"{usage['output_tokens']} output tokens, cost ${usage['estimated_cost_usd']:.4f}")
+    assert box.find_element("tag name", "h3").text == (
+        f"fr: {draft['engine']} {draft['model']}")
     glossary = [[td.text for td in row.find_elements("css selector", "td")]
                 for row in browser.find_elements("css selector", "#glossary tbody tr")]
     assert glossary == [["country", "fr: pays", str(term["applied"]), str(term["lost"])]]
@@ -330,3 +348,67 @@ def test_translation_shows_each_line_beside_its_source_with_languages_and_glossa
     side_by_side = [[c.get_attribute("data-lang") for c in r.find_elements("css selector", ".cue")]
                     for r in browser.find_elements("css selector", "#cue-body tr")]
     assert ["en", "fr"] in side_by_side, side_by_side
+
+
+def fact(driver, name: str) -> str:
+    return driver.find_element("xpath", f"//dl[@class='facts']/dt[text()='{name}']"
+                                        "/following-sibling::dd[1]").text
+
+
+def test_header_and_stage_table_name_media_languages_models_and_costs(library, browser):
+    """The header's facts and the stage table's time, RTF and log link, from the job's own
+    files: media_info.json, asr's language shares, lock.json's models and durations."""
+    job_dir = library["root"] / library["good"]
+    records = lockfile.load(job_dir).stages
+    duration = json.loads((stage_dir(job_dir, "demux") / "media_info.json").read_text())["duration"]
+    shares = json.loads((stage_dir(job_dir, "asr") / "segments.json").read_text()).get(
+        "language_shares") or {}
+    open_page(browser, job_dir / "report.html")
+    assert fact(browser, "media") == "jfk.flac"
+    assert fact(browser, "duration") == f"0:00:{int(duration):02d}"  # the media's, not the cues'
+    spoken = [f"{code} {share * 100:.0f}% (spoken)" for code, share in shares.items()]
+    assert [e.text for e in browser.find_elements("css selector", ".facts .lang")] == (
+        spoken or ["en (spoken)"]) + ["fr (target)"]
+    assert fact(browser, "profile").endswith(
+        f"device {records['asr'].components['params']['device']}")
+    revisions = {str(ref).removeprefix("None@") for r in records.values()
+                 for ref in r.components["models"].values()}
+    assert revisions and all(rev in fact(browser, "models") for rev in revisions)
+    total = sum(r.duration_s for r in records.values())
+    assert fact(browser, "total time") == f"{total:.1f} s of stage time"
+    for row in browser.find_elements("css selector", "#stage-table tbody tr"):
+        key = row.get_attribute("data-key")
+        cells = [td.text for td in row.find_elements("css selector", "td")]
+        seconds = records[key].duration_s
+        assert cells[4:6] == [f"{seconds:.1f} s", f"{seconds / duration:.2f}" if seconds else ""]
+        link = row.find_element("tag name", "a").get_attribute("href")
+        assert link == (job_dir / "logs" / (key.replace(":", "_") + ".log")).as_uri()
+
+
+def test_timeline_zooms_pans_and_a_qc_flag_plays_its_span(library, browser):
+    job_dir = library["root"] / library["good"]
+    open_page(browser, job_dir / "report.html")
+    data = json.loads(browser.find_element("id", "report-data").get_attribute("textContent"))
+    lanes = browser.find_element("id", "lanes")
+
+    def view() -> list[float]:
+        return [float(lanes.get_attribute(f"data-view-{k}")) for k in ("start", "end")]
+
+    assert view() == pytest.approx([0, data["duration"]])
+    wave = browser.find_element("css selector", "#overview path.wave").get_attribute("d")
+    assert data["peaks"]["peaks"] and wave.count("M") == len(data["peaks"]["peaks"])
+    flag = browser.find_elements("css selector", "#lanes rect.flag-block")[-1]  # drawn on top
+    start, end = (float(flag.get_attribute(f"data-{k}")) for k in ("start", "end"))
+    flag.click()
+    current = browser.execute_script("return document.getElementById('audio').currentTime")
+    assert current == pytest.approx(start, abs=0.05)
+    assert view()[0] <= start and view()[1] >= end
+    browser.find_element("id", "zoom-fit").click()
+    browser.find_element("id", "zoom-in").click()
+    half = data["duration"] / 2
+    assert view() == pytest.approx([half / 2, half / 2 + half])
+    browser.find_element("id", "pan-left").click()
+    assert view() == pytest.approx([0, half])  # half a view left, held at the start
+    browser.find_element("id", "pan-right").click()
+    assert view() == pytest.approx([half / 2, half / 2 + half])
+    assert console_errors(browser) == []

@@ -281,14 +281,14 @@
 
   const trBox = el("div");
   (D.translation || []).forEach((t) => {
-    trBox.appendChild(el("h3", {}, `${t.lang}: ${t.engine || "?"} ${t.model || ""}`));
-    trBox.appendChild(el("p", {}, "lines by engine: " + Object.entries(t.origins).map(([k, v]) => `${k} ${v}`).join(", ")));
-    if (t.usage) trBox.appendChild(el("p", { class: "usage" }, `LLM: ${t.usage.requests} requests, ${t.usage.input_tokens} input + ${t.usage.output_tokens} output tokens, cost ${t.usage.cost}`));
+    const box = trBox.appendChild(el("div", { class: "translation", "data-lang": t.lang, "data-source-lang": t.source_lang || "" }));
+    box.appendChild(el("h3", {}, `${t.lang}: ${t.engine || "?"} ${t.model || ""}`));
+    box.appendChild(el("p", {}, "lines by engine: " + Object.entries(t.origins).map(([k, v]) => `${k} ${v}`).join(", ")));
+    if (t.usage) box.appendChild(el("p", { class: "usage" }, `LLM ${t.usage.model || ""}: ${t.usage.requests} requests, ${t.usage.input_tokens} input + ${t.usage.output_tokens} output tokens, cost ${t.usage.cost}`));
     const lines = t.lines.slice(0, 500);
     const hits = (l) => l.glossary.map((g) => `${g.term} → ${g.translation}: ${g.kept ? "kept" : "lost"}`).join("; ");
-    const box = trBox.appendChild(el("div", { class: "translation", "data-lang": t.lang, "data-source-lang": t.source_lang || "" }));
     box.appendChild(table(["time", `source (${t.source_lang || "?"})`, `translation (${t.lang})`, "engine", "glossary"], lines.map((l) => [clock(l.start), l.source, l.text, l.origin, hits(l)])));
-    if (t.lines.length > lines.length) trBox.appendChild(el("p", { class: "note" }, `first ${lines.length} of ${t.lines.length} lines; the cue table above has them all`));
+    if (t.lines.length > lines.length) box.appendChild(el("p", { class: "note" }, `first ${lines.length} of ${t.lines.length} lines; the cue table above has them all`));
   });
   section("translation", (D.translation || []).length ? trBox : null, "not translated in this job");
 
