@@ -150,6 +150,9 @@ def test_every_run_writes_the_reports_and_report_rebuilds_them(library):
     rebuilt = library["rebuilt"]
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "ran" not in rebuilt.stdout and "report: " in rebuilt.stdout
+    mixed = run_script("run-pipeline.sh", "-j", library["good"], "--report", "--force",
+                       "--out", str(root))
+    assert mixed.returncode == 2 and "--report runs no stage" in mixed.stderr, mixed.stderr
     assert not (root / library["pending"] / "report.html").exists()  # never run, no report
     assert (root / library["good"] / "report.html").stat().st_size < 200_000
     from shared.report.data import collect
@@ -294,6 +297,12 @@ def test_index_lists_every_job_failed_first_and_sorts(library, browser):
     jobs = [r.get_attribute("data-job") for r in rows]
     assert jobs == [library["broken"], library["pending"], library["good"]]
     assert rows[2].find_element("css selector", "td").text == HOSTILE_TITLE
+    good_dir = root / library["good"]
+    duration = json.loads((stage_dir(good_dir, "demux") / "media_info.json").read_text())[
+        "duration"]
+    created = json.loads((good_dir / "job.json").read_text())["created_at"]
+    assert [td.text for td in rows[2].find_elements("css selector", "td")][1:6] == [
+        "jfk.flac", "en → fr", "ok", f"0:00:{int(duration):02d}", created]
     link = rows[2].find_element("link text", "report").get_attribute("href")
     assert link == (root / library["good"] / "report.html").as_uri()
     header = browser.find_element("css selector", "th[data-key='state']")
@@ -412,3 +421,33 @@ def test_timeline_zooms_pans_and_a_qc_flag_plays_its_span(library, browser):
     browser.find_element("id", "pan-right").click()
     assert view() == pytest.approx([half / 2, half / 2 + half])
     assert console_errors(browser) == []
+
+
+def test_a_long_job_pages_its_cues_and_shows_songs_and_removed_lines(browser, tmp_path):
+    """bench/report_scale.py's job folder (the stages' file shapes; 250 cues per language,
+    songs with their soundtrack titles, lines the hallucination filter removed): the cue
+    table holds one page of 100 rows, never all of them; the songs and removed lanes and
+    tables show each entry."""
+    from bench.report_scale import build_job
+    from shared.report.html import write_report
+
+    job_dir = build_job(tmp_path, hours=0.5, count=250)  # 30 minutes: one song, two removed
+    songs = json.loads(next(job_dir.glob("stages/*_songs/songs.json")).read_text())["songs"]
+    removed = json.loads(next(job_dir.glob("stages/*_asr/hallucinations.json")).read_text())
+    open_page(browser, write_report(job_dir))
+    assert console_errors(browser) == []
+    assert len(browser.find_elements("css selector", "#cue-body tr")) == 100
+    assert browser.find_element("id", "page-info").text == "page 1 of 3"
+    browser.find_element("id", "page-next").click()
+    browser.find_element("id", "page-next").click()
+    assert len(browser.find_elements("css selector", "#cue-body tr")) == 50
+    assert browser.find_element("css selector", "#cue-body .cue").get_attribute("data-n") == "201"
+    assert len(songs) >= 1 and len(removed["removed"]) >= 1
+    assert len(browser.find_elements("css selector", "#lanes rect.song")) == len(songs)
+    assert [r.find_elements("css selector", "td")[3].text for r in browser.find_elements(
+        "css selector", "#songs tbody tr")] == [s["track"]["title"] for s in songs]
+    assert len(browser.find_elements("css selector", "#lanes rect.hallucination")) == len(
+        removed["removed"])
+    assert [[td.text for td in r.find_elements("css selector", "td")][2:] for r in
+            browser.find_elements("css selector", "#hallucinations tbody tr")] == [
+        [e["reason"], e["segment"]["text"]] for e in removed["removed"]]
