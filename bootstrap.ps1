@@ -31,6 +31,9 @@ param(
 
 $ErrorActionPreference = "Stop"
 $Root = Split-Path -Parent $MyInvocation.MyCommand.Path
+# the script as the user typed it (.\bootstrap.ps1): help and usage errors name it, as in
+# scripts/wrapper.sh; scripts/cli.py reads and removes it
+$env:SUBPIPE_PROG = $MyInvocation.InvocationName
 
 function Find-Python {
     $candidates = @()

@@ -5,7 +5,7 @@ It writes a synthetic job folder the way the stages leave one: a 2-hour 16 kHz m
 (ffmpeg: speech-like bursts of noise with pauses), speech regions, 2,000 cues in Hindi and
 their 2,000 English translations (SRT through the subtitles stage's own writer escaping),
 qc.json flags on about 1 cue in 10, songs, removed hallucinations, translation lines with
-their engines, a lock.json and a pipeline.log. Then it measures:
+their engines, a lock.json and a logs/last_run.json. Then it measures:
 
   build    collect + render + write report.html in Python (the waveform peaks read the WAV
            in blocks), and the file's size
@@ -135,9 +135,12 @@ def write_job_files(job_dir: Path, dirs: dict[str, Path], seconds: float) -> Non
         "key": k, "stage": s, "env": "common", "fingerprint": "0", "components": {},
         "outputs": [], "started_at": "", "finished_at": "", "duration_s": 60.0}
         for k, s, _ in STAGES}})
-    (job_dir / "logs").mkdir()
-    (job_dir / "logs" / "pipeline.log").write_text("".join(
-        f"2026-12-03 00:00:00 {k}: run (not run before)\n" for k, _, _ in STAGES), "utf-8")
+    from shared.run_record import RECORD_FILE, LastRun, StageEntry
+
+    when = "2026-12-03T00:00:00+00:00"
+    write_json(job_dir / RECORD_FILE, LastRun(started_at=when, finished_at=when, stages={
+        k: StageEntry(state="ran", reasons=["not run before"], decided_at=when)
+        for k, _, _ in STAGES}).model_dump(mode="json"))
 
 
 def render_ms(report: Path, rounds: int) -> list[float]:

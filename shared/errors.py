@@ -78,3 +78,4 @@ class StageFailedError(PipelineError):
         self.job_id = job_id
         self.log_path = log_path
         self.tail = tail
+        self.reason = reason

@@ -9,6 +9,7 @@ while every job keeps its own lock entries.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -32,6 +33,7 @@ from shared.hardware_cache import HardwareCache
 from shared.model_registry import ModelRegistry, load_models
 from shared.paths import CONFIG_DIR
 from shared.plan import PlannedStage, plan_jobs
+from shared.run_record import RunRecord
 from shared.stage import REQUEST_FILE, RESULT_FILE, StageRequest, StageResult, StageSpec
 from shared.stage_inputs import maker
 
@@ -76,6 +78,7 @@ class JobRun:
     unplanned: dict[str, PipelineError] = field(default_factory=dict)  # why a key has none
     planned: dict[str, StagePlan] = field(default_factory=dict)  # decided, as the run walks
     error: PipelineError | None = None
+    record: RunRecord = field(default_factory=RunRecord.off)  # logs/last_run.json
 
     @property
     def log_path(self) -> Path:
@@ -170,6 +173,8 @@ class Runner:
                 for jr in job_runs:
                     stack.enter_context(lockfile.hold(jr.job_dir))
                     self._record_environments(jr)
+                    jr.record = RunRecord(jr.job_dir, {
+                        k: v for k, v in dataclasses.asdict(options).items() if v})
             order = list(dict.fromkeys(i.key for jr in job_runs for i in jr.job.stages))
             self.display.begin([(jr.job.job_id, len(jr.selected)) for jr in job_runs],
                                options.dry_run)
@@ -179,6 +184,7 @@ class Runner:
             finally:
                 for jr in job_runs:
                     jr.memo.save()
+                    jr.record.close()
                 self.display.end()
         if problems:  # a dry run shows the plan, then every problem it found
             raise PreflightError(problems)
@@ -208,6 +214,7 @@ class Runner:
             except PipelineError as e:
                 jr.error = e
                 jr.log(f"{key}: cannot start: {e}")
+                jr.record.cannot_start(key, e)
                 self.display.failed(jr.job.job_id, key, str(e))
                 continue
             if plan is None:  # a stage re-run to make its pruned inputs again failed
@@ -217,6 +224,7 @@ class Runner:
             if options.dry_run:
                 continue
             jr.log(f"{key}: {plan.action} ({'; '.join(plan.reasons)})")
+            jr.record.decided(key, plan.action, plan.reasons)
             if plan.action == "skip":
                 jr.skipped.append(key)
             else:
@@ -225,7 +233,7 @@ class Runner:
         for jr, plan in to_run:
             by_env.setdefault(plan.env, []).append((jr, plan))
         for env, group in by_env.items():
-            self._execute(key, env, group)
+            self._launch(key, env, group)
 
     def _decision(self, jr: JobRun, key: str, options: RunOptions) -> StagePlan:
         """The planned stage with its fingerprint (its inputs exist now) and run or skip.
@@ -299,10 +307,19 @@ class Runner:
         plan.action, plan.reasons = "run", [reason]
         self.display.decision(jr.job.job_id, key, plan.action, plan.reasons)
         jr.log(f"{key}: run ({reason})")
+        jr.record.decided(key, "run", [reason], restored=True)
         if key in jr.skipped:
             jr.skipped.remove(key)
-        self._execute(key, plan.env, [(jr, plan)])
+        self._launch(key, plan.env, [(jr, plan)])
         return jr.error is None
+
+    def _launch(self, key: str, env: str, group: list[tuple[JobRun, StagePlan]]) -> None:
+        """_execute, with each job's run record saying when the stage started and ended."""
+        for jr, _ in group:
+            jr.record.started(key)
+        self._execute(key, env, group)
+        for jr, _ in group:
+            jr.record.ended(key, jr.error)
 
     # -- running a stage process --------------------------------------------------------
     def _execute(self, key: str, env: str, group: list[tuple[JobRun, StagePlan]]) -> None:

@@ -1,7 +1,7 @@
 """Everything the review report shows, collected from a job folder: job.json, lock.json,
 each stage's result.json and outputs (speech_segments.json, segments.json,
 hallucinations.json, songs.json, qc.json, tracks.json and the subtitle files, translation
-segments.json / usage.json, glossary.json), logs/pipeline.log. Missing or damaged files
+segments.json / usage.json, glossary.json), logs/last_run.json. Missing or damaged files
 leave their part empty: a failed or unfinished job still gets a report."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from shared import job as jobs
-from shared import job_state, lockfile
+from shared import job_state, lockfile, run_record
 from shared.report.peaks import waveform_peaks
-from shared.report.sources import JobFiles, last_run_decisions, read_json
+from shared.report.sources import JobFiles, read_json
 from shared.report.timeline import hallucinations, songs, speech_regions, tracks
 from shared.report.translation import glossary_terms, translations
 from shared.stage import RESULT_FILE
@@ -29,25 +29,26 @@ def collect(job_dir: Path) -> dict[str, Any]:
     lock = lockfile.load(job_dir)
     media_info = files.json("demux", "media_info.json") or {}
     duration = float(media_info.get("duration") or job.media.duration or 0.0)
-    stages = stage_rows(files, lock, duration)
+    last_run = run_record.load(job_dir)
+    stages = stage_rows(files, lock, duration, last_run)
     failure = find_failure(files, stages)
     degraded = job_state.degradations(job, job_dir)
-    state = job_state.state_of(failure is not None, degraded,
-                               any(s["state"] == "pending" for s in stages))
+    state = job_state.state_of(failure is not None, degraded, unfinished(stages))
     audio = files.path("demux", "audio_16k.wav")
     peaks = waveform_peaks(audio) if audio is not None and audio.is_file() else None
     track_list = tracks(files)
+    media_duration = duration or (peaks or {}).get("duration", 0.0)
     # the timeline spans the media and every cue (a cue may be held past the audio's end)
-    duration = max([duration or (peaks or {}).get("duration", 0.0)]
-                   + [c["end"] for t in track_list for c in t["cues"][-1:]])
+    duration = max([media_duration] + [c["end"] for t in track_list for c in t["cues"][-1:]])
     header = {
         "id": job.job_id, "title": job.title, "workflow": job.workflow,
         "created_at": job.created_at, "media": job.media.path.name,
-        "media_path": str(job.media.path), "duration": duration,
-        "duration_text": clock(duration), "languages": languages(files, job),
+        "media_path": str(job.media.path), "duration": media_duration,
+        "duration_text": clock(media_duration), "languages": languages(files, job),
         "profile": job.profile, "device": device(lock), "state": state,
         "total_time": sum(s["duration"] or 0 for s in stages),
         "warnings": degraded + stage_warnings(files), "failure": failure,
+        "last_run": last_run_text(last_run),
     }
     header["total_time_text"] = f"{header['total_time']:.1f} s of stage time"
     data = {
@@ -79,22 +80,26 @@ def audio_note(files: JobFiles, audio: Path | None) -> str:
     return "the demux stage has not written audio_16k.wav yet"
 
 
-def stage_rows(files: JobFiles, lock: lockfile.JobLock, duration: float) -> list[dict]:
-    """One row per stage instance: what the last run did with it and why, time, RTF, peak
-    memory when the stage recorded one, its log."""
-    decisions = last_run_decisions(files.job_dir / "logs" / "pipeline.log")
+def stage_rows(files: JobFiles, lock: lockfile.JobLock, duration: float,
+               last_run: run_record.LastRun | None) -> list[dict]:
+    """One row per stage instance: what the last run did with it and why (logs/last_run.json),
+    time, RTF, peak memory when the stage recorded one, its log."""
+    entries = last_run.stages if last_run is not None else {}
     rows = []
     for instance in files.job.stages:
         record = lock.stages.get(instance.key)
-        decision = decisions.get(instance.key, {})
-        state = stage_state(files, instance.key, record, decision)
+        entry = entries.get(instance.key)
         seconds = record.duration_s if record is not None else None
         info = record.info if record is not None else {}
         memory = info.get(MEMORY_KEY)
         log = files.job_dir / "logs" / (instance.key.replace(":", "_") + ".log")
         rows.append({
             "key": instance.key, "env": files.job.environments.get(instance.key, "?"),
-            "state": state, "reason": decision.get("reason", ""), "duration": seconds,
+            "state": stage_state(files, instance.key, record, entry),
+            "reason": stage_reason(entry), "finished": record is not None,
+            "error": entry.error if entry is not None and entry.state == "failed" else None,
+            "fix": entry.fix if entry is not None and entry.started_at is None else None,
+            "duration": seconds,
             "duration_text": f"{seconds:.1f} s" if seconds is not None else "",
             "rtf_text": f"{seconds / duration:.2f}" if seconds and duration else "",
             "memory_text": f"{memory:.0f} MB" if memory is not None else "",
@@ -102,14 +107,44 @@ def stage_rows(files: JobFiles, lock: lockfile.JobLock, duration: float) -> list
     return rows
 
 
-def stage_state(files: JobFiles, key: str, record, decision: dict) -> str:
-    """ran / skipped (by the last run), failed, done (earlier run), pending."""
+def stage_state(files: JobFiles, key: str, record, entry: run_record.StageEntry | None) -> str:
+    """What the last run did (ran / skipped / failed / interrupted; unfinished when the run
+    never recorded the stage's end); for a stage it left alone: done (an earlier run),
+    failed (result.json of a run before the record existed) or pending."""
+    if entry is not None:
+        return "unfinished" if entry.state == "running" else entry.state
+    if record is not None:
+        return "done"
     result = read_json(files.path(key, RESULT_FILE)) or {}
-    if decision.get("action") == "failed" or (record is None and result.get("status") == "failed"):
-        return "failed"
-    if record is None:
-        return "pending"
-    return decision.get("action", "done")
+    return "failed" if result.get("status") == "failed" else "pending"
+
+
+def stage_reason(entry: run_record.StageEntry | None) -> str:
+    if entry is None:
+        return ""
+    if entry.state == "failed":
+        return entry.error or "failed"
+    if entry.state == "running":
+        return "the run ended without recording this stage's end (killed?)"
+    return "; ".join(entry.reasons)
+
+
+def unfinished(stages: list[dict]) -> bool:
+    """Some stage has no finished run: the job is pending (unless one failed)."""
+    return any(not s["finished"] for s in stages)
+
+
+def last_run_text(last_run: run_record.LastRun | None) -> str:
+    if last_run is None:
+        return "not recorded (run by an older version, or never run)"
+    counts: dict[str, int] = {}
+    for entry in last_run.stages.values():
+        counts[entry.state] = counts.get(entry.state, 0) + 1
+    done = ", ".join(f"{n} {state}" for state, n in counts.items()) or "no stage"
+    end = last_run.finished_at or "did not record its end"
+    options = " ".join(f"--{k.replace('_stage', '')} {','.join(v) if isinstance(v, list) else v}"
+                       for k, v in last_run.options.items())
+    return f"{last_run.started_at} to {end}: {done}" + (f" ({options})" if options else "")
 
 
 def find_failure(files: JobFiles, stages: list[dict]) -> dict | None:
@@ -119,8 +154,9 @@ def find_failure(files: JobFiles, stages: list[dict]) -> dict | None:
     if failed is None:
         return None
     result = read_json(files.path(failed["key"], RESULT_FILE)) or {}
-    text = result.get("error") or failed["reason"] or "the stage failed"
+    text = result.get("error") or failed["error"] or "the stage failed"
     message, _, fix = text.partition("\n  fix: ")
+    fix = fix or (failed["fix"] if not result.get("error") else "") or ""
     log = files.job_dir / failed["log"] if failed["log"] else None
     tail = log.read_text("utf-8", errors="replace").splitlines()[-15:] if log else []
     default_fix = (f"read {failed['log'] or 'logs/pipeline.log'}, fix the cause, then "

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from shared import atomic, job_state, lockfile
+from shared import atomic, job_state, lockfile, run_record
 from shared import job as jobs
 from shared.errors import PipelineError
-from shared.report.data import clock, find_failure, stage_rows
+from shared.report.data import clock, find_failure, stage_rows, unfinished
 from shared.report.html import REPORT_FILE, render_index
 from shared.report.sources import JobFiles
 
@@ -27,10 +27,9 @@ def job_row(job_dir: Path) -> dict | None:
     files = JobFiles(job_dir, job)
     media_info = files.json("demux", "media_info.json") or {}
     duration = float(media_info.get("duration") or job.media.duration or 0.0)
-    stages = stage_rows(files, lockfile.load(job_dir), duration)
+    stages = stage_rows(files, lockfile.load(job_dir), duration, run_record.load(job_dir))
     state = job_state.state_of(find_failure(files, stages) is not None,
-                               job_state.degradations(job, job_dir),
-                               any(s["state"] == "pending" for s in stages))
+                               job_state.degradations(job, job_dir), unfinished(stages))
     languages = " → ".join(filter(None, [job.source_lang, ", ".join(job.target_langs)]))
     report = job_dir / REPORT_FILE
     return {"id": job.job_id, "title": job.title, "media": job.media.path.name,

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from shared import lockfile
+from shared import lockfile, run_record
 from tests.helpers import (
     JFK_TEXT,
     lock,
@@ -77,9 +77,14 @@ def test_prune_frees_intermediates_and_a_stage_that_needs_one_remakes_it(test_ca
     again = run_pipeline(job_id, out=jobs_root)
     assert stages_ran(again) == [] and stages_skipped(again) == STAGES
 
+    skipped = run_record.load(job_dir)
+    assert {k: (e.state, e.reasons) for k, e in skipped.stages.items()} == {
+        k: ("skipped", ["up to date"]) for k in STAGES}
+
     plan = run_pipeline(job_id, "--dry-run", "--force", "asr", out=jobs_root)
     assert "forced; after re-running demux (pruned inputs)" in plan.stdout
     assert not audio.exists()  # a dry run runs nothing
+    assert run_record.load(job_dir) == skipped  # and records nothing
 
     beam = run_pipeline(job_id, "--set", "asr.beam_size=3", out=jobs_root)
     assert f"re-run: {audio_rel} was pruned and asr needs it" in beam.stdout
@@ -91,6 +96,17 @@ def test_prune_frees_intermediates_and_a_stage_that_needs_one_remakes_it(test_ca
     assert hashlib.sha256(audio.read_bytes()).hexdigest() == audio_sha  # the same audio again
     assert not recorded(job_dir, audio_rel)["pruned"]
     assert lock(job_dir)["stages"]["asr"]["components"]["params"]["beam_size"] == 3
+    # logs/last_run.json: demux ran again only to remake the pruned audio, before asr
+    record = run_record.load(job_dir).stages
+    assert (record["demux"].state, record["demux"].restored, record["demux"].reasons) == (
+        "ran", True, [f"re-run: {audio_rel} was pruned and asr needs it"])
+    assert (record["asr"].state, record["asr"].reasons) == ("ran", ["params.beam_size 5->3"])
+    assert record["demux"].finished_at <= record["asr"].started_at
+    from shared.report.data import collect
+
+    rows = {r["key"]: (r["state"], r["reason"]) for r in collect(job_dir)["stages"]}
+    assert rows["demux"] == ("ran", f"re-run: {audio_rel} was pruned and asr needs it")
+    assert rows["asr"] == ("ran", "params.beam_size 5->3")
     assert wer(JFK_TEXT, srt_text(srt)) <= 0.10
 
 

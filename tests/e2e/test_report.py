@@ -1,7 +1,9 @@
 """The review report in a real browser: headless Debian Chromium driven by selenium, the
 page loaded from file:// with the network off. One batch run builds the jobs once for the
-module: a JFK job with QC flags and a hostile title, a job whose media broke after prepare
-(demux fails), and a job prepared but never run."""
+module: a JFK job translated into French (the tiny random NLLB the tests build, with a
+glossary, refined by the LLM stage against a loopback API) with QC flags and a hostile
+title, a job whose media broke after prepare (demux fails), and a job prepared but never
+run."""
 
 from __future__ import annotations
 
@@ -12,8 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from shared import lockfile
-from tests.helpers import prepare, run_pipeline, run_script, stage_dir
+from shared import lockfile, run_record
+from shared.paths import HARDWARE_CACHE_ENV
+from shared.report.translation import ORIGINS
+from tests.fixtures_translation import tiny_nllb_hub  # noqa: F401 (a fixture)
+from tests.helpers import make_model_cache, prepare, run_pipeline, run_script, stage_dir
+from tests.llm_server import LlmServer
 from tests.png import grey_variance
 
 pytestmark = pytest.mark.e2e
@@ -21,6 +27,7 @@ pytestmark = pytest.mark.e2e
 HOSTILE_TITLE = "<script>alert(1)</script> \"Q\" 'q' & שלום עולם हिन्दी फ़िल्म"
 HOSTILE_LINE = "</script><script>alert(2)</script><img src=x onerror=alert(3)>"
 HOSTILE_LINE_2 = "\"नमस्ते\" & 'שלום' <b>bold</b>"
+API_KEY = "fake-anthropic-key-for-the-report-0123456789"
 CHROMIUM, CHROMEDRIVER = "chromium", "chromedriver"
 
 
@@ -51,25 +58,38 @@ def browser_or_skip():
 
 
 @pytest.fixture(scope="module")
-def library(test_cache, speech, tmp_path_factory) -> dict:
+def library(speech, tiny_nllb_hub, tmp_path_factory) -> dict:  # noqa: F811
+    from tests import tiny_nllb
+
     folder = tmp_path_factory.mktemp("report")
+    hardware, cache = make_model_cache(folder / "models")  # Whisper base + the tiny NLLB
+    tiny_nllb.copy_repo(tiny_nllb_hub, hardware.cache.hf_hub_cache)
+    env = {HARDWARE_CACHE_ENV: str(cache), "ANTHROPIC_API_KEY": API_KEY}
     jobs_root = folder / "out"
     good_media = Path(shutil.copy(speech / "jfk.flac", folder / "jfk.flac"))
     broken_media = Path(shutil.copy(speech / "jfk.flac", folder / "broken.flac"))
-    good = prepare("--media", str(good_media), "-s", "en", "--vad", "silero", "--title",
-                   HOSTILE_TITLE, "--set", "subtitles.max_cps=5", out=jobs_root)
+    glossary = folder / "names.tsv"
+    glossary.write_text("term\ttranslation\ncountry\tpays\n", "utf-8")
+    good = prepare("--media", str(good_media), "-s", "en", "-t", "fr", "--workflow",
+                   "translate", "--glossary", str(glossary), "--vad", "silero", "--title",
+                   HOSTILE_TITLE, "--set", "subtitles.max_cps=5", "--set",
+                   "translation.num_beams=1", "--set", "translation.engine=hybrid",
+                   out=jobs_root, env=env)
     broken = prepare("--media", str(broken_media), "-s", "en", "--title", "Broken film",
-                     out=jobs_root)
+                     out=jobs_root, env=env)
     pending = prepare("--media", str(good_media), "-s", "en", "--title", "Not run yet",
-                      out=jobs_root)
+                      out=jobs_root, env=env)
     broken_media.write_bytes(b"not audio any more " * 64)  # the user's file broke after prepare
-    run = run_pipeline(good, "-j", broken, out=jobs_root, check=False)
+    with LlmServer(prefix="LLM: ", max_seconds=900) as server:
+        run = run_pipeline(good, "-j", broken, out=jobs_root, check=False,
+                           env={**env, "ANTHROPIC_BASE_URL": server.url})
     # A hostile transcript: the good job's first cue rewritten the way the subtitles stage
     # escapes SRT, then the report rebuilt without running anything.
     srt = next((jobs_root / good / "subtitles").glob("*.en.srt"))
     srt_before = srt.read_text("utf-8")
     write_first_cue(srt, [HOSTILE_LINE, HOSTILE_LINE_2])
-    rebuilt = run_script("run-pipeline.sh", "-j", good, "--report", "--out", str(jobs_root))
+    rebuilt = run_script("run-pipeline.sh", "-j", good, "--report", "--out", str(jobs_root),
+                         env=env)
     return {"root": jobs_root, "good": good, "broken": broken, "pending": pending, "run": run,
             "rebuilt": rebuilt, "srt_before": srt_before}
 
@@ -111,9 +131,14 @@ def requested_urls(driver) -> list[str]:
 
 
 def qc_flags(job_dir: Path) -> set[tuple[str, int, str]]:
-    qc = json.loads((stage_dir(job_dir, "subtitles:source") / "qc.json").read_text("utf-8"))
-    flags = {(qc["language"], n, rule) for rule, t in qc["rules"].items() for n in t["cues"]}
-    return flags | {(qc["language"], c["cue"], "untranslated") for c in qc["untranslated"]["cues"]}
+    """(language, cue, rule) of every subtitle track's qc.json."""
+    flags = set()
+    for path in job_dir.glob("stages/*_subtitles_*/qc.json"):
+        qc = json.loads(path.read_text("utf-8"))
+        flags |= {(qc["language"], n, rule) for rule, t in qc["rules"].items() for n in t["cues"]}
+        flags |= {(qc["language"], c["cue"], "untranslated")
+                  for c in qc["untranslated"]["cues"]}
+    return flags
 
 
 def test_every_run_writes_the_reports_and_report_rebuilds_them(library):
@@ -125,14 +150,41 @@ def test_every_run_writes_the_reports_and_report_rebuilds_them(library):
     rebuilt = library["rebuilt"]
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "ran" not in rebuilt.stdout and "report: " in rebuilt.stdout
+    mixed = run_script("run-pipeline.sh", "-j", library["good"], "--report", "--force",
+                       "--out", str(root))
+    assert mixed.returncode == 2 and "--report runs no stage" in mixed.stderr, mixed.stderr
     assert not (root / library["pending"] / "report.html").exists()  # never run, no report
     assert (root / library["good"] / "report.html").stat().st_size < 200_000
     from shared.report.data import collect
 
     rows = {row["key"]: row for row in collect(root / library["good"])["stages"]}
     assert rows["asr"]["env"] == "whisperx" and rows["demux"]["env"] == "common"
-    assert all(row["memory_text"].endswith(" MB") for row in rows.values()
-               if row["state"] == "ran"), rows
+    assert rows["translation:fr"]["env"] == "nllb" and rows["translation_llm:fr"]["env"] == "llm"
+    for page in (root / library["good"] / "report.html", root / "index.html"):
+        assert API_KEY not in page.read_text("utf-8")
+    assert all(row["memory_text"].endswith(" MB") for row in rows.values()), rows
+
+
+def test_the_stage_table_shows_what_the_run_recorded(library, browser):
+    """logs/last_run.json, written by the runner as it decided and ran each stage, is what
+    the stage table shows (the --report rebuild ran nothing and changed no entry)."""
+    root = library["root"]
+    good = run_record.load(root / library["good"])
+    assert good.finished_at and set(good.stages) == {
+        i["key"] for i in json.loads((root / library["good"] / "job.json").read_text())["stages"]}
+    assert all((e.state, e.reasons) == ("ran", ["not run before"]) and e.wall_s is not None
+               for e in good.stages.values()), good
+    broken = run_record.load(root / library["broken"])
+    assert list(broken.stages) == ["demux"] and broken.stages["demux"].state == "failed"
+    for job, record in ((library["good"], good), (library["broken"], broken)):
+        open_page(browser, root / job / "report.html")
+        shown = {r.get_attribute("data-key"): (r.find_element("css selector", ".state").text,
+                                               r.find_element("css selector", ".reason").text)
+                 for r in browser.find_elements("css selector", "#stage-table tbody tr")}
+        for key, entry in record.stages.items():
+            assert shown[key] == (entry.state, " ".join(
+                (entry.error or "; ".join(entry.reasons)).split()))
+        assert record.started_at in browser.find_element("id", "last-run").text
 
 
 def test_report_opens_offline_with_no_errors_and_one_lane_block_per_cue(library, browser):
@@ -143,11 +195,12 @@ def test_report_opens_offline_with_no_errors_and_one_lane_block_per_cue(library,
     assert console_errors(browser) == []
     foreign = [u for u in requested_urls(browser) if not u.startswith(("file:", "data:"))]
     assert foreign == [], f"the report asked the network for {foreign}"
-    cues = read(next((job_dir / "subtitles").glob("*.en.srt")))
-    blocks = browser.find_elements("css selector", "#lanes rect.cue-block[data-lang='en']")
-    assert len(cues) >= 2 and len(blocks) == len(cues)
-    starts = sorted(float(b.get_attribute("data-start")) for b in blocks)
-    assert starts == pytest.approx([c["start"] / 1000 for c in cues])
+    for lang in ("en", "fr"):
+        cues = read(next((job_dir / "subtitles").glob(f"*.{lang}.srt")))
+        blocks = browser.find_elements("css selector", f"#lanes rect.cue-block[data-lang='{lang}']")
+        assert len(cues) >= 2 and len(blocks) == len(cues)
+        starts = sorted(float(b.get_attribute("data-start")) for b in blocks)
+        assert starts == pytest.approx([c["start"] / 1000 for c in cues])
     vad = json.loads((stage_dir(job_dir, "vad") / "speech_segments.json").read_text("utf-8"))
     assert len(browser.find_elements("css selector", "#lanes rect.vad")) == len(vad["segments"])
 
@@ -226,7 +279,7 @@ def test_hostile_title_and_transcript_render_as_text(library, browser):
     assert browser.find_element("id", "title").text == HOSTILE_TITLE
     assert browser.title.startswith(HOSTILE_TITLE)
     lines = [e.text for e in browser.find_elements(
-        "css selector", "#cue-body .cue[data-n='1'] .line")]
+        "css selector", "#cue-body .cue[data-n='1'][data-lang='en'] .line")]
     assert lines == [HOSTILE_LINE, HOSTILE_LINE_2]
     assert len(browser.find_elements("css selector", "script")) == 2  # the data and ours
     assert browser.find_elements("css selector", "#cue-body img") == []
@@ -244,6 +297,12 @@ def test_index_lists_every_job_failed_first_and_sorts(library, browser):
     jobs = [r.get_attribute("data-job") for r in rows]
     assert jobs == [library["broken"], library["pending"], library["good"]]
     assert rows[2].find_element("css selector", "td").text == HOSTILE_TITLE
+    good_dir = root / library["good"]
+    duration = json.loads((stage_dir(good_dir, "demux") / "media_info.json").read_text())[
+        "duration"]
+    created = json.loads((good_dir / "job.json").read_text())["created_at"]
+    assert [td.text for td in rows[2].find_elements("css selector", "td")][1:6] == [
+        "jfk.flac", "en → fr", "ok", f"0:00:{int(duration):02d}", created]
     link = rows[2].find_element("link text", "report").get_attribute("href")
     assert link == (root / library["good"] / "report.html").as_uri()
     header = browser.find_element("css selector", "th[data-key='state']")
@@ -252,3 +311,143 @@ def test_index_lists_every_job_failed_first_and_sorts(library, browser):
     states = [e.text for e in browser.find_elements("css selector", "#jobs tr.job .state")]
     assert states == ["ok", "pending", "failed"]
     assert console_errors(browser) == []
+
+
+def test_translation_shows_each_line_beside_its_source_with_languages_and_glossary(
+        library, browser):
+    """The translation section of the French job: each line of translation_llm:fr's
+    segments.json (the LLM's refinement of the NMT draft) beside its English source under
+    columns naming both languages, with the engine that wrote it and the glossary term its
+    source holds (kept or lost by the random model); the LLM's requests, tokens and cost from
+    usage.json; the glossary table counts what translation:fr reported; the cue table puts
+    the two tracks side by side."""
+    job_dir = library["root"] / library["good"]
+    draft = json.loads((stage_dir(job_dir, "translation:fr") / "segments.json").read_text())
+    data = json.loads((stage_dir(job_dir, "translation_llm:fr") / "segments.json").read_text())
+    usage = json.loads((stage_dir(job_dir, "translation_llm:fr") / "usage.json").read_text())
+    [term] = draft["glossary"]  # country -> pays: applied or lost, as the stage counted
+    open_page(browser, job_dir / "report.html")
+    assert console_errors(browser) == []
+    box = browser.find_element("css selector", "#translation .translation[data-lang='fr']")
+    assert box.get_attribute("data-source-lang") == data["source_language"] == "en"
+    assert [th.text for th in box.find_elements("css selector", "thead th")] == [
+        "time", "source (en)", "translation (fr)", "engine", "glossary"]
+    rows = [[" ".join(td.text.split()) for td in row.find_elements("css selector", "td")]
+            for row in box.find_elements("css selector", "tbody tr")]
+    assert len(rows) == len(data["segments"]) >= 2
+    for cells, line in zip(rows, data["segments"], strict=True):
+        assert cells[1:4] == [" ".join(line["source_text"].split()),
+                              " ".join(line["text"].split()), ORIGINS[line["origin"]]]
+        kept = "kept" if term["translation"] in line["text"] else "lost"
+        assert cells[4] == (f"country → pays: {kept}" if "country" in line["source_text"]
+                            else "")
+    assert any(cells[4] for cells in rows)  # JFK says "country" twice
+    assert "LLM" in {cells[3] for cells in rows} and usage["requests"] >= 1
+    assert box.find_element("css selector", ".usage").text == (
+        f"LLM {usage['model']}: {usage['requests']} requests, {usage['input_tokens']} input + "
+        f"{usage['output_tokens']} output tokens, cost ${usage['estimated_cost_usd']:.4f}")
+    assert box.find_element("tag name", "h3").text == (
+        f"fr: {draft['engine']} {draft['model']}")
+    glossary = [[td.text for td in row.find_elements("css selector", "td")]
+                for row in browser.find_elements("css selector", "#glossary tbody tr")]
+    assert glossary == [["country", "fr: pays", str(term["applied"]), str(term["lost"])]]
+    assert term["applied"] + term["lost"] == 2
+    heads = [th.text for th in browser.find_elements("css selector", "#cue-head th")]
+    assert heads == ["time", "en (source)", "fr (target)"]
+    side_by_side = [[c.get_attribute("data-lang") for c in r.find_elements("css selector", ".cue")]
+                    for r in browser.find_elements("css selector", "#cue-body tr")]
+    assert ["en", "fr"] in side_by_side, side_by_side
+
+
+def fact(driver, name: str) -> str:
+    return driver.find_element("xpath", f"//dl[@class='facts']/dt[text()='{name}']"
+                                        "/following-sibling::dd[1]").text
+
+
+def test_header_and_stage_table_name_media_languages_models_and_costs(library, browser):
+    """The header's facts and the stage table's time, RTF and log link, from the job's own
+    files: media_info.json, asr's language shares, lock.json's models and durations."""
+    job_dir = library["root"] / library["good"]
+    records = lockfile.load(job_dir).stages
+    duration = json.loads((stage_dir(job_dir, "demux") / "media_info.json").read_text())["duration"]
+    shares = json.loads((stage_dir(job_dir, "asr") / "segments.json").read_text()).get(
+        "language_shares") or {}
+    open_page(browser, job_dir / "report.html")
+    assert fact(browser, "media") == "jfk.flac"
+    assert fact(browser, "duration") == f"0:00:{int(duration):02d}"  # the media's, not the cues'
+    spoken = [f"{code} {share * 100:.0f}% (spoken)" for code, share in shares.items()]
+    assert [e.text for e in browser.find_elements("css selector", ".facts .lang")] == (
+        spoken or ["en (spoken)"]) + ["fr (target)"]
+    assert fact(browser, "profile").endswith(
+        f"device {records['asr'].components['params']['device']}")
+    revisions = {str(ref).removeprefix("None@") for r in records.values()
+                 for ref in r.components["models"].values()}
+    assert revisions and all(rev in fact(browser, "models") for rev in revisions)
+    total = sum(r.duration_s for r in records.values())
+    assert fact(browser, "total time") == f"{total:.1f} s of stage time"
+    for row in browser.find_elements("css selector", "#stage-table tbody tr"):
+        key = row.get_attribute("data-key")
+        cells = [td.text for td in row.find_elements("css selector", "td")]
+        seconds = records[key].duration_s
+        assert cells[4:6] == [f"{seconds:.1f} s", f"{seconds / duration:.2f}" if seconds else ""]
+        link = row.find_element("tag name", "a").get_attribute("href")
+        assert link == (job_dir / "logs" / (key.replace(":", "_") + ".log")).as_uri()
+
+
+def test_timeline_zooms_pans_and_a_qc_flag_plays_its_span(library, browser):
+    job_dir = library["root"] / library["good"]
+    open_page(browser, job_dir / "report.html")
+    data = json.loads(browser.find_element("id", "report-data").get_attribute("textContent"))
+    lanes = browser.find_element("id", "lanes")
+
+    def view() -> list[float]:
+        return [float(lanes.get_attribute(f"data-view-{k}")) for k in ("start", "end")]
+
+    assert view() == pytest.approx([0, data["duration"]])
+    wave = browser.find_element("css selector", "#overview path.wave").get_attribute("d")
+    assert data["peaks"]["peaks"] and wave.count("M") == len(data["peaks"]["peaks"])
+    flag = browser.find_elements("css selector", "#lanes rect.flag-block")[-1]  # drawn on top
+    start, end = (float(flag.get_attribute(f"data-{k}")) for k in ("start", "end"))
+    flag.click()
+    current = browser.execute_script("return document.getElementById('audio').currentTime")
+    assert current == pytest.approx(start, abs=0.05)
+    assert view()[0] <= start and view()[1] >= end
+    browser.find_element("id", "zoom-fit").click()
+    browser.find_element("id", "zoom-in").click()
+    half = data["duration"] / 2
+    assert view() == pytest.approx([half / 2, half / 2 + half])
+    browser.find_element("id", "pan-left").click()
+    assert view() == pytest.approx([0, half])  # half a view left, held at the start
+    browser.find_element("id", "pan-right").click()
+    assert view() == pytest.approx([half / 2, half / 2 + half])
+    assert console_errors(browser) == []
+
+
+def test_a_long_job_pages_its_cues_and_shows_songs_and_removed_lines(browser, tmp_path):
+    """bench/report_scale.py's job folder (the stages' file shapes; 250 cues per language,
+    songs with their soundtrack titles, lines the hallucination filter removed): the cue
+    table holds one page of 100 rows, never all of them; the songs and removed lanes and
+    tables show each entry."""
+    from bench.report_scale import build_job
+    from shared.report.html import write_report
+
+    job_dir = build_job(tmp_path, hours=0.5, count=250)  # 30 minutes: one song, two removed
+    songs = json.loads(next(job_dir.glob("stages/*_songs/songs.json")).read_text())["songs"]
+    removed = json.loads(next(job_dir.glob("stages/*_asr/hallucinations.json")).read_text())
+    open_page(browser, write_report(job_dir))
+    assert console_errors(browser) == []
+    assert len(browser.find_elements("css selector", "#cue-body tr")) == 100
+    assert browser.find_element("id", "page-info").text == "page 1 of 3"
+    browser.find_element("id", "page-next").click()
+    browser.find_element("id", "page-next").click()
+    assert len(browser.find_elements("css selector", "#cue-body tr")) == 50
+    assert browser.find_element("css selector", "#cue-body .cue").get_attribute("data-n") == "201"
+    assert len(songs) >= 1 and len(removed["removed"]) >= 1
+    assert len(browser.find_elements("css selector", "#lanes rect.song")) == len(songs)
+    assert [r.find_elements("css selector", "td")[3].text for r in browser.find_elements(
+        "css selector", "#songs tbody tr")] == [s["track"]["title"] for s in songs]
+    assert len(browser.find_elements("css selector", "#lanes rect.hallucination")) == len(
+        removed["removed"])
+    assert [[td.text for td in r.find_elements("css selector", "td")][2:] for r in
+            browser.find_elements("css selector", "#hallucinations tbody tr")] == [
+        [e["reason"], e["segment"]["text"]] for e in removed["removed"]]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pysubs2
 import pytest
 
+from shared import run_record
 from tests.helpers import (
     JFK_TEXT,
     ROOT,
@@ -269,8 +270,13 @@ def test_ctrl_c_during_asr_stops_cleanly_and_the_next_run_resumes(test_cache, sp
     assert "interrupted: completed stages are kept" in output
     assert set(lock(job_dir)["stages"]) == {"demux", "metadata", "glossary"}
     assert not (job_dir / "run.pid").exists()
+    stopped = run_record.load(job_dir)  # logs/last_run.json: the stage Ctrl-C stopped
+    assert {k: e.state for k, e in stopped.stages.items()} == {
+        "demux": "ran", "metadata": "ran", "glossary": "ran", "asr": "interrupted"}
+    assert stopped.finished_at and stopped.stages["asr"].finished_at is None
     resumed = run_pipeline(job_id, out=jobs_root)
     assert stages_ran(resumed) == ["asr", "alignment", "songs", "subtitles:source"]
+    assert run_record.load(job_dir).stages["asr"].state == "ran"
     # four back-to-back copies: Whisper blurs the joins, but most of the speech is there
     text = srt_text(deliverable(job_dir, ".en.srt")).lower()
     assert text.count("what your country can do for you") >= 3

@@ -1,5 +1,5 @@
-"""The review report's pure parts: waveform peaks read in blocks, the last run's decisions
-from pipeline.log, JSON that cannot end its <script> element, QC flags per cue."""
+"""The review report's pure parts: waveform peaks read in blocks, JSON that cannot end its
+<script> element, QC flags per cue, the stage table from logs/last_run.json."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 
 from shared.report import peaks
 from shared.report.html import script_json
-from shared.report.sources import last_run_decisions
 from shared.report.timeline import qc_flags
 
 
@@ -43,24 +42,6 @@ def test_script_json_cannot_close_its_script_element():
     text = script_json({"t": "</script><script>alert(1)</script> & \u2028 हिन्दी"})
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
     assert json.loads(text)["t"] == "</script><script>alert(1)</script> & \u2028 हिन्दी"
-
-
-def test_last_run_decisions_keep_only_the_latest_run(tmp_path):
-    log = tmp_path / "pipeline.log"
-    log.write_text(
-        "2026-01-01 10:00:00 demux: run (not run before)\n"
-        "2026-01-01 10:00:01 demux: done in 1.0s\n"
-        "2026-01-01 10:00:01 asr: run (not run before)\n"
-        "2026-01-01 10:00:09 asr: FAILED: timed out after 10s (log: x)\n"
-        "2026-01-01 11:00:00 demux: skip (up to date)\n"
-        "2026-01-01 11:00:00 asr: run (params.beam_size 5->3)\n"
-        "2026-01-01 11:00:00 demux: run (re-run: stages/01_demux/audio_16k.wav was pruned "
-        "and asr needs it)\n"
-        "2026-01-01 11:00:05 asr: done in 5.0s\n", "utf-8")
-    found = last_run_decisions(log)
-    assert {k: (v["action"], v["reason"]) for k, v in found.items()} == {
-        "demux": ("ran", "re-run: stages/01_demux/audio_16k.wav was pruned and asr needs it"),
-        "asr": ("ran", "params.beam_size 5->3")}
 
 
 def test_qc_flags_per_cue_include_untranslated():

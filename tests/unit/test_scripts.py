@@ -45,7 +45,7 @@ def test_powershell_bootstrap_offers_the_same_options_and_calls_the_same_cli():
     declared = re.findall(r"\[(?:switch|string(?:\[\])?)\]\$(\w+)", ps1)
     assert len(declared) == len(emitted), "one PowerShell parameter per CLI option"
     sh = (ROOT / "bootstrap.sh").read_text() + (ROOT / "scripts" / "wrapper.sh").read_text()
-    for needle in ("scripts/ensure_common.py", "-m scripts.cli"):
+    for needle in ("scripts/ensure_common.py", "-m scripts.cli", "SUBPIPE_PROG"):
         assert needle in sh and needle in ps1
     assert '@("bootstrap")' in ps1
 

@@ -281,12 +281,14 @@
 
   const trBox = el("div");
   (D.translation || []).forEach((t) => {
-    trBox.appendChild(el("h3", {}, `${t.lang}: ${t.engine || "?"} ${t.model || ""}`));
-    trBox.appendChild(el("p", {}, "lines by engine: " + Object.entries(t.origins).map(([k, v]) => `${k} ${v}`).join(", ")));
-    if (t.usage) trBox.appendChild(el("p", { class: "usage" }, `LLM: ${t.usage.requests} requests, ${t.usage.input_tokens} input + ${t.usage.output_tokens} output tokens, cost ${t.usage.cost}`));
+    const box = trBox.appendChild(el("div", { class: "translation", "data-lang": t.lang, "data-source-lang": t.source_lang || "" }));
+    box.appendChild(el("h3", {}, `${t.lang}: ${t.engine || "?"} ${t.model || ""}`));
+    box.appendChild(el("p", {}, "lines by engine: " + Object.entries(t.origins).map(([k, v]) => `${k} ${v}`).join(", ")));
+    if (t.usage) box.appendChild(el("p", { class: "usage" }, `LLM ${t.usage.model || ""}: ${t.usage.requests} requests, ${t.usage.input_tokens} input + ${t.usage.output_tokens} output tokens, cost ${t.usage.cost}`));
     const lines = t.lines.slice(0, 500);
-    trBox.appendChild(table(["time", "source", "translation", "engine"], lines.map((l) => [clock(l.start), l.source, l.text, l.origin])));
-    if (t.lines.length > lines.length) trBox.appendChild(el("p", { class: "note" }, `first ${lines.length} of ${t.lines.length} lines; the cue table above has them all`));
+    const hits = (l) => l.glossary.map((g) => `${g.term} → ${g.translation}: ${g.kept ? "kept" : "lost"}`).join("; ");
+    box.appendChild(table(["time", `source (${t.source_lang || "?"})`, `translation (${t.lang})`, "engine", "glossary"], lines.map((l) => [clock(l.start), l.source, l.text, l.origin, hits(l)])));
+    if (t.lines.length > lines.length) box.appendChild(el("p", { class: "note" }, `first ${lines.length} of ${t.lines.length} lines; the cue table above has them all`));
   });
   section("translation", (D.translation || []).length ? trBox : null, "not translated in this job");
 
@@ -295,7 +297,7 @@
   const hall = D.hallucinations || [];
   section("hallucinations", hall.length ? table(["start", "end", "reason", "text"], hall.map((h) => [clock(h.start), clock(h.end), h.reason, h.text])) : null, "nothing removed");
   const g = D.glossary || {};
-  section("glossary", (g.terms || []).length ? table(["term", "translations", "applied"], g.terms.map((t) => [t.source, t.targets, t.applied])) : null, "no glossary terms");
+  section("glossary", (g.terms || []).length ? table(["term", "translations", "applied", "lost by the model"], g.terms.map((t) => [t.source, t.targets, t.applied, t.lost])) : null, "no glossary terms");
   document.body.dataset.renderedMs = String(Math.round(performance.now()));
   document.body.dataset.ready = "1";
 })();
