@@ -67,9 +67,10 @@ def repair_fix(path: Path, readable: bool = True) -> str:
              "copy is the usual cause) and copy, download or export it again")
     if not readable:
         return again
-    fixed = path.with_name(f"{path.stem}.fixed{path.suffix or '.mkv'}")
-    return (f"{again}; or re-encode what ffmpeg can decode of it: ffmpeg -i "
-            f"{shlex.quote(str(path))} -map 0 -c:v copy -c:a aac {shlex.quote(str(fixed))}, "
+    fixed = path.with_name(f"{path.stem}.fixed.mkv")  # Matroska holds any video with AAC
+    command = ["ffmpeg", "-i", str(path), "-map", "0:v?", "-map", "0:a", "-c:v", "copy",
+               "-c:a", "aac", str(fixed)]
+    return (f"{again}; or re-encode what ffmpeg can decode of it: {shlex.join(command)}, "
             "then prepare a job with that file")
 
 

@@ -118,7 +118,7 @@ def process(request: StageRequest, state) -> StageOutcome:
 
             raise PipelineError(f"ffmpeg could not read the audio of {source} (exit "
                                 f"{returncode}): " + " | ".join(errors[-5:]),
-                                fix=media.repair_fix(source))
+                                fix=media.repair_fix(source, readable=False))
     duration = _wav_duration(wav)
     located = locate_decode_errors(source, stream.index) if decode_errors else []
     damage = damaged(source, decode_errors, located, duration,

@@ -269,11 +269,29 @@ def test_truncated_media_ends_degraded_and_its_printed_fix_command_works(
                           .split(", then")[0])
     assert command[:2] == ["ffmpeg", "-i"] and command[2] == str(cut)
     subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", *command[1:]], check=True)
-    fixed = tmp_path / "Cut Short.fixed.mp4"
+    fixed = tmp_path / "Cut Short.fixed.mkv"
     assert fixed.is_file() and sha256(cut) == before
     from shared.media import probe
 
     assert 3 < probe(fixed).duration < 8  # the part there was, now whole
+
+
+def test_garbage_ffprobe_takes_for_audio_fails_in_demux_with_the_fix(test_cache, jobs_root,
+                                                                    tmp_path):
+    """Random bytes named .flac: ffprobe guesses an audio stream from the name (so prepare
+    accepts it), ffmpeg cannot decode it: demux fails (exit 1) naming the fix, and no
+    re-encode command (ffmpeg just failed to read it); the file is left as it was."""
+    import random
+
+    garbage = tmp_path / "Garbage.flac"
+    garbage.write_bytes(random.Random(0).randbytes(50_000))
+    before = sha256(garbage)
+    job_id = prepare("--media", str(garbage), "-s", "en", out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root, check=False)
+    assert_fails(proc, 1, "ffmpeg could not read the audio of", "Garbage.flac",
+                 "copy, download or export it again")
+    assert "re-encode" not in proc.stderr.split("fix: ")[1].splitlines()[0]
+    assert stages_ran(proc) == [] and sha256(garbage) == before
 
 
 # -- media that is unusual but valid: it must just work -----------------------------------
