@@ -22,19 +22,24 @@ logger = logging.getLogger("stages.asr")
 Region = tuple[float, float]
 
 
-def _middle(segment) -> float:
-    return (float(segment.start) + float(segment.end)) / 2
+def _overlap(segment, region: Region) -> float:
+    return min(float(segment.end), region[1]) - max(float(segment.start), region[0])
+
+
+def _mostly_in(segment, region: Region) -> bool:
+    """More than half of the segment lies in the region (a segment may span several)."""
+    return _overlap(segment, region) > (float(segment.end) - float(segment.start)) / 2
 
 
 def doubtful_regions(regions: list[Region], segments: list, min_logprob: float,
                      min_s: float) -> list[Region]:
-    """The regions of at least ``min_s`` seconds whose segments (by their middle) are none, or
-    have a mean avg log-probability under ``min_logprob``."""
+    """The regions of at least ``min_s`` seconds that no segment overlaps, or whose
+    overlapping segments have a mean avg log-probability under ``min_logprob``."""
     found = []
     for start, end in regions:
         if end - start < min_s:
             continue
-        inside = [s for s in segments if start <= _middle(s) < end]
+        inside = [s for s in segments if _overlap(s, (start, end)) > 0]
         if not inside or sum(float(s.avg_logprob) for s in inside) / len(inside) < min_logprob:
             found.append((start, end))
     return found
@@ -75,7 +80,7 @@ def checked_chunk(model, audio, params, chunk, result: dict) -> Iterator[tuple]:
                                        MIN_DETECT_S):
         detected, probability, _ = _detect(
             model, JoinedSpeech(audio, [[(start, end)]]).audio, allowed, result)
-        first = [s for s in segments if start <= _middle(s) < end]
+        first = [s for s in segments if _overlap(s, (start, end)) > 0]
         again = [] if verdict(language, detected, probability, 0.0, params) == "same" else \
             list(decode_chunk(model, audio, params, ([[(start, end)]], detected), result))
         outcome = verdict(language, detected, probability, mean_logprob(again), params)
@@ -83,7 +88,7 @@ def checked_chunk(model, audio, params, chunk, result: dict) -> Iterator[tuple]:
         if outcome == "switched":
             replaced[(start, end)] = (detected, again)
     kept = [(s, language) for s in segments
-            if not any(a <= _middle(s) < b for a, b in replaced)]
+            if not any(_mostly_in(s, region) for region in replaced)]
     switched = [(s, lang) for lang, found in replaced.values() for s in found]
     yield from sorted(kept + switched, key=lambda item: float(item[0].start))
 

@@ -27,6 +27,10 @@ def test_a_region_with_no_text_or_only_doubtful_text_is_checked_and_a_confident_
     assert found == [(167.6, 170.8), (173.0, 178.0)]
     # English of every measured log-probability (-0.1 to -0.35) is never checked
     assert doubtful_regions([(0.0, 3.0)], [seg(0.1, 2.9, -0.35)], -0.5, 2.0) == []
+    # JFK: one segment over all four of its speech regions (its middle in a pause) is text
+    # in each of them
+    jfk = [(0.22, 2.34), (3.228, 4.452), (5.34, 7.716), (8.124, 11.0)]
+    assert doubtful_regions(jfk, [seg(0.0, 10.36, -0.2374)], -0.5, 2.0) == []
     assert mean_logprob([]) == float("-inf")
 
 
