@@ -120,8 +120,9 @@ def _unsubtitled(quality: dict[str, Any], data: dict, is_source: bool, lang: str
 
     if not is_source:
         return []
-    fix = ("listen there: speech in another language needs --set asr.multilingual=true (or "
-           f"-s with that language); speech in '{lang}' a larger model: "
+    fix = ("listen there (asr's hallucinations.json lists any text its filter removed); "
+           "speech in another language needs --set asr.multilingual=true or -s with that "
+           f"language; speech in '{lang}' a larger model: "
            f"{better_model_fix(lang, data.get('model'))}")
     reason = qc.unsubtitled_reason(quality["unsubtitled_speech"], fix)
     return [reason] if reason else []
