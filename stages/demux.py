@@ -114,11 +114,7 @@ def process(request: StageRequest, state) -> StageOutcome:
                                      params.channel), str(tmp)]
         returncode, errors, decode_errors = run_ffmpeg(cmd)
         if returncode != 0:
-            from shared.errors import PipelineError
-
-            raise PipelineError(f"ffmpeg could not read the audio of {source} (exit "
-                                f"{returncode}): " + " | ".join(errors[-5:]),
-                                fix=media.repair_fix(source, readable=False))
+            raise _unreadable(source, returncode, errors)
     duration = _wav_duration(wav)
     located = locate_decode_errors(source, stream.index) if decode_errors else []
     damage = damaged(source, decode_errors, located, duration,
@@ -152,6 +148,16 @@ def process(request: StageRequest, state) -> StageOutcome:
                                  request.output("media_info.json")],
                         info={"duration": round(duration, 3), "stream": stream.index},
                         degraded=damage)
+
+
+def _unreadable(source: Path, returncode: int, errors: list[str]):
+    """ffmpeg failed on a file ffprobe read: the error, with getting the file again as the fix
+    (no re-encode: ffmpeg just failed to read it)."""
+    from shared.errors import PipelineError
+    from shared.media import repair_fix
+
+    return PipelineError(f"ffmpeg could not read the audio of {source} (exit {returncode}): "
+                         + " | ".join(errors[-5:]), fix=repair_fix(source, readable=False))
 
 
 SHORT_BY_S = 1.0  # audio this much shorter than the file says: the file ends early
