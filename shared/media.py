@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -58,6 +59,21 @@ def _fps(rate: str | None) -> float | None:
         return None
 
 
+def repair_fix(path: Path, readable: bool = True) -> str:
+    """What to do about a damaged or unreadable media file: get a whole copy again, or (when
+    ffmpeg reads its streams, ``readable``) the command that re-encodes what it can decode
+    into a clean copy next to it (the user's file is left as it is)."""
+    again = ("check the file plays in a media player to its end (an interrupted download or "
+             "copy is the usual cause) and copy, download or export it again")
+    if not readable:
+        return again
+    fixed = path.with_name(f"{path.stem}.fixed.mkv")  # Matroska holds any video with AAC
+    command = ["ffmpeg", "-i", str(path), "-map", "0:v?", "-map", "0:a", "-c:v", "copy",
+               "-c:a", "aac", str(fixed)]
+    return (f"{again}; or re-encode what ffmpeg can decode of it: {shlex.join(command)}, "
+            "then prepare a job with that file")
+
+
 def probe(path: Path) -> MediaInfo:
     """Streams, duration and start times; raise InputError if ffprobe cannot read it."""
     ffprobe = system_tools.require("ffprobe")
@@ -67,7 +83,7 @@ def probe(path: Path) -> MediaInfo:
     if proc.returncode != 0:
         detail = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
         raise InputError(f"{path} is not a media file ffprobe can read ({detail})",
-                         fix="check the file plays in a media player; re-download or re-export it")
+                         fix=repair_fix(path, readable=False))
     data = json.loads(proc.stdout or "{}")
     fmt = data.get("format", {})
     info = MediaInfo(path=path, format_name=fmt.get("format_name"),

@@ -114,14 +114,11 @@ def process(request: StageRequest, state) -> StageOutcome:
                                      params.channel), str(tmp)]
         returncode, errors, decode_errors = run_ffmpeg(cmd)
         if returncode != 0:
-            raise RuntimeError(f"ffmpeg failed on {source} (exit {returncode}): "
-                               + " | ".join(errors[-5:]))
+            raise _unreadable(source, returncode, errors)
     duration = _wav_duration(wav)
     located = locate_decode_errors(source, stream.index) if decode_errors else []
-    if decode_errors:
-        where = ", ".join(_clock(t) for t, _ in located[:5]) or "unknown"
-        logger.warning("ffmpeg could not decode %d frame(s) of %s (%s) at %s: it skipped them "
-                       "and went on", len(decode_errors), source.name, decode_errors[0], where)
+    damage = damaged(source, decode_errors, located, duration,
+                     _expected_length(info, stream, start, params.end_time))
     audio_offset = max(0.0, stream.start_time - info.start_time)
     media_info = {
         "source": str(source),
@@ -149,9 +146,52 @@ def process(request: StageRequest, state) -> StageOutcome:
                 audio_offset)
     return StageOutcome(outputs=[*(target for target, _, _ in outputs),
                                  request.output("media_info.json")],
-                        info={"duration": round(duration, 3), "stream": stream.index})
+                        info={"duration": round(duration, 3), "stream": stream.index},
+                        degraded=damage)
 
 
+def _unreadable(source: Path, returncode: int, errors: list[str]):
+    """ffmpeg failed on a file ffprobe read: the error, with getting the file again as the fix
+    (no re-encode: ffmpeg just failed to read it)."""
+    from shared.errors import PipelineError
+    from shared.media import repair_fix
+
+    return PipelineError(f"ffmpeg could not read the audio of {source} (exit {returncode}): "
+                         + " | ".join(errors[-5:]), fix=repair_fix(source, readable=False))
+
+
+SHORT_BY_S = 1.0  # audio this much shorter than the file says: the file ends early
+
+
+def _expected_length(info, stream, start: float, end_time: float | None) -> float | None:
+    """How long the audio should be by the file's own header (the stream's length, else the
+    container's, plus the stream's offset), cut to the clip; None when it does not say."""
+    declared = stream.duration + max(0.0, stream.start_time - info.start_time) \
+        if stream.duration else info.duration
+    if declared is None:
+        return None
+    return (min(declared, end_time) if end_time is not None else declared) - start
+
+
+def damaged(source: Path, decode_errors: list[str], located: list[tuple[float, str]],
+            duration: float, expected: float | None) -> list[str]:
+    """A damaged file ffmpeg went on over. Frames it could not decode become silence: a
+    warning with their times (a glitch of a few frames is common in rips and loses a syllable
+    at most). Audio that stops before the length the file declares (a truncated file: the
+    speech after it is missing) is a degraded reason. Each names the fix."""
+    from shared.media import repair_fix
+
+    if decode_errors:
+        where = ", ".join(_clock(t) for t, _ in located[:5]) or "unknown"
+        logger.warning("ffmpeg could not decode %d frame(s) of %s (%s) at %s: it skipped them "
+                       "and went on; if speech is missing there, %s", len(decode_errors),
+                       source.name, decode_errors[0], where, repair_fix(source))
+    if expected is None or duration >= expected - SHORT_BY_S:
+        return []
+    reason = (f"the audio of {source.name} stops at {_clock(duration)} but the file says it "
+              f"lasts {_clock(expected)}: the file is cut short, the rest has no subtitles")
+    logger.warning("%s", reason)
+    return [f"{reason}; fix: {repair_fix(source)}"]
 def _output_options(stream_index: int, start: float, end_time: float | None, channels: int,
                     rate: int, channel: str = "mix") -> list[str]:
     """ffmpeg options of one WAV output (each output of the command carries its own)."""

@@ -76,6 +76,16 @@ class AsrParams(StageParams):
         "another language than the main one. 0: any one confident window is enough (measured: "
         "16 s of Spanish closing a 6.7-minute English film was one window of four, 17% of "
         "their speech; with 0.2 it was ignored and transcribed as an English translation)")
+    language_check: bool = Field(
+        True, description="-s auto: after each chunk is decoded, a speech region of 2 s or more "
+        "that got no text or only doubtful text (language_check_logprob) has its own language "
+        "detected; when that is confidently another (language_switch_probability) the region "
+        "is decoded again in it, kept if confident, else the job ends degraded naming the "
+        "region; segments.json's language_detection.rechecks lists each check")
+    language_check_logprob: float = Field(
+        -0.5, le=0, description="-s auto: text whose segments' mean avg log-probability is under "
+        "this is doubtful (measured with base: English lines -0.1 to -0.35; espeak French "
+        "decoded as English -0.92, as Thai, which base hears in it, -0.56)")
     max_chunk_s: float = Field(30.0, gt=0, description="speech regions (the vad stage's, else "
                                "faster-whisper's own VAD) are merged into chunks of at most "
                                "this many seconds of speech; each chunk is decoded in one call "

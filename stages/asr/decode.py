@@ -16,7 +16,7 @@ from pathlib import Path
 from shared import atomic
 from shared.errors import ModelMissingError
 from shared.stage import StageOutcome, StageRequest, report_progress
-from stages.asr import AsrParams, checkpoint, languages
+from stages.asr import AsrParams, checkpoint, languages, recheck
 from stages.asr.audio import block_speech, open_audio, whole
 from stages.asr.coverage import transcript_shortfall
 
@@ -445,7 +445,8 @@ def process(request: StageRequest, models) -> StageOutcome:
     return StageOutcome(
         outputs=[request.output(name) for name in ("segments.json", "segments.jsonl",
                                                    "hallucinations.json")],
-        info=info, degraded=[shortfall] if shortfall else [])
+        info=info, degraded=([shortfall] if shortfall else []) + recheck.degraded_reasons(
+            result, recheck.recheck_fix(result["language"], params.model)))
 
 
 def _stream(stream, record: dict, result: dict, duration: float) -> None:
@@ -498,9 +499,10 @@ def _decode_chunks(request: StageRequest, model, audio, params: AsrParams,
         if not first:
             saved.save(stream, result)  # the plan and the language decisions
         for n in range(first, len(chunks)):
-            for segment in decode_chunk(model, audio, params, chunks[n], result):
-                _stream(stream, _record(len(result["segments"]), segment, chunks[n][1]),
-                        result, duration)
+            for segment, language in recheck.checked_chunk(model, audio, params, chunks[n],
+                                                             result):
+                _stream(stream, _record(len(result["segments"]), segment, language), result,
+                        duration)
             saved.done = n + 1
             saved.speech_done_s += sum(e - s for group in chunks[n][0] for s, e in group)
             saved.save(stream, result)

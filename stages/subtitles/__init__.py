@@ -19,7 +19,9 @@ qc.json list every language it holds with its share, and each cue keeps its segm
 language (cues of different languages are never merged). Times are on the media's timeline.
 Optional input ``speech``: where the speech is (the vad stage's regions, else asr's
 ``speech_regions``); word times are clipped to it and a cue's linger ends with it
-(speech.py), so cue ends follow the speech.
+(speech.py), so cue ends follow the speech, and speech no cue shows for longer than
+``unsubtitled_speech_s`` is a QC flag (qc.json's ``unsubtitled_speech``) and, on the source
+track, a degraded reason. No cue ends after the audio does (media_info.json's duration).
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ class SubtitleParams(StageParams):
         "never past the end of the speech region the VAD found there")
     merge_below_s: float | None = Field(
         None, ge=0, description="neighbouring cues shorter than this are merged if they fit")
+    unsubtitled_speech_s: float = Field(
+        3.0, ge=0, description="a stretch of speech (the speech regions) longer than this many "
+        "seconds with no cue on screen is listed in qc.json, and on the source track makes the "
+        "job degraded (speech the transcript left out); 0: not checked")
     formats: list[Literal["srt", "vtt", "ass"]] = Field(
         default_factory=lambda: ["srt", "vtt", "ass"])
     bilingual: bool = Field(
@@ -85,7 +91,7 @@ def resolve(params: SubtitleParams, ctx) -> SubtitleParams:
 
 SPEC = StageSpec(
     name="subtitles",
-    version=3,
+    version=4,
     params=SubtitleParams,
     inputs={"segments": ("translation_llm:segments.json", "translation:segments.json",
                          "songs:segments.json", "alignment:aligned.json", "asr:segments.json"),

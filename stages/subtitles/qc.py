@@ -1,16 +1,20 @@
 """The quality report: every rule, how many cues broke it before the stage's work (the input
 segments as they came) and after it, the worst offenders with timestamps, and why what is
 left could not be fixed automatically; the cues a rule kept on screen past their speech;
-and the cues of a target track that show their source text (lines the translation left
-untranslated, allowed by translation.allow_untranslated)."""
+the cues of a target track that show their source text (lines the translation left
+untranslated, allowed by translation.allow_untranslated); and the speech no cue is on screen
+for (stretches of the speech regions longer than ``unsubtitled_speech_s``: the job ends
+degraded, see ``unsubtitled_reason``)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from shared.clock import short_clock
 from shared.subtitle_text import graphemes
 from stages.subtitles.cues import Cue, InputReport, clock
+from stages.subtitles.speech import Speech
 from stages.subtitles.style import StyleProfile
 from stages.subtitles.timing import Timing
 
@@ -106,6 +110,59 @@ def held_past_speech(cues: list[Cue]) -> dict[str, Any]:
     return {"count": len(rows), "by_reason": by_reason, "cues": rows}
 
 
+def uncovered(regions: tuple[tuple[int, int], ...], shown: list[tuple[int, int]]
+              ) -> list[tuple[int, int]]:
+    """The parts of ``regions`` (sorted, disjoint, ms) that no span of ``shown`` covers."""
+    shown = sorted(shown)
+    out: list[tuple[int, int]] = []
+    first = 0
+    for start, end in regions:
+        while first < len(shown) and shown[first][1] <= start:
+            first += 1
+        at = start
+        for cue_start, cue_end in shown[first:]:
+            if cue_start >= end:
+                break
+            if cue_start > at:
+                out.append((at, cue_start))
+            at = max(at, cue_end)
+        if at < end:
+            out.append((at, end))
+    return out
+
+
+def unsubtitled_speech(cues: list[Cue], speech: Speech | None, min_s: float
+                       ) -> dict[str, Any]:
+    """The stretches of speech (the VAD's regions) with no cue on screen, each longer than
+    ``min_s`` seconds: speech the transcript left out (another language decoded as the job's,
+    words the model could not hear). Not checked without speech regions or with min_s 0."""
+    if speech is None or min_s <= 0:
+        return {"checked": False, "min_s": min_s, "count": 0, "total_s": 0.0, "spans": []}
+    gaps = [(s, e) for s, e in uncovered(speech.regions, [(c.start, c.end) for c in cues])
+            if e - s > min_s * 1000]
+    return {"checked": True, "min_s": min_s, "count": len(gaps),
+            "total_s": round(sum(e - s for s, e in gaps) / 1000, 3),
+            "spans": [{"start": clock(s), "end": clock(e), "start_s": s / 1000,
+                       "length_s": round((e - s) / 1000, 3)} for s, e in gaps]}
+
+
+def unsubtitled_reason(found: dict[str, Any], fix: str) -> str | None:
+    """The degraded sentence for unsubtitled_speech's spans ("5.1 s of speech at 2:47 has no
+    subtitle"), the longest three named; None when there are none."""
+    spans = found["spans"]
+    if not spans:
+        return None
+    named = ", ".join(f"{row['length_s']:.1f} s at {short_clock(row['start_s'])}"
+                      for row in sorted(spans, key=lambda r: -r["length_s"])[:3])
+    if len(spans) == 1:
+        what = f"{spans[0]['length_s']:.1f} s of speech at {short_clock(spans[0]['start_s'])} " \
+               "has no subtitle"
+    else:
+        what = (f"{len(spans)} stretches of speech, {found['total_s']:.1f} s in all, have no "
+                f"subtitle ({named}{', ...' if len(spans) > 3 else ''})")
+    return f"{what}; fix: {fix}"
+
+
 def log_summary(qc: dict[str, Any]) -> None:
     """A readable summary of the report in the stage log."""
     logger.info("QC %s: %d cues from %d segments at %.3f fps", qc["language"], qc["cues"],
@@ -139,3 +196,6 @@ def log_summary(qc: dict[str, Any]) -> None:
                        "'%s' at %s)", inputs["fixed_word_times"], first["word"], first["at"])
     for note in inputs["notes"]:
         logger.info("note: %s", note)
+    for row in qc.get("unsubtitled_speech", {}).get("spans", []):
+        logger.warning("%.1f s of speech at %s-%s has no subtitle", row["length_s"],
+                       row["start"], row["end"])

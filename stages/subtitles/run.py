@@ -94,18 +94,46 @@ def _transcript(request: StageRequest, data: dict, lang: str, offset: float, bas
 
 def make_cues(segments: list[dict], profile: StyleProfile, fps: float, offset: float = 0.0,
               language: str = "und", notes: list[str] | None = None,
-              speech: Speech | None = None) -> tuple[list[Cue], dict[str, Any]]:
+              speech: Speech | None = None, end: float | None = None,
+              unsubtitled_s: float = 0.0) -> tuple[list[Cue], dict[str, Any]]:
     """Segments -> timed, checked cues and the QC report (the stage minus its files).
     ``speech``: where the speech is on the media's timeline (word times are clipped to it);
-    ``offset``: where the audio starts on it (no cue starts before)."""
+    ``offset``: where the audio starts on it (no cue starts before), ``end`` where it ends
+    (no cue ends after); ``unsubtitled_s``: speech longer than this with no cue is listed in
+    the report (0: not checked)."""
     report = InputReport(notes=list(notes or []))
     before = segmentation.naive(segments, profile, offset)
     cues = segmentation.build(segments, profile, offset, report, speech)
     rules = timing.Timing.of(profile, fps)
-    timing.fix(cues, rules, round(offset * 1000))
+    timing.fix(cues, rules, round(offset * 1000), round(end * 1000) if end else None)
     quality = qc.report(before, cues, profile, rules, language, report)
     quality["speech_regions"] = len(speech.regions) if speech is not None else None
+    quality["unsubtitled_speech"] = qc.unsubtitled_speech(cues, speech, unsubtitled_s)
+    quality["ok"] = quality["ok"] and not quality["unsubtitled_speech"]["count"]
     return cues, quality
+
+
+def _unsubtitled(quality: dict[str, Any], data: dict, is_source: bool, lang: str) -> list[str]:
+    """The degraded reason of a source track with speech no cue shows (a target track, made
+    from the same segments, lists the same spans in its qc.json only)."""
+    from stages.asr.coverage import better_model_fix
+
+    if not is_source:
+        return []
+    fix = ("listen there (asr's hallucinations.json lists any text its filter removed); "
+           "speech in another language needs --set asr.multilingual=true or -s with that "
+           f"language; speech in '{lang}' a larger model: "
+           f"{better_model_fix(lang, data.get('model'))}")
+    reason = qc.unsubtitled_reason(quality["unsubtitled_speech"], fix)
+    return [reason] if reason else []
+
+
+def media_end(media_info: dict) -> float | None:
+    """Where the audio ends on the media's timeline (the clip's end with a clip), seconds."""
+    duration = media_info.get("duration")
+    if not isinstance(duration, (int, float)) or duration <= 0:
+        return None
+    return float(media_info.get("timeline_offset") or 0.0) + float(duration)
 
 
 def process(request: StageRequest, state: Any) -> StageOutcome:
@@ -128,7 +156,7 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
         notes.append("no speech regions (no vad stage, and asr recorded none): cue ends "
                      "follow the word times and linger_s alone")
     cues, quality = make_cues(data.get("segments", []), profile, fps, offset, lang, notes,
-                              regions)
+                              regions, media_end(media_info), params.unsubtitled_speech_s)
     for cue in cues:
         cue.language = cue.language if is_source and cue.language else lang
     quality["languages"] = cue_languages(cues, languages)
@@ -181,4 +209,7 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
         info["languages"] = {row["language"]: row["share"] for row in languages}
     if quality["untranslated"]["count"]:
         info["untranslated"] = quality["untranslated"]["count"]
-    return StageOutcome(outputs=outputs, info=info)
+    if quality["unsubtitled_speech"]["count"]:
+        info["unsubtitled_speech_s"] = quality["unsubtitled_speech"]["total_s"]
+    return StageOutcome(outputs=outputs, info=info,
+                        degraded=_unsubtitled(quality, data, is_source, lang))

@@ -2,7 +2,8 @@
 minimum gap, end with their speech (a cue lingers up to ``linger_s`` after its last word, but
 never past the end of the speech region the VAD found there), stay on longer only where the
 minimum duration, the reading speed or a gap that would flicker needs it (the cue records
-which: ``Cue.held``), stay at most ``max_duration``, and never start before the audio does.
+which: ``Cue.held``), stay at most ``max_duration``, never start before the audio does and
+never end after it (the media's end, or the clip's).
 Times end on whole centiseconds, so SRT, WebVTT and ASS (centisecond times) agree."""
 
 from __future__ import annotations
@@ -63,12 +64,15 @@ def spoken_end(cue: Cue, rules: Timing) -> int:
     return max(cue.end, hold)
 
 
-def fix(cues: list[Cue], rules: Timing, audio_start: int = 0) -> list[Cue]:
+def fix(cues: list[Cue], rules: Timing, audio_start: int = 0,
+        audio_end: int | None = None) -> list[Cue]:
     """Adjust the times of ``cues`` (in order) in place and return them; no cue starts before
-    ``audio_start`` (ms on the media's timeline)."""
+    ``audio_start`` or ends after ``audio_end`` (ms on the media's timeline; None: no end)."""
     floor0 = _up(max(audio_start, 0))
+    ceiling = _down(audio_end) if audio_end is not None else math.inf
     for cue in cues:
         cue.start, cue.end = max(floor0, _snap(cue.start)), _snap(cue.end)
+        cue.start = int(max(floor0, min(cue.start, ceiling - STEP)))
         cue.speech_end = _snap(cue.speech_end)
         if cue.speech_limit is not None:
             cue.speech_limit = _snap(cue.speech_limit)
@@ -77,7 +81,7 @@ def fix(cues: list[Cue], rules: Timing, audio_start: int = 0) -> list[Cue]:
         if prev is not None and cue.start < prev.end + rules.gap:
             cue.start = prev.end + rules.gap  # only when the previous cue could not give way
         following = cues[i + 1].start if i + 1 < len(cues) else None
-        limit = following - rules.gap if following is not None else math.inf
+        limit = min(following - rules.gap if following is not None else math.inf, ceiling)
         spoken = max(min(spoken_end(cue, rules), limit), cue.start + STEP)
         end, cue.held, earlier = spoken, None, False
         for rule, need in (("min_duration", rules.min_duration),

@@ -185,3 +185,46 @@ def test_auto_on_one_language_keeps_one_decode_and_only_the_window_detections(
                         .read_text())
     assert tracks["languages"] == [{"language": "en", "iso639_2": "eng", "name": "English",
                                     "share": 1.0}]
+
+
+FRENCH = "Bonsoir mes amis. Le train pour Paris part à neuf heures ce soir."
+
+
+def test_foreign_speech_the_detection_windows_missed_is_checked_per_chunk_and_reported(
+        test_cache, jobs_root, tmp_path):
+    """A short film in English (two voices, a music bed under every second line and the
+    pause after it) closing with espeak French, -s auto with one detection window (so the
+    French is never in one, as when it shares a window with English in a long film): the
+    chunk's check finds the region with no confident text, detects its language, decodes it
+    again, and since neither decode is confident the job ends degraded naming its time."""
+    from shared.clock import short_clock
+    from tests.film_audio import make_film
+    from tests.helpers import concat_audio, degraded_stages, espeak, make_silence
+
+    film, truth = make_film(tmp_path / "film", lines=5, pauses=(2.0, 5.0), music_every=2,
+                            seed=4242)
+    french = espeak(FRENCH, tmp_path / "fr.wav", voice="fr")
+    media = concat_audio([film, french, make_silence(tmp_path / "end.wav", 0.5)],
+                         tmp_path / "Night Train.wav")
+    job_id = prepare("--media", str(media), "-s", "auto", "--set",
+                     "asr.language_detection_windows=1", out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root, check=False)
+    job_dir = jobs_root / job_id
+    detail = f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 3, detail
+    data = asr_output(job_dir)
+    french_start = duration(film)
+    checks = data["language_detection"]["rechecks"]
+    assert all(row["start"] > truth[-1].end for row in checks), checks  # no English line
+    (check,) = [row for row in checks if row["outcome"] != "same"]
+    assert check["decoded_as"] == "en" and check["detected"] != "en", check
+    assert abs(check["start"] - french_start) < 1.0, (check, french_start)
+    reasons = degraded_stages(job_dir)
+    assert f"at {short_clock(check['start'])}" in reasons["asr"][0], reasons
+    assert "may not be 'en'" in reasons["asr"][0] and "fix: listen there" in reasons["asr"][0]
+    assert set(reasons) <= {"asr", "subtitles:source"}, reasons
+    quality = json.loads((stage_dir(job_dir, "subtitles:source") / "qc.json").read_text())
+    # only the French may lack a cue: no flag over the music bed or the pauses
+    assert all(row["start_s"] > truth[-1].end for row in quality["unsubtitled_speech"]["spans"])
+    english = [s for s in data["segments"] if s["end"] < truth[-1].end + 0.5]
+    assert wer(" ".join(t.text for t in truth), " ".join(s["text"] for s in english)) < 0.2

@@ -242,6 +242,58 @@ def test_malformed_or_missing_glossary(test_cache, jobs_root, media_file, tmp_pa
     assert_fails(proc, 2, "nope.tsv does not exist", "--glossary")
 
 
+def test_truncated_media_ends_degraded_and_its_printed_fix_command_works(
+        test_cache, jobs_root, speech, tmp_path):
+    """A film cut short (an interrupted copy: the header still says 11 s, the data stops at
+    about 5 s): ffprobe reads it and ffmpeg decodes what is there with exit 0, so only the
+    length tells. The job ends degraded (exit 3) naming both lengths and a fix whose ffmpeg
+    command runs and gives a readable copy."""
+    import shlex
+
+    from tests.helpers import degraded_stages
+
+    whole = tmp_path / "whole.mp4"
+    ffmpeg("-i", str(speech / "jfk.flac"), "-c:a", "aac", "-b:a", "64k", "-movflags",
+           "+faststart", str(whole))  # the index first, as streaming files have it
+    cut = tmp_path / "Cut Short.mp4"
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+    before = sha256(cut)
+    job_id = prepare("--media", str(cut), "-s", "en", out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root, check=False)
+    detail = f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 3, detail
+    (reason,) = degraded_stages(jobs_root / job_id)["demux"]
+    assert "Cut Short.mp4 stops at 00:00:0" in reason and "lasts 00:00:11" in reason, reason
+    assert "cut short" in reason and "copy, download or export it again" in reason
+    command = shlex.split(reason.split("re-encode what ffmpeg can decode of it: ")[1]
+                          .split(", then")[0])
+    assert command[:2] == ["ffmpeg", "-i"] and command[2] == str(cut)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", *command[1:]], check=True)
+    fixed = tmp_path / "Cut Short.fixed.mkv"
+    assert fixed.is_file() and sha256(cut) == before
+    from shared.media import probe
+
+    assert 3 < probe(fixed).duration < 8  # the part there was, now whole
+
+
+def test_garbage_ffprobe_takes_for_audio_fails_in_demux_with_the_fix(test_cache, jobs_root,
+                                                                    tmp_path):
+    """Random bytes named .flac: ffprobe guesses an audio stream from the name (so prepare
+    accepts it), ffmpeg cannot decode it: demux fails (exit 1) naming the fix, and no
+    re-encode command (ffmpeg just failed to read it); the file is left as it was."""
+    import random
+
+    garbage = tmp_path / "Garbage.flac"
+    garbage.write_bytes(random.Random(0).randbytes(50_000))
+    before = sha256(garbage)
+    job_id = prepare("--media", str(garbage), "-s", "en", out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root, check=False)
+    assert_fails(proc, 1, "ffmpeg could not read the audio of", "Garbage.flac",
+                 "copy, download or export it again")
+    assert "re-encode" not in proc.stderr.split("fix: ")[1].splitlines()[0]
+    assert stages_ran(proc) == [] and sha256(garbage) == before
+
+
 # -- media that is unusual but valid: it must just work -----------------------------------
 def test_silent_file_gives_an_empty_srt(test_cache, jobs_root, tmp_path):
     silence = make_silence(tmp_path / "silence.wav", 5)

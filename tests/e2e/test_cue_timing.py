@@ -51,6 +51,10 @@ def test_cue_ends_follow_the_speech_on_a_film_with_pauses(test_cache, jobs_root,
     assert len(found) >= len(truth) // 2
     quality = json.loads((stage_dir(job_dir, "subtitles:source") / "qc.json").read_text("utf-8"))
     assert quality["speech_regions"] == len(found)
+    # every stretch of speech has a cue on screen: no false "speech with no subtitle" over
+    # the music bed or the pauses (the run above ended ok)
+    unsubtitled = quality["unsubtitled_speech"]
+    assert unsubtitled["checked"] and unsubtitled["count"] == 0, unsubtitled
     held = quality["held_past_speech"]  # a rule kept these on past their speech: each named
     assert held["count"] == len(held["cues"]) == sum(held["by_reason"].values())
     assert all(row["reason"] in ("min_duration", "max_cps", "close_gap")

@@ -90,3 +90,32 @@ def test_a_rerun_that_skips_everything_still_reports_degraded(batch):
     assert " degraded " in table_row(status.stdout, batch["hi"]), status.stdout
     assert " ok " in table_row(status.stdout, batch["en"]), status.stdout
     assert "does not transcribe 'hi' well enough" in table_text(status.stdout)
+
+
+def test_speech_left_without_a_subtitle_ends_the_job_degraded_with_its_time(
+        test_cache, speech, jobs_root, tmp_path):
+    """Real speech the transcript loses: an actor saying "Thank you for watching." after JFK
+    is removed by the hallucination filter as Whisper's boilerplate, so that speech has no
+    cue. With the threshold at 1 s (default 3 s) qc.json lists it and the job ends degraded
+    (exit 3) naming its time; JFK's own speech, covered by cues, is not flagged."""
+    from tests.helpers import concat_audio, degraded_stages, make_silence, stage_dir
+
+    gap = make_silence(tmp_path / "gap.wav", 2.0)
+    thanks = espeak("Thank you for watching.", tmp_path / "thanks.wav")
+    media = concat_audio([speech / "jfk.flac", gap, thanks, gap], tmp_path / "ending.wav")
+    job_id = prepare("--media", str(media), "-s", "en", "--set",
+                     "subtitles.unsubtitled_speech_s=1", out=jobs_root)
+    proc = run_pipeline(job_id, out=jobs_root, check=False)
+    job_dir = jobs_root / job_id
+    detail = f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 3, detail
+    removed = json.loads((stage_dir(job_dir, "asr") / "hallucinations.json").read_text())
+    assert any("boilerplate" in row["reason"] for row in removed["removed"]), removed
+    spans = json.loads((stage_dir(job_dir, "subtitles:source") / "qc.json").read_text())[
+        "unsubtitled_speech"]["spans"]
+    (span,) = spans  # only the removed line: JFK's speech all has cues
+    assert 12.5 < span["start_s"] < 13.6 and span["length_s"] > 1.0, spans
+    (reason,) = degraded_stages(job_dir)["subtitles:source"]
+    assert reason.startswith(f"{span['length_s']:.1f} s of speech at 0:1"), reason
+    assert "has no subtitle; fix: listen there" in reason, reason
+    assert " degraded " in table_row(proc.stdout, job_id), detail

@@ -94,3 +94,66 @@ def test_regions_load_from_the_vad_stage_or_asr_and_none_from_an_older_asr(tmp_p
     assert load(vad, 0.5).regions == ((1500, 2500),)
     assert load(asr).regions == ((1100, 1900),)
     assert load(old) is None and load(None) is None
+
+
+def test_no_cue_ends_after_the_audio_does():
+    # the last words end at 10.6 s of an 11 s file; at 5 characters a second the reading
+    # speed would hold the cue to about 15 s (measured on jfk before the clamp: 15.09 s)
+    profile = profile_for("en", load_sections(), {"max_cps": 5.0})
+    segs = [segment(("And", 8.0, 8.2), ("so,", 8.2, 8.5), ("my", 8.6, 8.8), ("fellow", 8.8, 9.1),
+                    ("Americans,", 9.1, 9.8), ("ask", 9.9, 10.1), ("not.", 10.1, 10.6))]
+    unclamped, _ = make_cues(segs, profile, 25.0)
+    assert unclamped[-1].end > 11000  # what the reading speed alone asks for
+    cues, _ = make_cues(segs, profile, 25.0, end=11.0)
+    assert cues[-1].end == 11000 and cues[-1].start == 8000
+    # with a clip the audio ends at offset + its length on the media's timeline
+    cues, _ = make_cues(segs, profile, 25.0, offset=60.0, end=71.0)
+    assert cues[-1].end == 71000
+    # a word timed past the end (a rounding of Whisper's) still gives a cue inside the audio
+    cues, _ = make_cues([segment(("Bye.", 10.95, 11.4))], profile, 25.0, end=11.0)
+    assert cues[0].end <= 11000 and cues[0].start < cues[0].end
+
+
+def test_speech_with_no_cue_over_it_is_flagged_with_its_time_and_length():
+    from stages.subtitles import qc
+
+    segs = [segment(("Good", 1.0, 1.3), ("evening.", 1.3, 2.0)),
+            segment(("See", 20.0, 20.3), ("you.", 20.3, 20.8))]
+    # speech at 1-2 s and 20-21 s has cues; 8.0-13.1 s (another language Whisper gave no text
+    # for) has none, nor 30.0-31.5 s (too short to flag), nor the 2.0-6.0 s tail of a region
+    speech = Speech.of([[0.9, 6.0], [8.0, 13.1], [19.9, 20.9], [30.0, 31.5]])
+    cues, quality = make_cues(segs, PROFILE, 25.0, speech=speech, unsubtitled_s=3.0)
+    found = quality["unsubtitled_speech"]
+    assert found["checked"] and found["count"] == 2 and not quality["ok"]
+    assert [round(row["start_s"], 1) for row in found["spans"]] == [2.5, 8.0]
+    assert found["spans"][1] == {"start": "00:00:08.000", "end": "00:00:13.100",
+                                 "start_s": 8.0, "length_s": 5.1}
+    assert found["spans"][0]["length_s"] == round((6000 - cues[0].end) / 1000, 3)
+    reason = qc.unsubtitled_reason(found, "listen there")
+    assert reason.startswith("2 stretches of speech, 8.6 s in all, have no subtitle "
+                             "(5.1 s at 0:08, 3.5 s at 0:02)"), reason
+    one = qc.unsubtitled_speech(cues, Speech.of([[167.6, 172.7]]), 3.0)
+    assert qc.unsubtitled_reason(one, "x") == "5.1 s of speech at 2:47 has no subtitle; fix: x"
+    # every region covered, or no regions known, or the check off: nothing flagged
+    _, covered = make_cues(segs, PROFILE, 25.0, speech=Speech.of([[0.9, 2.3], [19.9, 20.9]]),
+                           unsubtitled_s=3.0)
+    assert covered["unsubtitled_speech"]["count"] == 0 and covered["ok"]
+    assert qc.unsubtitled_reason(covered["unsubtitled_speech"], "x") is None
+    _, unknown = make_cues(segs, PROFILE, 25.0, unsubtitled_s=3.0)
+    assert unknown["unsubtitled_speech"]["checked"] is False
+    _, off = make_cues(segs, PROFILE, 25.0, speech=speech, unsubtitled_s=0)
+    assert off["unsubtitled_speech"]["count"] == 0
+    from shared.clock import short_clock
+
+    assert short_clock(3 * 3600 + 62.5) == "3:01:02" and short_clock(59.9) == "0:59"
+
+
+def test_uncovered_parts_of_regions_between_and_around_cues():
+    from stages.subtitles.qc import uncovered
+
+    regions = ((0, 1000), (2000, 5000), (6000, 7000))
+    shown = [(2500, 3000), (500, 2100), (3500, 4000), (7000, 9000)]
+    assert uncovered(regions, shown) == [(0, 500), (2100, 2500), (3000, 3500), (4000, 5000),
+                                         (6000, 7000)]
+    assert uncovered(regions, []) == list(regions)
+    assert uncovered((), shown) == []

@@ -1,0 +1,132 @@
+"""The per-chunk language check of -s auto. The detection windows sample the film, so a short
+stretch of another language that shares a window with the main one (5 s of espeak French
+closing a 2:52 English film: the last window still said en 0.88) is decoded in the job's
+language, where Whisper writes nothing or gibberish ("PUSHWAMI MAMI", avg log-probability
+-0.92 against -0.1 to -0.35 for the English lines). After each chunk is decoded, every speech
+region of it (2 s or more) that got no text, or only doubtful text (under
+asr.language_check_logprob), has its own language detected: one encoder pass over that
+region alone, so a chunk whose text is all confident costs nothing more. When another
+language is confidently detected (asr.language_switch_probability) the region is decoded
+again in it: confident text there replaces the first; otherwise the first is kept and the
+region is a degraded reason naming its time and both languages (base hears espeak French
+as Thai, p=0.82, and writes Thai gibberish at -0.56). Each check is recorded in
+segments.json's ``language_detection.rechecks``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+logger = logging.getLogger("stages.asr")
+
+Region = tuple[float, float]
+
+
+def _overlap(segment, region: Region) -> float:
+    return min(float(segment.end), region[1]) - max(float(segment.start), region[0])
+
+
+def _mostly_in(segment, region: Region) -> bool:
+    """More than half of the segment lies in the region (a segment may span several)."""
+    return _overlap(segment, region) > (float(segment.end) - float(segment.start)) / 2
+
+
+def doubtful_regions(regions: list[Region], segments: list, min_logprob: float,
+                     min_s: float) -> list[Region]:
+    """The regions of at least ``min_s`` seconds that no segment overlaps, or whose
+    overlapping segments have a mean avg log-probability under ``min_logprob``."""
+    found = []
+    for start, end in regions:
+        if end - start < min_s:
+            continue
+        inside = [s for s in segments if _overlap(s, (start, end)) > 0]
+        if not inside or sum(float(s.avg_logprob) for s in inside) / len(inside) < min_logprob:
+            found.append((start, end))
+    return found
+
+
+def mean_logprob(segments: list) -> float:
+    """The segments' mean avg log-probability (-inf for none: no text at all)."""
+    if not segments:
+        return float("-inf")
+    return sum(float(s.avg_logprob) for s in segments) / len(segments)
+
+
+def verdict(language: str, detected: str, probability: float, again: float, params) -> str:
+    """What a doubtful region becomes: "same" (its detected language is the job's, or not
+    confidently another), "switched" (decoded again in the detected language with confident
+    text: ``again`` is that decode's mean log-probability) or "doubtful" (neither decode is
+    confident: the first is kept and the job is degraded)."""
+    if detected == language or probability < params.language_switch_probability:
+        return "same"
+    return "switched" if again >= params.language_check_logprob else "doubtful"
+
+
+def checked_chunk(model, audio, params, chunk, result: dict) -> Iterator[tuple]:
+    """chunk -> (faster-whisper segment, its language) in time order: the chunk decoded in
+    its language, its doubtful regions in their own when that gives confident text. Only for
+    -s auto (a language the user set is kept) with asr.language_check on."""
+    from stages.asr.decode import MIN_DETECT_S, JoinedSpeech, _detect, decode_chunk
+
+    groups, language = chunk
+    segments = list(decode_chunk(model, audio, params, chunk, result))
+    if params.language is not None or not params.language_check or language is None:
+        yield from ((s, language) for s in segments)
+        return
+    regions = [region for group in groups for region in group]
+    allowed = result.get("multilingual", {}).get("candidates", params.language_candidates)
+    replaced: dict[Region, tuple[str, list]] = {}
+    for start, end in doubtful_regions(regions, segments, params.language_check_logprob,
+                                       MIN_DETECT_S):
+        detected, probability, _ = _detect(
+            model, JoinedSpeech(audio, [[(start, end)]]).audio, allowed, result)
+        first = [s for s in segments if _overlap(s, (start, end)) > 0]
+        again = [] if verdict(language, detected, probability, 0.0, params) == "same" else \
+            list(decode_chunk(model, audio, params, ([[(start, end)]], detected), result))
+        outcome = verdict(language, detected, probability, mean_logprob(again), params)
+        _record(result, (start, end), language, detected, probability, first, again, outcome)
+        if outcome == "switched":
+            replaced[(start, end)] = (detected, again)
+    kept = [(s, language) for s in segments
+            if not any(_mostly_in(s, region) for region in replaced)]
+    switched = [(s, lang) for lang, found in replaced.values() for s in found]
+    yield from sorted(kept + switched, key=lambda item: float(item[0].start))
+
+
+def _record(result: dict, region: Region, language: str, detected: str, probability: float,
+            first: list, again: list, outcome: str) -> None:
+    """One check in segments.json (and the log when it matters)."""
+    def logprob(found: list) -> float | None:
+        return round(mean_logprob(found), 3) if found else None
+
+    row = {"start": region[0], "end": region[1], "decoded_as": language,
+           "logprob": logprob(first), "detected": detected, "probability": probability,
+           "outcome": outcome}
+    if again:
+        row["logprob_detected"] = logprob(again)
+    result["language_detection"].setdefault("rechecks", []).append(row)
+    if outcome != "same":
+        logger.warning("%.1f-%.1f s: decoded as '%s' it gave no confident text; detected '%s' "
+                       "(p=%.2f) there: %s", region[0], region[1], language, detected,
+                       probability, "decoded in it" if outcome == "switched" else
+                       "decoded in it, no more confident: the first text is kept")
+
+
+def degraded_reasons(result: dict, fix: str) -> list[str]:
+    """One sentence per region the check left doubtful (for StageOutcome.degraded)."""
+    from shared.clock import short_clock
+
+    return [f"{row['end'] - row['start']:.1f} s of speech at {short_clock(row['start'])} "
+            f"({row['start']:.1f}-{row['end']:.1f} s) may not be '{row['decoded_as']}': "
+            f"Whisper detected '{row['detected']}' there (p={row['probability']:.2f}) but "
+            f"decoded it with confidence in neither; fix: {fix}"
+            for row in result.get("language_detection", {}).get("rechecks", [])
+            if row["outcome"] == "doubtful"]
+
+
+def recheck_fix(language: str, model: str | None) -> str:
+    """The fix of a doubtful region: listen, and a model that hears more."""
+    from stages.asr.coverage import better_model_fix
+
+    return ("listen there; a larger model knows more languages and accents: "
+            f"{better_model_fix(language, model)}")
