@@ -27,6 +27,7 @@ class EnvironmentSpec(BaseModel):
     stages: list[str]
     import_check: list[str] = Field(default_factory=list)
     passthrough: list[str] = Field(default_factory=list)
+    variables: dict[str, str] = Field(default_factory=dict)  # set in every stage process
     size_gb: float = 1.0
     description: str = ""
 

@@ -93,6 +93,7 @@ class EnvironmentManager:
         spec = self.registry.get(env)
         child = {k: os.environ[k] for k in BASE_VARIABLES if k in os.environ}
         child.update({k: os.environ[k] for k in spec.passthrough if k in os.environ})
+        child.update(spec.variables)
         cache = self.hardware.cache
         venv_dir = self.venv_dir(env)
         bin_dir = venvs.python_in(venv_dir).parent

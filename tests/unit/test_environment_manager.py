@@ -78,12 +78,17 @@ def test_child_environment_is_minimal_and_points_every_cache_at_the_project(cach
         "HF_HUB_DISABLE_TELEMETRY": "1",
         "DO_NOT_TRACK": "1",
         "VIRTUAL_ENV": str(venv),
+        # the registry's fixed variables for whisperx (glibc malloc: asr's memory stays flat)
+        "MALLOC_ARENA_MAX": "2",
+        "MALLOC_MMAP_THRESHOLD_": "1048576",
+        "MALLOC_TRIM_THRESHOLD_": "1048576",
     }
     online = manager.build_env("whisperx", offline=False)
     assert "HF_HUB_OFFLINE" not in online and "TRANSFORMERS_OFFLINE" not in online
     llm = manager.build_env("llm")
     assert llm["ANTHROPIC_API_KEY"] == "fake-anthropic-key"  # listed under passthrough for llm only
     assert "HF_TOKEN" not in llm
+    assert "MALLOC_ARENA_MAX" not in llm  # fixed variables are the environment's own
 
 
 def test_missing_half_built_and_stale_venvs_name_the_bootstrap_command(cache, tmp_path):

@@ -1,0 +1,97 @@
+"""Benchmark: the asr stage's peak memory against the film's length (issue 13.6).
+
+Each film (bench/film_maker.py, cached under .cache/bench/long_film/ as bench/long_film.py's)
+is prepared as a transcribe job and run up to asr (./run-pipeline.sh --to asr) with the
+embedded base model in a throw-away model cache: demux, metadata and glossary run first, then
+asr in its own process as the runner starts it (the whisperx venv's variables from
+config/environments.toml included). Printed per film: asr's peak RSS (lock.json info
+peak_rss_mb, which shared/stage_main.py records), its process time and RTF, its chunks; over
+the films, the peak RSS ratio of the longest to the shortest against the goal (<= 1.3 for
+120 against 10 minutes), with the machine and its load (memory does not depend on the load,
+time does).
+
+Run:  .venvs/common/bin/python bench/asr_memory.py [--minutes 10 30] [--json figures.json]
+      [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    busy_note,
+    lock_stage,
+    log,
+    machine_info,
+    prepare_job,
+    print_machine,
+    print_table,
+    run_job,
+    setup_cache,
+    work_folder,
+    write_figures,
+)
+from bench.film_maker import film  # noqa: E402
+
+CACHE = ROOT / ".cache" / "bench" / "long_film"
+RSS_RATIO_MAX = 1.3
+
+
+def one_film(minutes: float, folder: Path) -> dict:
+    audio, manifest = film(CACHE, minutes)
+    log(f"{minutes:g} min film: {manifest['duration']:.0f} s")
+    out = folder / f"out{minutes:g}"
+    _, job_id = prepare_job(audio, out, folder / f"prepare{minutes:g}.log")
+    run_job(job_id, out, folder / f"run{minutes:g}.log", "--to", "asr")
+    asr = lock_stage(out / job_id, "asr")
+    duration = manifest["duration"]
+    return {"minutes": minutes, "audio_s": round(duration, 1),
+            "peak_rss_mb": asr["info"]["peak_rss_mb"], "chunks": asr["info"].get("chunks"),
+            "process_s": asr.get("duration_s"), "rtf": asr["info"].get("rtf")}
+
+
+def report(fig: dict) -> None:
+    print_machine(fig["machine"])
+    films = fig["films"]
+    print("\nasr stage (transcribe workflow, embedded base model, faster-whisper's own VAD)")
+    print_table(["film", "audio s", "chunks", "process s", "RTF", "peak RSS MB"],
+                [[f"{f['minutes']:g} min", f"{f['audio_s']:.0f}", str(f["chunks"]),
+                  str(f["process_s"]), str(f["rtf"]), f"{f['peak_rss_mb']:.0f}"]
+                 for f in films])
+    if len(films) > 1:
+        short, long = films[0], films[-1]
+        ratio = long["peak_rss_mb"] / short["peak_rss_mb"]
+        print(f"\npeak RSS {ratio:.2f}x for {long['audio_s'] / short['audio_s']:.2f}x the audio "
+              f"(goal <= {RSS_RATIO_MAX} at 120 against 10 minutes): "
+              f"{'met' if ratio <= RSS_RATIO_MAX else 'NOT met'}")
+    note = busy_note(fig["machine"])
+    if note:
+        print(f"\nnote: {note} (the times, not the memory)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[10, 30],
+                        help="film lengths (default 10 30)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    with work_folder("asr-memory-", args.keep) as folder:
+        setup_cache(folder)
+        films = [one_film(m, folder) for m in sorted(args.minutes)]
+    fig = {"machine": {**machine_info(), "loadavg_before": load_before,
+                       "loadavg_after": os.getloadavg()}, "films": films}
+    report(fig)
+    write_figures(fig, args.json)
+
+
+if __name__ == "__main__":
+    main()
