@@ -26,7 +26,7 @@ from shared.display import Display, PlainDisplay
 from shared.env_registry import EnvironmentRegistry, load_registry
 from shared.environment_manager import EnvironmentManager
 from shared.errors import InputError, PipelineError, PreflightError, StageFailedError
-from shared.executors import Executor, Launch, make_executor
+from shared.executors import Executor, Launch, Needs, combined, make_executor
 from shared.file_hashes import HashMemo
 from shared.hardware_cache import HardwareCache
 from shared.model_registry import ModelRegistry, load_models
@@ -62,6 +62,7 @@ class StagePlan:
     fingerprint: str | None
     action: str  # "run" | "skip"
     reasons: list[str]
+    needs: Needs
 
 
 @dataclass
@@ -261,7 +262,7 @@ class Runner:
                     action: str, reasons: list[str]) -> StagePlan:
         return StagePlan(planned.key, planned.spec.name, planned.env, planned.spec,
                          planned.params, planned.inputs, planned.models, parts, digest,
-                         action, reasons)
+                         action, reasons, planned.needs)
 
     # -- pruned intermediates ------------------------------------------------------------
     def _restore_pruned(self, jr: JobRun, plan: StagePlan, options: RunOptions
@@ -326,7 +327,8 @@ class Runner:
         launch = Launch(key, stage, env, [jr.job_dir for jr, _ in group], log_paths,
                         self.timeouts.get(stage, self.default_timeout),
                         {"SUBPIPE_PARENT_PID": str(os.getpid()),
-                         "SUBPIPE_LOG_LEVEL": self.log_level})
+                         "SUBPIPE_LOG_LEVEL": self.log_level},
+                        combined([plan.needs for _, plan in group]))
         for outcome in self.executor.run(launch, self.display.on_line):
             for index in outcome.indices:
                 jr, plan = group[index]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 from shared.environment_manager import EnvironmentManager, stage_argv
 from shared.errors import PipelineError
-from shared.executors import Launch, Outcome
+from shared.executors import Launch, Needs, Outcome
 
 
 class LocalExecutor:
@@ -17,8 +17,8 @@ class LocalExecutor:
         self.manager = manager
         self.node = socket.gethostname()
 
-    def check_ready(self, env: str) -> None:
-        self.manager.check_ready(env)
+    def check_ready(self, needs: Needs) -> None:
+        self.manager.check_ready(needs.env)  # the plan checked the models are cached here
 
     def run(self, launch: Launch, on_line: Callable[[str], None] | None
             ) -> Iterator[Outcome]:
