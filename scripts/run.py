@@ -106,6 +106,11 @@ def print_status(job_dirs: list[Path]) -> None:
             continue
     if summaries:
         console.print(job_table(summaries, "jobs"))
+    if len(summaries) > 1:
+        from shared.progress import batch_status
+
+        readable = [d for d in job_dirs if d.name in {s["job"] for s in summaries}]
+        console.print(batch_status(readable), markup=False)
     for job_dir in job_dirs:
         try:
             job = jobs.load(job_dir)

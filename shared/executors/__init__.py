@@ -75,9 +75,13 @@ class Executor(Protocol):
     def check_ready(self, needs: Needs) -> None:
         """Raise a PipelineError (with the fix) if no process with ``needs`` can start."""
 
-    def run(self, launch: Launch, on_line: Callable[[str], None] | None
-            ) -> Iterator[Outcome]:
-        """Run the launch; yield each part's outcome as soon as it ends."""
+    def run(self, launch: Launch, on_line: Callable[[str], None] | None,
+            on_start: Callable[[list[int], str], None] | None = None) -> Iterator[Outcome]:
+        """Run the launch; call ``on_start(indices, node)`` when a part starts on a node;
+        yield each part's outcome as soon as it ends."""
+
+    def slots(self) -> int:
+        """How many stage processes run at once (the ETA divides by it)."""
 
     def close(self) -> None: ...
 

@@ -195,6 +195,26 @@ def ran_on(log: Path, key: str) -> str:
     return lines[-1][len(mark):].strip() if lines else "?"
 
 
+def log_size(log: Path) -> int:
+    return log.stat().st_size if log.is_file() else 0
+
+
+def started_on(launch: Launch, indices: list[int], watch: dict[int, int]) -> str | None:
+    """The node a part's first job's log says took it, from what was written to the log
+    since the launch (None: not started yet)."""
+    if not indices:
+        return None
+    log = launch.log_paths[indices[0]]
+    if not log.is_file():
+        return None
+    with open(log, "rb") as handle:
+        handle.seek(watch[indices[0]])
+        text = handle.read(1 << 16).decode("utf-8", errors="replace")
+    mark = f"{NODE_NOTE}{launch.key}: running on node "
+    found = [line[len(mark):].strip() for line in text.splitlines() if line.startswith(mark)]
+    return found[0] if found else None
+
+
 def note(log: Path, text: str) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", encoding="utf-8") as handle:
@@ -223,17 +243,29 @@ class RayExecutor:
         if problem is not None:
             raise problem
 
-    def run(self, launch: Launch, on_line: Callable[[str], None] | None
-            ) -> Iterator[Outcome]:
+    def run(self, launch: Launch, on_line: Callable[[str], None] | None,
+            on_start: Callable[[list[int], str], None] | None = None) -> Iterator[Outcome]:
         needs = launch.requirements
         task = self.ray.remote(run_part).options(
             **task_options(needs), max_retries=RETRIES, retry_exceptions=False)
         parts = split(len(launch.job_dirs), len(self.nodes_for(needs)))
+        watch = {i: log_size(launch.log_paths[i]) for i in range(len(launch.job_dirs))}
         pending = {task.remote(launch.part(indices)): indices for indices in parts}
+        unseen = list(pending)
         while pending:
-            done, _ = self.ray.wait(list(pending), num_returns=1)
-            indices = pending.pop(done[0])
-            yield from self._outcomes(done[0], indices)
+            done, _ = self.ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in [r for r in unseen if on_start is not None]:
+                node = started_on(launch, pending.get(ref, []), watch)
+                if node is not None or ref not in pending:
+                    unseen.remove(ref)
+                if node is not None and on_start is not None:
+                    on_start(pending[ref], node)
+            for ref in done:
+                yield from self._outcomes(ref, pending.pop(ref))
+
+    def slots(self) -> int:
+        return max(1, sum(1 for n in self.ray.nodes()
+                          if n.get("Alive") and n["Resources"].get("CPU")))
 
     def _outcomes(self, ref: Any, indices: list[int]) -> Iterator[Outcome]:
         """How a part ended: the jobs an earlier attempt finished (on the node that ran

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -90,8 +91,16 @@ def test_six_jobs_spread_over_both_workers_match_a_local_run(cluster, speech, tm
     for job_id in ids:  # the end table's nodes column
         asr_node = lock(out / job_id)["stages"]["asr"]["node"]
         assert any(job_id in line and asr_node in line for line in proc.stdout.splitlines())
+    progress = [line for line in proc.stdout.splitlines() if "batch: " in line]
+    for worker in node_ids(workers):  # which stage runs on which node, as parts start
+        assert any(re.search(rf"asr on [^;]*/{worker} \([0-9] jobs?\)", p) for p in progress)
+    assert "batch: 6/6 jobs done" in progress[-1] and " ETA 0m00s" in progress[-1], progress
+    assert any(re.search(r"ETA (>= )?[0-9]+m[0-9]+s", p) for p in progress[:-1])
     status = run_script("run-pipeline.sh", "--status", "--out", str(out), *["-j", ids[0]])
     assert lock(out / ids[0])["stages"]["asr"]["node"] in status.stdout
+    batch = run_script("run-pipeline.sh", "--status", "--out", str(out),
+                       *[a for i in ids for a in ("-j", i)])
+    assert "batch: 6/6 jobs done; ETA 0m00s" in batch.stdout, batch.stdout
     from shared.report.data import collect
 
     rows = {row["key"]: row for row in collect(out / ids[0])["stages"]}
