@@ -251,16 +251,16 @@ class RayExecutor:
         parts = split(len(launch.job_dirs), len(self.nodes_for(needs)))
         watch = {i: log_size(launch.log_paths[i]) for i in range(len(launch.job_dirs))}
         pending = {task.remote(launch.part(indices)): indices for indices in parts}
-        unseen = list(pending)
+        unseen = list(pending) if on_start is not None else []  # parts not seen starting
         while pending:
             done, _ = self.ray.wait(list(pending), num_returns=1, timeout=1.0)
-            for ref in [r for r in unseen if on_start is not None]:
-                node = started_on(launch, pending.get(ref, []), watch)
-                if node is not None or ref not in pending:
-                    unseen.remove(ref)
+            for ref in list(unseen):
+                node = started_on(launch, pending[ref], watch)
                 if node is not None and on_start is not None:
+                    unseen.remove(ref)
                     on_start(pending[ref], node)
             for ref in done:
+                unseen = [r for r in unseen if r != ref]
                 yield from self._outcomes(ref, pending.pop(ref))
 
     def slots(self) -> int:
