@@ -66,13 +66,18 @@ def run_batch(folder: Path, ids: list[str], *args: str) -> float:
 def on_cluster(audio: Path, folder: Path, n_jobs: int, nodes: int) -> float:
     from ray.cluster_utils import Cluster
 
+    from shared.model_registry import load_models
+
+    # what node start advertises: the venvs and the models (every registry model here)
+    resources = {"env:common": 1.0, "env:whisperx": 1.0,
+                 **{f"model:{name}": 1.0 for name in load_models().models}}
     os.environ["PYTHONPATH"] = str(ROOT)  # as node start sets it: workers import the project
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "node_ip_address": LOOPBACK, "include_dashboard": False})
     try:
         for _ in range(nodes):
             cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK,
-                             resources={"env:common": 1.0, "env:whisperx": 1.0})
+                             resources=resources)
         ids = prepare_jobs(audio, folder, n_jobs)
         return run_batch(folder, ids, "--executor", "ray", "--ray-address", cluster.address)
     finally:

@@ -313,7 +313,8 @@ def node_start(
         "--num-cpus", help="CPUs this node offers (default: all)")] = None,
     verify_models: Annotated[bool, typer.Option(
         "--verify-models/--no-verify-models", help="load each cached model offline "
-        "(cache-models.sh --verify) and advertise only those that load")] = True,
+        "(cache-models.sh --verify) and advertise only those that load; off: advertise "
+        "every cached model unloaded")] = True,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="run the checks, print the ray start command; start nothing")]
     = False,

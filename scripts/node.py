@@ -16,7 +16,7 @@ from shared import venvs
 from shared.env_registry import load_registry
 from shared.environment_manager import EnvironmentManager
 from shared.errors import InputError
-from shared.executors.ray import env_resource
+from shared.executors.ray import env_resource, model_resource
 from shared.hardware_cache import HardwareCache
 from shared.model_registry import load_models
 from shared.paths import PROJECT_ROOT
@@ -40,13 +40,16 @@ def ready_envs(cache: HardwareCache) -> list[str]:
     return ready
 
 
-def verified_models(cache: HardwareCache) -> list[str]:
-    """The cached models that load offline here (cache-models.sh --verify on each)."""
+def verified_models(cache: HardwareCache, verify: bool = True) -> list[str]:
+    """The cached models that load offline here (cache-models.sh --verify on each), or,
+    without ``verify``, every model the cache holds."""
     from scripts import model_cache
 
     registry = load_models()
     cached = [r.spec for r in model_cache.list_rows(cache, registry)
               if r.status in ("cached", "bundled")]
+    if not verify:
+        return [spec.name for spec in cached]
     rows = model_cache.verify(cache, cached, EnvironmentManager(cache))
     for row in rows:
         if row.status != "ok":
@@ -57,8 +60,8 @@ def verified_models(cache: HardwareCache) -> list[str]:
 
 def node_resources(cache: HardwareCache, verify_models: bool) -> dict[str, float]:
     resources = {env_resource(name): 1.0 for name in ready_envs(cache)}
-    if verify_models:
-        resources.update({f"model:{name}": 1.0 for name in verified_models(cache)})
+    resources.update({model_resource(name): 1.0
+                      for name in verified_models(cache, verify_models)})
     return resources
 
 

@@ -106,6 +106,11 @@ def print_status(job_dirs: list[Path]) -> None:
             continue
     if summaries:
         console.print(job_table(summaries, "jobs"))
+    if len(summaries) > 1:
+        from shared.progress import batch_status
+
+        readable = [d for d in job_dirs if d.name in {s["job"] for s in summaries}]
+        console.print(batch_status(readable), markup=False)
     for job_dir in job_dirs:
         try:
             job = jobs.load(job_dir)
@@ -125,15 +130,26 @@ def print_status(job_dirs: list[Path]) -> None:
 
 def job_table(rows: list[dict], title: str):
     """The end table of a run and the head of --status: job, state, what degraded or failed,
-    where the log is."""
+    the nodes that ran its stages, where the log is."""
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for column in ("job", "state", "what", "log"):
+    for column in ("job", "state", "what", "nodes", "log"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["job"], row["state"], "\n".join(row["what"]), str(row["log"]))
+        table.add_row(row["job"], row["state"], "\n".join(row["what"]), ", ".join(row["nodes"]),
+                      str(row["log"]))
     return table
+
+
+def job_nodes(job_dir: Path, keys: list[str] | None = None) -> list[str]:
+    """The nodes lock.json records for the job's stages (``keys``, or all), each once."""
+    try:
+        records = lockfile.load(job_dir).stages
+    except PipelineError:
+        return []
+    chosen = [records[k] for k in keys if k in records] if keys else records.values()
+    return list(dict.fromkeys(r.node for r in chosen if r.node))
 
 
 def print_summary(report: RunReport) -> None:
@@ -144,7 +160,8 @@ def print_summary(report: RunReport) -> None:
         degraded = jr.degraded  # read from lock.json once per job
         state = job_state.state_of(jr.error is not None, degraded)
         what = ([jr.error.message.splitlines()[0]] if jr.error is not None else []) + degraded
-        rows.append({"job": jr.job.job_id, "state": state, "what": what, "log": jr.log_path})
+        rows.append({"job": jr.job.job_id, "state": state, "what": what, "log": jr.log_path,
+                     "nodes": job_nodes(jr.job_dir, jr.ran)})
     states = [r["state"] for r in rows]
     title = ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
     make_console().print(job_table(rows, f"jobs: {title}"))
@@ -156,6 +173,7 @@ def job_summary(job_dir: Path) -> dict:
     states = [row["state"] for row in stage_states(job_dir)]
     degraded = job_state.degradations(job, job_dir)
     return {"job": job.job_id, "log": job_dir / "logs" / "pipeline.log", "what": degraded,
+            "nodes": job_nodes(job_dir),
             "state": job_state.state_of("failed" in states, degraded, "pending" in states)}
 
 

@@ -18,6 +18,7 @@ class Display(Protocol):
     def on_line(self, line: str) -> None: ...
     def stage_finished(self, job_id: str, key: str, seconds: float) -> None: ...
     def failed(self, job_id: str, key: str, reason: str) -> None: ...
+    def progress(self, text: str) -> None: ...
     def end(self) -> None: ...
 
 
@@ -87,6 +88,10 @@ class PlainDisplay:
     def failed(self, job_id, key, reason):
         self._say(job_id, f"  {key}: FAILED: {reason.splitlines()[0] if reason else ''}")
 
+    def progress(self, text):
+        self.stream.write(f"  {text}\n")
+        self.stream.flush()
+
     def end(self):
         pass
 
@@ -155,6 +160,9 @@ class RichDisplay:
 
     def failed(self, job_id, key, reason):
         self._print(f"{key}: FAILED: {reason.splitlines()[0] if reason else ''}")
+
+    def progress(self, text):
+        self._print(text)
 
     def end(self):
         if not self.dry_run:

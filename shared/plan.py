@@ -14,14 +14,18 @@ from pydantic import ValidationError
 from shared import lockfile
 from shared.config_files import format_validation_error
 from shared.errors import InputError, PipelineError
-from shared.executors import Executor
+from shared.executors import Executor, Needs
 from shared.hardware_cache import HardwareCache
 from shared.job import Job
+from shared.model_choice import LOCAL
 from shared.model_registry import ModelRegistry
 from shared.stage import ModelRef, ResolveContext, StageSpec, load_spec
 from shared.stage_inputs import maker, stage_inputs
 
 Problems = list[tuple[list[str], PipelineError]]
+
+BASE_MEMORY_MB = 256  # a stage process before it loads a model
+MODEL_MEMORY_FACTOR = 2  # a loaded model: about twice its download (weights + working set)
 
 
 @dataclass
@@ -35,6 +39,7 @@ class PlannedStage:
     models: list[ModelRef]
     refs: dict[str, str]  # input name -> "<stage>:<file>" it came from
     inputs: dict[str, Path]
+    needs: Needs  # what the machine that runs it must offer
 
 
 def resolve_context(job: Job, lang: str | None, hardware: HardwareCache,
@@ -59,7 +64,23 @@ def plan_stage(job: Job, job_dir: Path, key: str, hardware: HardwareCache,
     params = spec.resolve(params, ctx)
     env = spec.environment(params, ctx)
     refs, inputs = stage_inputs(job, job_dir, instance, spec)
-    return PlannedStage(key, spec, params, env, spec.models(params, ctx), refs, inputs)
+    refs_models = spec.models(params, ctx)
+    return PlannedStage(key, spec, params, env, refs_models, refs, inputs,
+                        stage_needs(job_dir, key, spec.name, env, params, refs_models, models))
+
+
+def stage_needs(job_dir: Path, key: str, stage: str, env: str, params: Any,
+                refs: list[ModelRef], models: ModelRegistry) -> Needs:
+    """What a node must offer to run the stage: its venv, the registry models it loads
+    (`node start` advertises model:<name>), a GPU when its device is cuda, and memory: the
+    peak this job's last run of the stage measured, else a base plus its models' size."""
+    specs = [s for s in (models.by_repo_or_name(r.name) for r in refs if r.revision != LOCAL)
+             if s is not None]
+    record = lockfile.load(job_dir).stages.get(key)
+    measured = record.info.get("peak_rss_mb") if record is not None and record.info else None
+    estimate = BASE_MEMORY_MB + MODEL_MEMORY_FACTOR * sum(s.size_mb for s in specs)
+    return Needs(stage, env, tuple(dict.fromkeys(s.name for s in specs)),
+                 getattr(params, "device", None) == "cuda", int(measured or estimate))
 
 
 def check_inputs(job: Job, job_dir: Path, selected: list[str], planned: PlannedStage) -> None:
@@ -92,7 +113,7 @@ def plan_jobs(job_runs: list, hardware: HardwareCache, models: ModelRegistry,
         for key in jr.selected:
             try:
                 jr.plan[key] = plan_stage(jr.job, jr.job_dir, key, hardware, models)
-                executor.check_ready(jr.plan[key].env)
+                executor.check_ready(jr.plan[key].needs)
                 check_inputs(jr.job, jr.job_dir, jr.selected, jr.plan[key])
             except PipelineError as e:
                 if key not in jr.plan:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared import atomic, fingerprint, job_state, lockfile
+from shared import atomic, fingerprint, job_state, lockfile, progress
 from shared import job as jobs
 from shared.config_files import load_toml
 from shared.decide import FORCE_ALL, components, decide
@@ -27,7 +27,7 @@ from shared.display import Display, PlainDisplay
 from shared.env_registry import EnvironmentRegistry, load_registry
 from shared.environment_manager import EnvironmentManager
 from shared.errors import InputError, PipelineError, PreflightError, StageFailedError
-from shared.executors import Executor, Launch, make_executor
+from shared.executors import Executor, Launch, Needs, combined, make_executor
 from shared.file_hashes import HashMemo
 from shared.hardware_cache import HardwareCache
 from shared.model_registry import ModelRegistry, load_models
@@ -64,6 +64,7 @@ class StagePlan:
     fingerprint: str | None
     action: str  # "run" | "skip"
     reasons: list[str]
+    needs: Needs
 
 
 @dataclass
@@ -154,6 +155,8 @@ class Runner:
         self.models = models or load_models()
         self.log_level = log_level
         self.default_timeout, self.timeouts = stage_timeouts()
+        self.batch: list[JobRun] = []
+        self.running: dict[str, dict[str, int]] = {}  # stage key -> node -> jobs running
 
     # -- public ------------------------------------------------------------------------
     def run(self, job_dirs: Iterable[Path], options: RunOptions) -> RunReport:
@@ -164,6 +167,7 @@ class Runner:
                                    memo=HashMemo(job_dir / HASH_MEMO),
                                    selected=select_keys(job, options)))
         problems = plan_jobs(job_runs, self.hardware, self.models, self.executor)
+        self.batch = job_runs
         if problems and not options.dry_run:
             for jr in job_runs:
                 jr.log(f"nothing run: {len(problems)} problem(s) found before the first stage")
@@ -269,7 +273,7 @@ class Runner:
                     action: str, reasons: list[str]) -> StagePlan:
         return StagePlan(planned.key, planned.spec.name, planned.env, planned.spec,
                          planned.params, planned.inputs, planned.models, parts, digest,
-                         action, reasons)
+                         action, reasons, planned.needs)
 
     # -- pruned intermediates ------------------------------------------------------------
     def _restore_pruned(self, jr: JobRun, plan: StagePlan, options: RunOptions
@@ -343,8 +347,18 @@ class Runner:
         launch = Launch(key, stage, env, [jr.job_dir for jr, _ in group], log_paths,
                         self.timeouts.get(stage, self.default_timeout),
                         {"SUBPIPE_PARENT_PID": str(os.getpid()),
-                         "SUBPIPE_LOG_LEVEL": self.log_level})
-        for outcome in self.executor.run(launch, self.display.on_line):
+                         "SUBPIPE_LOG_LEVEL": self.log_level},
+                        combined([plan.needs for _, plan in group]))
+        running = self.running.setdefault(key, {})
+
+        def started(indices: list[int], node: str) -> None:
+            running[node] = running.get(node, 0) + len(indices)
+            self._progress()
+
+        for outcome in self.executor.run(launch, self.display.on_line, started):
+            running[outcome.node] = running.get(outcome.node, 0) - len(outcome.indices)
+            if running[outcome.node] <= 0:
+                del running[outcome.node]
             for index in outcome.indices:
                 jr, plan = group[index]
                 if outcome.error is not None:
@@ -354,6 +368,22 @@ class Runner:
                     continue
                 self._collect(jr, plan, key, env, outcome.result, log_paths[index], started_at,
                               outcome.node)
+            self._progress()
+        self.running.pop(key, None)
+
+    def _progress(self) -> None:
+        """The batch's progress line (a batch of several jobs): jobs done, what runs on
+        which node, the ETA of the stages left at the RTFs the batch measured so far."""
+        if len(self.batch) < 2:
+            return
+        left = {id(jr): [k for k in jr.selected if k not in jr.ran and k not in jr.skipped]
+                for jr in self.batch if jr.error is None}
+        done = len(self.batch) - sum(1 for keys in left.values() if keys)
+        remaining = [(jr.job.instance(k).stage, jr.job.media.duration)
+                     for jr in self.batch for k in left.get(id(jr), [])]
+        rtfs = progress.measured_rtfs((jr.job_dir, jr.job.media.duration) for jr in self.batch)
+        eta = progress.eta_seconds(remaining, rtfs, self.executor.slots())
+        self.display.progress(progress.line(done, len(self.batch), self.running, eta))
 
     def _collect(self, jr: JobRun, plan: StagePlan, key: str, env: str, result, log_path: Path,
                  started_at: str, node: str | None = None) -> None:

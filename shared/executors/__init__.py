@@ -19,6 +19,25 @@ from shared.errors import InputError, PipelineError
 EXECUTORS = ("local", "ray")
 
 
+@dataclass(frozen=True)
+class Needs:
+    """What a stage process needs of the machine that runs it: its venv, the registry models
+    it loads, a GPU when its device is cuda, and an estimate of its memory."""
+    stage: str
+    env: str
+    models: tuple[str, ...] = ()
+    gpu: bool = False
+    memory_mb: int = 0
+
+
+def combined(needs: list[Needs]) -> Needs:
+    """What one process running several jobs' instances of a stage needs: all of it."""
+    first = needs[0]
+    return Needs(first.stage, first.env,
+                 tuple(dict.fromkeys(m for n in needs for m in n.models)),
+                 any(n.gpu for n in needs), max(n.memory_mb for n in needs))
+
+
 @dataclass
 class Launch:
     """One stage process for ``job_dirs`` (their request.json files are written)."""
@@ -29,10 +48,16 @@ class Launch:
     log_paths: list[Path]
     timeout: float
     extra_env: dict[str, str]
+    needs: Needs | None = None  # None: the venv only
 
     def part(self, indices: list[int]) -> Launch:
         return Launch(self.key, self.stage, self.env, [self.job_dirs[i] for i in indices],
-                      [self.log_paths[i] for i in indices], self.timeout, dict(self.extra_env))
+                      [self.log_paths[i] for i in indices], self.timeout, dict(self.extra_env),
+                      self.needs)
+
+    @property
+    def requirements(self) -> Needs:
+        return self.needs or Needs(self.stage, self.env)
 
 
 @dataclass
@@ -47,12 +72,16 @@ class Outcome:
 class Executor(Protocol):
     name: str
 
-    def check_ready(self, env: str) -> None:
-        """Raise a PipelineError (with the fix) if no process of ``env`` can start."""
+    def check_ready(self, needs: Needs) -> None:
+        """Raise a PipelineError (with the fix) if no process with ``needs`` can start."""
 
-    def run(self, launch: Launch, on_line: Callable[[str], None] | None
-            ) -> Iterator[Outcome]:
-        """Run the launch; yield each part's outcome as soon as it ends."""
+    def run(self, launch: Launch, on_line: Callable[[str], None] | None,
+            on_start: Callable[[list[int], str], None] | None = None) -> Iterator[Outcome]:
+        """Run the launch; call ``on_start(indices, node)`` when a part starts on a node;
+        yield each part's outcome as soon as it ends."""
+
+    def slots(self) -> int:
+        """How many stage processes run at once (the ETA divides by it)."""
 
     def close(self) -> None: ...
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 from shared.environment_manager import EnvironmentManager, stage_argv
 from shared.errors import PipelineError
-from shared.executors import Launch, Outcome
+from shared.executors import Launch, Needs, Outcome
 
 
 class LocalExecutor:
@@ -17,12 +17,14 @@ class LocalExecutor:
         self.manager = manager
         self.node = socket.gethostname()
 
-    def check_ready(self, env: str) -> None:
-        self.manager.check_ready(env)
+    def check_ready(self, needs: Needs) -> None:
+        self.manager.check_ready(needs.env)  # the plan checked the models are cached here
 
-    def run(self, launch: Launch, on_line: Callable[[str], None] | None
-            ) -> Iterator[Outcome]:
+    def run(self, launch: Launch, on_line: Callable[[str], None] | None,
+            on_start: Callable[[list[int], str], None] | None = None) -> Iterator[Outcome]:
         everyone = list(range(len(launch.job_dirs)))
+        if on_start is not None:
+            on_start(everyone, self.node)
         try:
             result = self.manager.run_in_environment(
                 launch.env, stage_argv(launch.stage, launch.job_dirs, launch.key),
@@ -32,6 +34,9 @@ class LocalExecutor:
             yield Outcome(everyone, self.node, error=e)
             return
         yield Outcome(everyone, self.node, result=result)
+
+    def slots(self) -> int:
+        return 1
 
     def close(self) -> None:
         pass

@@ -10,16 +10,19 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from shared.errors import InputError, PipelineError
-from shared.executors import Launch, Outcome
+from shared.executors import Launch, Needs, Outcome
 
 logger = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 RETRIES = 2  # Ray re-runs a part this many times when its node or worker dies
-MARKER = 0.001  # a task's demand on its env resource: a capability, not a count
+MARKER = 0.001  # a task's demand on its env/model resources: a capability, not a count
+MB = 1024 * 1024
+NODE_NOTE = "# "  # the lines run_part adds to a stage's log (which node takes the job)
 CONNECT_FIX = ("start a cluster first: ./run-pipeline.sh node start --head on one machine and "
                "./run-pipeline.sh node start --address HEAD:6379 on the others, then pass "
                "--ray-address HEAD:6379 (or auto on a node)")
@@ -27,6 +30,65 @@ CONNECT_FIX = ("start a cluster first: ./run-pipeline.sh node start --head on on
 
 def env_resource(env: str) -> str:
     return f"env:{env}"
+
+
+def model_resource(name: str) -> str:
+    return f"model:{name}"
+
+
+def lacking(node: dict, needs: Needs) -> list[str]:
+    """What of ``needs`` a node of ray.nodes() does not offer (empty: it qualifies)."""
+    have = node["Resources"]
+    missing = [] if have.get("CPU") else ["a CPU"]
+    if not have.get(env_resource(needs.env)):
+        missing.append(f"the {needs.env} environment")
+    missing += [f"model {m}" for m in needs.models if not have.get(model_resource(m))]
+    if needs.gpu and have.get("GPU", 0) < 1:
+        missing.append("a GPU")
+    if have.get("memory", 0) < needs.memory_mb * MB:
+        missing.append(f"{needs.memory_mb} MB of memory")
+    return missing
+
+
+def task_options(needs: Needs) -> dict[str, Any]:
+    """The Ray task's demands: one CPU, a GPU for cuda, the memory estimate, and a share of
+    each env/model resource (only nodes that advertise them qualify)."""
+    wanted = [env_resource(needs.env), *map(model_resource, needs.models)]
+    return {"num_cpus": 1, "num_gpus": 1 if needs.gpu else 0, "memory": needs.memory_mb * MB,
+            "resources": dict.fromkeys(wanted, MARKER)}
+
+
+def unmet(nodes: list[dict], needs: Needs) -> InputError | None:
+    """Why no alive node can run a stage with ``needs``, with the fix; None if one can."""
+    alive = [n for n in nodes if n.get("Alive")]
+    gaps = {label(n): lacking(n, needs) for n in alive}
+    if any(not gap for gap in gaps.values()):
+        return None
+    restart = "then restart it with ./run-pipeline.sh node start --address HEAD:6379"
+    if not any(n["Resources"].get(env_resource(needs.env)) for n in alive):
+        return InputError(
+            f"no node of the Ray cluster has the {needs.env} environment ready (resource "
+            f"{env_resource(needs.env)}), so its stages cannot run anywhere",
+            fix=f"on a node: ./bootstrap.sh --envs {needs.env}, {restart}")
+    gap_text = " ".join(sum(gaps.values(), []))
+    fixes = []
+    if "model " in gap_text:
+        models = " ".join(f"--model {m}" for m in needs.models)
+        fixes.append(f"cache the models on a node (./cache-models.sh {models}), {restart}")
+    if "a GPU" in gap_text:
+        fixes.append(f"start a node on a machine with a GPU, or run {needs.stage} on the CPU "
+                     f"(prepare-job.sh --set {needs.stage}.device=cpu)")
+    if "of memory" in gap_text:
+        fixes.append("add a node with more free memory")
+    env_gap = f"the {needs.env} environment"
+    where = "; ".join(f"{node} lacks {', '.join(gap)}" for node, gap in gaps.items()
+                      if env_gap not in gap)
+    return InputError(f"no node of the Ray cluster offers all that {needs.stage} needs "
+                      f"({where or 'no node is alive'})", fix="; or ".join(fixes) or CONNECT_FIX)
+
+
+def label(node: dict) -> str:
+    return f"{node.get('NodeManagerHostname', '?')}/{node.get('NodeID', '')[:8]}"
 
 
 def connect(address: str | None) -> Any:
@@ -75,30 +137,88 @@ def split(count: int, parts: int) -> list[list[int]]:
 def run_part(launch: Launch) -> dict:
     """On a node (a Ray task): check the jobs' media are visible, then run the stage process
     through this node's EnvironmentManager, the task's worker as its parent (its watchdog
-    stops it if the worker dies)."""
+    stops it if the worker dies). A retried part runs only the jobs an earlier attempt did
+    not finish (the runner removed every result.json before the launch)."""
     import ray
 
     from shared import hardware_cache
-    from shared import job as jobs
-    from shared.environment_manager import EnvironmentManager, stage_argv
+    from shared.environment_manager import EnvironmentManager, RunResult, stage_argv
     from shared.paths import hardware_cache_path
 
     node = node_label(ray)
     try:
-        for job_dir in launch.job_dirs:
-            media = jobs.load(job_dir).media.path
-            if not media.is_file():
-                raise InputError(f"node {node} cannot see {media}",
-                                 fix="mount the media and the job root at the same path on "
-                                 "every node (README: Cluster)")
+        todo = unfinished(launch, node)
+        earlier = {i: ran_on(launch.log_paths[i], launch.key) for i in
+                   range(len(launch.job_dirs)) if i not in todo}
+        if not todo:
+            return {"node": node, "result": RunResult(launch.env, [], 0, 0.0),
+                    "earlier": earlier}
+        part = launch.part(todo)
         manager = EnvironmentManager(hardware_cache.load(hardware_cache_path()))
         result = manager.run_in_environment(
-            launch.env, stage_argv(launch.stage, launch.job_dirs, launch.key),
-            log_paths=launch.log_paths, timeout=launch.timeout,
-            extra_env={**launch.extra_env, "SUBPIPE_PARENT_PID": str(os.getpid())})
+            part.env, stage_argv(part.stage, part.job_dirs, part.key),
+            log_paths=part.log_paths, timeout=part.timeout,
+            extra_env={**part.extra_env, "SUBPIPE_PARENT_PID": str(os.getpid())})
     except PipelineError as e:
         return {"node": node, "error": e.message, "fix": e.fix}
-    return {"node": node, "result": result}
+    return {"node": node, "result": result, "earlier": earlier}
+
+
+def unfinished(launch: Launch, node: str) -> list[int]:
+    """The indices of the launch's jobs this attempt must run (their media checked): those
+    without an ok result.json. Each job's log says which node takes it."""
+    from shared import job as jobs
+    from shared.stage import RESULT_FILE, StageResult
+
+    todo = []
+    for index, (job_dir, log) in enumerate(zip(launch.job_dirs, launch.log_paths, strict=True)):
+        job = jobs.load(job_dir)
+        result = job_dir / job.instance(launch.key).dir / RESULT_FILE
+        if result.is_file() and StageResult.model_validate_json(
+                result.read_text("utf-8")).status == "ok":
+            note(log, f"{launch.key}: finished by an earlier attempt; not run again on {node}")
+            continue
+        if not job.media.path.is_file():
+            raise InputError(f"node {node} cannot see {job.media.path}",
+                             fix="mount the media and the job root at the same path on "
+                             "every node (README: Cluster)")
+        note(log, f"{launch.key}: running on node {node}")
+        todo.append(index)
+    return todo
+
+
+def ran_on(log: Path, key: str) -> str:
+    """The node the log last says took the job (an earlier attempt's)."""
+    mark = f"{NODE_NOTE}{key}: running on node "
+    lines = [line for line in log.read_text("utf-8", errors="replace").splitlines()
+             if line.startswith(mark)]
+    return lines[-1][len(mark):].strip() if lines else "?"
+
+
+def log_size(log: Path) -> int:
+    return log.stat().st_size if log.is_file() else 0
+
+
+def started_on(launch: Launch, indices: list[int], watch: dict[int, int]) -> str | None:
+    """The node a part's first job's log says took it, from what was written to the log
+    since the launch (None: not started yet)."""
+    if not indices:
+        return None
+    log = launch.log_paths[indices[0]]
+    if not log.is_file():
+        return None
+    with open(log, "rb") as handle:
+        handle.seek(watch[indices[0]])
+        text = handle.read(1 << 16).decode("utf-8", errors="replace")
+    mark = f"{NODE_NOTE}{launch.key}: running on node "
+    found = [line[len(mark):].strip() for line in text.splitlines() if line.startswith(mark)]
+    return found[0] if found else None
+
+
+def note(log: Path, text: str) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(f"{NODE_NOTE}{text}\n")
 
 
 def node_label(ray: Any) -> str:
@@ -113,43 +233,62 @@ class RayExecutor:
     def __init__(self, address: str | None) -> None:
         self.ray = connect(address)
 
-    def nodes_with(self, env: str) -> list[dict]:
-        wanted = env_resource(env)
-        return [n for n in self.ray.nodes() if n.get("Alive")
-                and n["Resources"].get(wanted) and n["Resources"].get("CPU")]
+    def nodes_for(self, needs: Needs) -> list[dict]:
+        return [n for n in self.ray.nodes() if n.get("Alive") and not lacking(n, needs)]
 
-    def check_ready(self, env: str) -> None:
-        if not self.nodes_with(env):
-            raise InputError(
-                f"no node of the Ray cluster has the {env} environment ready (resource "
-                f"{env_resource(env)}), so its stages cannot run anywhere",
-                fix=f"on a node: ./bootstrap.sh --envs {env}, then restart it with "
-                "./run-pipeline.sh node start --address HEAD:6379")
+    def check_ready(self, needs: Needs) -> None:
+        """The plan's feasibility check: a stage no node can run fails the run at once
+        (else Ray would wait forever for such a node)."""
+        problem = unmet(self.ray.nodes(), needs)
+        if problem is not None:
+            raise problem
 
-    def run(self, launch: Launch, on_line: Callable[[str], None] | None
-            ) -> Iterator[Outcome]:
+    def run(self, launch: Launch, on_line: Callable[[str], None] | None,
+            on_start: Callable[[list[int], str], None] | None = None) -> Iterator[Outcome]:
+        needs = launch.requirements
         task = self.ray.remote(run_part).options(
-            num_cpus=1, resources={env_resource(launch.env): MARKER}, max_retries=RETRIES,
-            retry_exceptions=False)
-        parts = split(len(launch.job_dirs), len(self.nodes_with(launch.env)))
+            **task_options(needs), max_retries=RETRIES, retry_exceptions=False)
+        parts = split(len(launch.job_dirs), len(self.nodes_for(needs)))
+        watch = {i: log_size(launch.log_paths[i]) for i in range(len(launch.job_dirs))}
         pending = {task.remote(launch.part(indices)): indices for indices in parts}
+        unseen = list(pending) if on_start is not None else []  # parts not seen starting
         while pending:
-            done, _ = self.ray.wait(list(pending), num_returns=1)
-            indices = pending.pop(done[0])
-            yield self._outcome(done[0], indices)
+            done, _ = self.ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in list(unseen):
+                node = started_on(launch, pending[ref], watch)
+                if node is not None and on_start is not None:
+                    unseen.remove(ref)
+                    on_start(pending[ref], node)
+            for ref in done:
+                unseen = [r for r in unseen if r != ref]
+                yield from self._outcomes(ref, pending.pop(ref))
 
-    def _outcome(self, ref: Any, indices: list[int]) -> Outcome:
+    def slots(self) -> int:
+        return max(1, sum(1 for n in self.ray.nodes()
+                          if n.get("Alive") and n["Resources"].get("CPU")))
+
+    def _outcomes(self, ref: Any, indices: list[int]) -> Iterator[Outcome]:
+        """How a part ended: the jobs an earlier attempt finished (on the node that ran
+        them), then the rest."""
         try:
             answer = self.ray.get(ref)
         except self.ray.exceptions.RayError as e:
-            return Outcome(indices, "?", error=PipelineError(
+            yield Outcome(indices, "?", error=PipelineError(
                 f"the Ray task failed after {RETRIES} retries: {str(e).splitlines()[0]}",
                 fix="check the nodes (ray status) and run the same command again: finished "
                 "stages are kept"))
+            return
         if "error" in answer:
-            return Outcome(indices, answer["node"],
-                           error=PipelineError(answer["error"], fix=answer["fix"]))
-        return Outcome(indices, answer["node"], result=answer["result"])
+            yield Outcome(indices, answer["node"],
+                          error=PipelineError(answer["error"], fix=answer["fix"]))
+            return
+        earlier = answer.get("earlier", {})
+        for node in dict.fromkeys(earlier.values()):
+            yield Outcome([indices[i] for i, n in earlier.items() if n == node], node,
+                          result=answer["result"])
+        rest = [index for i, index in enumerate(indices) if i not in earlier]
+        if rest:
+            yield Outcome(rest, answer["node"], result=answer["result"])
 
     def close(self) -> None:
         self.ray.shutdown()

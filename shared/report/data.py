@@ -103,6 +103,7 @@ def stage_rows(files: JobFiles, lock: lockfile.JobLock, duration: float,
             "duration_text": f"{seconds:.1f} s" if seconds is not None else "",
             "rtf_text": f"{seconds / duration:.2f}" if seconds and duration else "",
             "memory_text": f"{memory:.0f} MB" if memory is not None else "",
+            "node": (record.node or "") if record is not None else "",
             "log": files.relative(log) if log.is_file() else None, "log_name": log.name})
     return rows
 

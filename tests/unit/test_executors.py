@@ -7,7 +7,8 @@ import json
 import shlex
 
 from shared import venvs
-from shared.executors.ray import split
+from shared.executors import Needs, combined
+from shared.executors.ray import MB, split, task_options, unmet
 from shared.paths import VENVS_DIR
 from tests.helpers import run_script
 
@@ -18,6 +19,41 @@ def test_a_group_is_dealt_round_robin_into_one_part_per_node():
     assert split(3, 0) == [[0, 1, 2]]  # no node counted yet: one part
 
 
+def node(name: str, **resources: float) -> dict:
+    """One entry of ray.nodes() as Ray 2.58 returns it."""
+    return {"Alive": True, "NodeManagerHostname": name, "NodeID": name * 8,
+            "Resources": {"CPU": 1.0, "memory": 4096 * MB, **resources}}
+
+
+ASR = Needs("asr", "whisperx", ("faster-whisper-base",), memory_mb=546)
+
+
+def test_a_stage_runs_only_where_its_venv_models_gpu_and_memory_are():
+    whole = node("a", **{"env:whisperx": 1.0, "model:faster-whisper-base": 1.0})
+    no_model = node("b", **{"env:whisperx": 1.0})
+    assert unmet([whole, no_model], ASR) is None
+    problem = unmet([no_model], ASR)
+    assert problem is not None
+    assert "b/bbbbbbbb lacks model faster-whisper-base" in problem.message
+    assert "./cache-models.sh --model faster-whisper-base" in problem.fix
+    assert "node start --address" in problem.fix
+    gpu = unmet([whole], Needs("asr", "whisperx", gpu=True))
+    assert gpu is not None and "lacks a GPU" in gpu.message
+    assert "--set asr.device=cpu" in gpu.fix
+    big = unmet([whole], Needs("asr", "whisperx", memory_mb=8192))
+    assert big is not None and "lacks 8192 MB of memory" in big.message
+    venv = unmet([whole], Needs("source_separation", "demucs"))
+    assert venv is not None and "./bootstrap.sh --envs demucs" in venv.fix
+
+
+def test_a_task_asks_for_what_the_stage_needs():
+    options = task_options(Needs("asr", "whisperx", ("faster-whisper-base",), True, 546))
+    assert options["num_gpus"] == 1 and options["memory"] == 546 * MB
+    assert set(options["resources"]) == {"env:whisperx", "model:faster-whisper-base"}
+    group = combined([ASR, Needs("asr", "whisperx", ("faster-whisper-base",), memory_mb=900)])
+    assert group.memory_mb == 900 and group.models == ("faster-whisper-base",)
+
+
 def test_node_start_advertises_the_ready_venvs():
     proc = run_script("run-pipeline.sh", "node", "start", "--head", "--port", "6399",
                       "--num-cpus", "1", "--no-verify-models", "--dry-run")
@@ -26,6 +62,7 @@ def test_node_start_advertises_the_ready_venvs():
     assert command[1:3] == ["start", "--resources"]
     resources = json.loads(command[3])
     assert resources["env:common"] == 1.0 and resources["env:whisperx"] == 1.0
+    assert resources["model:faster-whisper-base"] == 1.0  # cached (embedded), not loaded
     assert "--head" in command and "6399" in command and "--address" not in command
 
 
