@@ -59,7 +59,8 @@ SPEC = StageSpec(
             "audio": ("source_separation:vocals_16k.wav", "demux:audio_16k.wav")},
     outputs=("aligned.json",),
     description="word times by wav2vec2 forced alignment (or Whisper's), sentence segments",
-    code=("stages.alignment.run", "stages.alignment.wav2vec2", "stages.alignment.words"),
+    code=("stages.alignment.run", "stages.alignment.wav2vec2", "stages.alignment.words",
+          "shared.transcript"),
 )
 
 

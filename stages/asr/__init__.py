@@ -105,7 +105,8 @@ SPEC = StageSpec(
     outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
     description="transcribe speech with Whisper",
     code=("stages.asr.decode", "stages.asr.checkpoint", "stages.asr.languages", "stages.asr.mlx",
-          "stages.asr.coverage", "shared.hallucination", "shared.text_script"),
+          "stages.asr.coverage", "shared.hallucination", "shared.text_script",
+          "shared.transcript"),
     environment_for=lambda params: "mlx" if params.backend == "mlx" else "whisperx",
 )
 

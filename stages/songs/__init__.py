@@ -179,5 +179,5 @@ SPEC = StageSpec(
     outputs=("segments.json", "songs.json"),
     description="mark the segments that are song lyrics (audio, repetition, soundtrack)",
     code=("stages.songs.run", "stages.songs.features", "stages.songs.text",
-          "stages.songs.decide", "stages.vad.wav"),
+          "stages.songs.decide", "stages.vad.wav", "shared.transcript"),
 )

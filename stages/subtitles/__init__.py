@@ -81,7 +81,7 @@ SPEC = StageSpec(
           "stages.subtitles.wrapping", "stages.subtitles.cues", "stages.subtitles.segmentation",
           "stages.subtitles.timing", "stages.subtitles.qc", "stages.subtitles.formats",
           "stages.subtitles.speech",
-          "stages.asr.languages"),
+          "stages.asr.languages", "shared.transcript"),
 )
 
 

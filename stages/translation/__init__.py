@@ -74,7 +74,7 @@ SPEC = StageSpec(
     code=("stages.translation.run", "stages.translation.lines", "stages.translation.engine",
           "stages.translation.nllb", "stages.translation.indictrans2",
           "stages.translation.torch_device", "stages.translation.untranslated",
-          "shared.glossary", "shared.text_script"),
+          "shared.glossary", "shared.text_script", "shared.transcript"),
     environment_for=_environment,
 )
 

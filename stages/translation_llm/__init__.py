@@ -94,7 +94,8 @@ SPEC = StageSpec(
           "stages.translation_llm.prompt", "stages.translation_llm.reply",
           "stages.translation_llm.selection", "stages.translation_llm.providers",
           "stages.translation_llm.cache", "stages.translation_llm.budget",
-          "stages.translation.lines", "stages.translation.untranslated", "shared.keys"),
+          "stages.translation.lines", "stages.translation.untranslated", "shared.keys",
+          "shared.transcript"),
 )
 
 
