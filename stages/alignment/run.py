@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shared import transcript
 from shared.stage import StageOutcome, StageRequest, report_progress
-from shared.transcript import Transcript
+from shared.transcript import Segment, Transcript, Word
 from stages.alignment import EVERY_LANGUAGE, FALLBACK, AlignmentParams
 from stages.alignment.words import finish
 
@@ -62,11 +62,11 @@ def _log_plan(params: AlignmentParams, languages: list[str]) -> None:
 
 
 def _timed(request: StageRequest, loaded: dict, params: AlignmentParams,
-           source: Transcript) -> list[dict]:
+           source: Transcript) -> list[Segment]:
     """Each segment with its words timed by its language's aligner (Whisper's words where
     there is none or the segment cannot be aligned) and the method that timed them."""
     audio = None
-    timed: list[dict] = []
+    timed: list[Segment] = []
     for done, segment in enumerate(source.segments, 1):
         lang = segment.language or source.language or "und"
         ref = _aligner_for(params, lang)
@@ -78,9 +78,10 @@ def _timed(request: StageRequest, loaded: dict, params: AlignmentParams,
                 audio = decode_audio(str(request.inputs["audio"]), sampling_rate=SAMPLE_RATE)
             words = _aligner(loaded, ref, lang, params).align_words(
                 segment, audio, lang, params.interpolate_method, params.return_char_alignments)
-        row = segment.to_json()
-        timed.append({**row, "words": words if words is not None else row.get("words", []),
-                      "method": method_of(ref if words is not None else None)})
+        update = {"method": method_of(ref if words is not None else None)}
+        if words is not None:
+            update["words"] = [Word.model_validate(w) for w in words]
+        timed.append(segment.model_copy(update=update))
         report_progress(done, len(source.segments))
     return timed
 
@@ -92,10 +93,9 @@ def process(request: StageRequest, loaded: dict) -> StageOutcome:
     _log_plan(params, sorted({s.language or language or "und" for s in source.segments}))
     started = time.monotonic()
     timed = _timed(request, loaded, params, source)
-    methods = Counter(s["method"] for s in timed)
+    methods = Counter(s.method for s in timed)
     planned = _aligner_for(params, language or "")
-    result = Transcript.model_validate({
-        **source.to_json(),
+    result = source.model_copy(update={
         "segments": finish(timed, split=params.split_sentences,
                            endings=params.sentence_endings, default_language=language),
         "method": (next(iter(methods)) if len(methods) == 1 else

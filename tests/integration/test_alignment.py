@@ -131,7 +131,7 @@ audio = decode_audio(audio_path, sampling_rate=16000)
 segment = {"id": 0, "start": 0.5, "end": 9.5, "language": "hi", "text": text}
 words = Aligner(repo, "hi", "cpu", None).align_words(Segment(**segment), audio, "hi")
 report = {"code": code, "attempts": attempts, "words": words,
-          "hindi": finish([{**segment, "words": words}])}
+          "hindi": [s.to_json() for s in finish([Segment(**segment, words=words)])]}
 sys.stdout.write("@@report " + json.dumps(report, ensure_ascii=False) + "\n")
 """
 
