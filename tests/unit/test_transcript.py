@@ -12,6 +12,7 @@ from shared.errors import InputError
 from shared.transcript import SCHEMA_VERSION, Line, Segment, Transcript, Translation
 
 ASR = {"language": "hi", "language_probability": 0.93, "duration": 12.5, "model": "base",
+       "language_candidates": {"hi": 0.93, "ur": 0.05},
        "segments": [
            {"id": 0, "start": 0.5, "end": 2.25, "text": "नमस्ते दोस्तों।", "language": "hi",
             "avg_logprob": -0.31, "no_speech_prob": 0.01, "compression_ratio": 1.1,
