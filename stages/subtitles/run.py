@@ -129,8 +129,8 @@ def _track_language(doc: Transcript | Translation, is_source: bool, request: Sta
 
 
 def _cues(request: StageRequest, params: SubtitleParams, doc: Transcript | Translation,
-          lang: str, media_info: dict) -> tuple[list[Cue], dict, StyleProfile]:
-    offset = float(media_info.get("timeline_offset") or 0.0)
+          lang: str, media_info: dict, offset: float) -> tuple[list[Cue], dict, StyleProfile]:
+    """The track's cues and QC report, with the style profile they were cut to."""
     profile = profile_for(params.style or lang, params.style_table or load_sections(),
                           {name: getattr(params, name) for name in PROFILE_FIELDS})
     fps, notes = frame_rate(media_info)
@@ -175,8 +175,9 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     is_source = request.lang in (None, "source")
     doc = transcript.load_any(Path(request.inputs["segments"]))
     media_info = json.loads(Path(request.inputs["media_info"]).read_text("utf-8"))
+    offset = float(media_info.get("timeline_offset") or 0.0)
     lang, languages = _track_language(doc, is_source, request)
-    cues, quality, profile = _cues(request, params, doc, lang, media_info)
+    cues, quality, profile = _cues(request, params, doc, lang, media_info, offset)
     for cue in cues:
         cue.language = cue.language if is_source and cue.language else lang
     quality["languages"] = cue_languages(cues, languages)
@@ -189,7 +190,6 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     outputs, files, bilingual = _write_subtitles(request, params, cues, base, profile,
                                                  is_source)
     if is_source and params.write_transcript and isinstance(doc, Transcript):
-        offset = float(media_info.get("timeline_offset") or 0.0)
         outputs += _transcript(request, doc, lang, offset, base, cues, languages)
     iso639_2, name = _language_tags(lang)
     tracks = {"language": lang, "iso639_2": iso639_2, "name": name, "files": files,
