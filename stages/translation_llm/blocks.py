@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from stages.translation_llm import prompt, reply
 from stages.translation_llm.budget import Usage
 from stages.translation_llm.cache import ResponseCache, key
 from stages.translation_llm.providers import BlockRejected, Client, Unavailable
+
+if TYPE_CHECKING:
+    from shared.transcript import Line
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +38,11 @@ class Block:
         return f"ids {ids[0]}-{ids[-1]}" if len(ids) > 1 else f"id {ids[0]}"
 
 
-def plan(segments: list[dict], chosen: list[int], lines: dict[int, prompt.Line],
+def plan(segments: list[Line], chosen: list[int], lines: dict[int, prompt.Line],
          block_size: int, context_lines: int) -> list[Block]:
     """Blocks of ``block_size`` chosen lines in order, each with the lines within
     ``context_lines`` of any of them (not themselves) as context."""
-    index = {int(s["id"]): i for i, s in enumerate(segments)}
+    index = {s.id: i for i, s in enumerate(segments)}
     blocks = []
     for start in range(0, len(chosen), block_size):
         ids = chosen[start:start + block_size]
@@ -48,8 +52,7 @@ def plan(segments: list[dict], chosen: list[int], lines: dict[int, prompt.Line],
             near.update(range(max(0, at - context_lines), min(len(segments),
                                                               at + context_lines + 1)))
         taken = set(ids)
-        context = [lines[int(segments[i]["id"])] for i in sorted(near)
-                   if int(segments[i]["id"]) not in taken]
+        context = [lines[segments[i].id] for i in sorted(near) if segments[i].id not in taken]
         blocks.append(Block([lines[i] for i in ids], context))
     return blocks
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from shared.stage import StageRequest
+from shared.transcript import SCHEMA_VERSION
 from stages.translation_llm import LlmParams
 from tests.helpers import ROOT, write_stage_request
 from tests.llm_server import LlmServer, lines_in, prompt_text
@@ -64,7 +65,8 @@ class Job:
         draft.parent.mkdir(parents=True)
         self.stage_dir.mkdir(parents=True)
         draft.write_text(json.dumps({
-            "language": "en", "source_language": "hi", "engine": engine,
+            "schema_version": SCHEMA_VERSION, "language": "en", "source_language": "hi",
+            "engine": engine,
             "model": None if engine == "none" else "facebook/nllb-200-distilled-600M",
             "segments": segments, "glossary": GLOSSARY,
             "allow_untranslated": allow_untranslated}, ensure_ascii=False), "utf-8")
