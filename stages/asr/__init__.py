@@ -104,7 +104,8 @@ SPEC = StageSpec(
             "glossary": "glossary:glossary.json?"},
     outputs=("segments.json", "segments.jsonl", "hallucinations.json"),
     description="transcribe speech with Whisper",
-    code=("stages.asr.decode", "stages.asr.checkpoint", "stages.asr.languages", "stages.asr.mlx",
+    code=("stages.asr.decode", "stages.asr.checkpoint", "shared.checkpoint", "stages.asr.languages",
+          "stages.asr.mlx",
           "stages.asr.coverage", "shared.hallucination", "shared.text_script"),
     environment_for=lambda params: "mlx" if params.backend == "mlx" else "whisperx",
 )
