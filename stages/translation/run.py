@@ -11,8 +11,8 @@ from pathlib import Path
 
 from shared import atomic
 from shared.languages import load_languages
-from shared.stage import StageOutcome, StageRequest, report_progress
-from stages.translation import LLM_ENGINES, TranslationParams, lines, untranslated
+from shared.stage import StageOutcome, StageRequest
+from stages.translation import LLM_ENGINES, TranslationParams, lines, resume, untranslated
 from stages.translation.engine import LanguagePair, Translation
 
 logger = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
     units = lines.build_units(texts, gaps, max_chars=params.max_chars,
                               merge=params.merge_fragments)
 
-    generate_calls = 0
+    generate_calls, resumed = 0, {}
     if params.nmt == "none":
         outputs = [Translation(u.text) for u in units]
         for i in texts:
@@ -96,11 +96,8 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
         engine = _engine(state, params)
         assert source.flores and target.flores
         pair = LanguagePair(source.code, target.code, source.flores, target.flores)
-        before = engine.generate_calls
-        report_progress(0, len(units), "translating")
-        outputs = engine.translate([u.text for u in units], pair)
-        generate_calls = engine.generate_calls - before
-        report_progress(len(units), len(units), "translated")
+        outputs, generate_calls, resumed = resume.translate(
+            engine, [u.text for u in units], pair, request, params.block_size)
     else:
         outputs = []
     translated = lines.assemble(units, [o.text for o in outputs], texts)
@@ -153,6 +150,7 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
               "generate_calls": generate_calls,
               "allow_untranslated": params.allow_untranslated}
     atomic.write_json(request.output("segments.json"), result)
+    resume.finish(request)
     degraded = _untranslated(params, rows, source, target, table) if left else []
     counts = {origin: sum(1 for r in rows if r["origin"] == origin)
               for origin in ("nmt", "passthrough", "empty", "untranslated")}
@@ -165,7 +163,7 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
     return StageOutcome(outputs=[request.output("segments.json")],
                         info={"engine": params.nmt, "model": params.model, "lines": len(rows),
                               **{k: v for k, v in counts.items() if v},
-                              "generate_calls": generate_calls,
+                              "generate_calls": generate_calls, **resumed,
                               "glossary_terms_applied": sum(applied.values())},
                         degraded=degraded)
 

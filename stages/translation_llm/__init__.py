@@ -91,6 +91,7 @@ SPEC = StageSpec(
     outputs=("segments.json", "usage.json"),
     description="translate or refine subtitle lines with an LLM",
     code=("stages.translation_llm.run", "stages.translation_llm.blocks",
+          "stages.translation_llm.resume", "shared.checkpoint",
           "stages.translation_llm.prompt", "stages.translation_llm.reply",
           "stages.translation_llm.selection", "stages.translation_llm.providers",
           "stages.translation_llm.cache", "stages.translation_llm.budget",

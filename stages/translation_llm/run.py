@@ -16,7 +16,7 @@ from shared import atomic, keys
 from shared.stage import StageOutcome, StageRequest
 from stages.translation import lines as line_rules
 from stages.translation import untranslated
-from stages.translation_llm import LlmParams, prompt, selection
+from stages.translation_llm import LlmParams, prompt, resume, selection
 from stages.translation_llm.blocks import Translator, plan
 from stages.translation_llm.budget import Usage, price_for
 from stages.translation_llm.cache import ResponseCache
@@ -136,7 +136,8 @@ def process(request: StageRequest, state=None) -> StageOutcome:
                                                     context=block.context),
             cache=ResponseCache(Path(params.cache_dir) if params.cache and params.cache_dir
                                 else None),
-            usage=usage, connect=_connect(params), repair_attempts=params.repair_attempts)
+            usage=usage, connect=_connect(params), repair_attempts=params.repair_attempts,
+            checkpoint=resume.Blocks(request))
         translated = translator.run(plan(segments, list(chosen), lines, params.block_size,
                                          params.context_lines))
         translated = _no_copies(translated, segments, source_script, target_script, usage)
@@ -176,6 +177,7 @@ def process(request: StageRequest, state=None) -> StageOutcome:
                                   for i, why in chosen.items()]
     usage_path = request.output("usage.json")
     atomic.write_json(usage_path, usage_json)
+    resume.finish(request)
     degraded = _degraded(params, usage, out_segments, missing, has_draft, draft,
                          (target_name, source_name))
     cost = usage_json["estimated_cost_usd"]
