@@ -13,9 +13,9 @@ from pathlib import Path
 
 from shared import transcript
 from shared.languages import load_languages
-from shared.stage import StageOutcome, StageRequest, report_progress
+from shared.stage import StageOutcome, StageRequest
 from shared.transcript import Line, Segment
-from stages.translation import LLM_ENGINES, TranslationParams, lines, untranslated
+from stages.translation import LLM_ENGINES, TranslationParams, lines, resume, untranslated
 from stages.translation.engine import LanguagePair
 from stages.translation.engine import Translation as Output
 
@@ -91,21 +91,18 @@ def _prepare(segments: list[Segment], params: TranslationParams, source, target,
     return out
 
 
-def _translate(state: dict, params: TranslationParams, units: list[lines.Unit], source,
-               target) -> tuple[list[Output], int]:
-    """The engine's output per unit and its generate calls (none for nmt "none")."""
+def _translate(request: StageRequest, state: dict, params: TranslationParams,
+               units: list[lines.Unit], source, target) -> tuple[list[Output], int, dict]:
+    """The engine's output per unit, the generate calls of the whole run (none for nmt
+    "none") and the checkpoint's counts (blocks, where it resumed: stages.translation.resume)."""
     if params.nmt == "none":
-        return [Output(u.text) for u in units], 0
+        return [Output(u.text) for u in units], 0, {}
     if not units:
-        return [], 0
+        return [], 0, {}
     engine = _engine(state, params)
     assert source.flores and target.flores
     pair = LanguagePair(source.code, target.code, source.flores, target.flores)
-    before = engine.generate_calls
-    report_progress(0, len(units), "translating")
-    outputs = engine.translate([u.text for u in units], pair)
-    report_progress(len(units), len(units), "translated")
-    return outputs, engine.generate_calls - before
+    return resume.translate(engine, [u.text for u in units], pair, request, params.block_size)
 
 
 def _per_line(params: TranslationParams, units: list[lines.Unit], outputs: list[Output],
@@ -179,7 +176,8 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
     gaps = {i: segments[i + 1].start - segments[i].end for i in range(len(segments) - 1)}
     units = lines.build_units(prepared.texts, gaps, max_chars=params.max_chars,
                               merge=params.merge_fragments)
-    outputs, generate_calls = _translate(state, params, units, source, target)
+    outputs, generate_calls, resumed = _translate(request, state, params, units, source,
+                                                  target)
     if params.nmt == "none":
         for i in prepared.texts:
             prepared.rows[i].origin = "untranslated"
@@ -192,6 +190,7 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
         model=params.model, segments=rows, glossary=_glossary_report(terms, spellings, count),
         units=len(units), generate_calls=generate_calls,
         allow_untranslated=params.allow_untranslated))
+    resume.finish(request)
     degraded = _untranslated(params, rows, source, target, table) if left else []
     counts = {origin: sum(1 for r in rows if r.origin == origin)
               for origin in ("nmt", "passthrough", "empty", "untranslated")}
@@ -204,7 +203,7 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
     return StageOutcome(outputs=[request.output("segments.json")],
                         info={"engine": params.nmt, "model": params.model, "lines": len(rows),
                               **{k: v for k, v in counts.items() if v},
-                              "generate_calls": generate_calls,
+                              "generate_calls": generate_calls, **resumed,
                               "glossary_terms_applied": sum(count.applied.values())},
                         degraded=degraded)
 

@@ -14,6 +14,7 @@ from stages.translation_llm import prompt, reply
 from stages.translation_llm.budget import Usage
 from stages.translation_llm.cache import ResponseCache, key
 from stages.translation_llm.providers import BlockRejected, Client, Unavailable
+from stages.translation_llm.resume import Blocks
 
 if TYPE_CHECKING:
     from shared.transcript import Line
@@ -67,6 +68,7 @@ class Translator:
     usage: Usage
     connect: Callable[[], Client]  # raises Unavailable (no key ...)
     repair_attempts: int
+    checkpoint: Blocks | None = None  # finished blocks kept for a re-run (resume.Blocks)
 
     def __post_init__(self) -> None:
         self._client: Client | None = None
@@ -77,14 +79,21 @@ class Translator:
         return self.usage.unavailable is not None or self.usage.budget_exhausted
 
     def run(self, blocks: list[Block]) -> dict[int, str]:
-        translated: dict[int, str] = {}
-        for number, block in enumerate(blocks, 1):
+        first, translated = 0, {}
+        if self.checkpoint is not None:  # the blocks a killed run of the same stage finished
+            first, translated, self._rejected_in_a_row = self.checkpoint.resume(len(blocks),
+                                                                                self.usage)
+        for number, block in enumerate(blocks[first:], first + 1):
             self.usage.blocks += 1
             result = self._block(block, f"block {number}/{len(blocks)} {block.label}")
             if result is None:
                 self.usage.blocks_kept_draft += 1
             else:
                 translated.update(result)
+            if self.checkpoint is not None:
+                self.checkpoint.done(number, result, self.usage, self._rejected_in_a_row)
+        if self.checkpoint is not None:
+            self.checkpoint.close()
         return translated
 
     def _block(self, block: Block, label: str) -> dict[int, str] | None:

@@ -18,7 +18,7 @@ from shared.stage import StageOutcome, StageRequest
 from shared.transcript import Line, Translation
 from stages.translation import lines as line_rules
 from stages.translation import untranslated
-from stages.translation_llm import LlmParams, prompt, selection
+from stages.translation_llm import LlmParams, prompt, resume, selection
 from stages.translation_llm.blocks import Translator, plan
 from stages.translation_llm.budget import Usage, price_for
 from stages.translation_llm.cache import ResponseCache
@@ -130,7 +130,8 @@ def _translate(request: StageRequest, params: LlmParams, draft: Translation, nam
                                                 context=block.context),
         cache=ResponseCache(Path(params.cache_dir) if params.cache and params.cache_dir
                             else None),
-        usage=usage, connect=_connect(params), repair_attempts=params.repair_attempts)
+        usage=usage, connect=_connect(params), repair_attempts=params.repair_attempts,
+        checkpoint=resume.Blocks(request))
     translated = translator.run(plan(draft.segments, list(chosen),
                                      _lines(draft.segments, has_draft), params.block_size,
                                      params.context_lines))
@@ -208,6 +209,7 @@ def process(request: StageRequest, state=None) -> StageOutcome:
     usage_json = _usage_json(usage, mode, chosen, translated)
     usage_path = request.output("usage.json")
     atomic.write_json(usage_path, usage_json)
+    resume.finish(request)
     degraded = _degraded(params, usage, lines, missing, draft, (names.target_name,
                                                                  names.source_name))
     cost = usage_json["estimated_cost_usd"]

@@ -41,6 +41,7 @@ from shared.stage import (
     StageSpec,
     report_progress,
 )
+from stages.source_separation.checkpoint import Stems
 
 logger = logging.getLogger(__name__)
 
@@ -313,7 +314,6 @@ def out_of_memory_error(error: BaseException, params: SeparationParams, job_id: 
 
 
 def process(request: StageRequest, models: dict[tuple[str, str], LoadedModel]) -> StageOutcome:
-    import numpy as np
     import soundfile as sf
 
     params = request.params_as(SeparationParams)
@@ -334,45 +334,18 @@ def process(request: StageRequest, models: dict[tuple[str, str], LoadedModel]) -
     logger.info("%s: %.1f s of audio in %d chunk(s) of %.2f s + %.2f s overlap on %s",
                 audio.name, total / samplerate, len(windows), chunk / samplerate,
                 overlap / samplerate, loaded.device)
-    vocals_index = model.sources.index("vocals")
     channels = model.audio_channels
-    clip = params.output_subtype == "PCM_16"
     vocals_path, accomp_path = request.output("vocals.wav"), request.output("accompaniment.wav")
     started = time.monotonic()
-    with atomic.atomic_path(vocals_path) as vocals_tmp, \
-            atomic.atomic_path(accomp_path) as accomp_tmp, \
-            sf.SoundFile(str(audio)) as source, \
-            sf.SoundFile(str(vocals_tmp), "w", samplerate, channels, params.output_subtype,
-                         format="WAV") as vocals_out, \
-            sf.SoundFile(str(accomp_tmp), "w", samplerate, channels, params.output_subtype,
-                         format="WAV") as accomp_out:
-
-        def emit(pair) -> None:  # pair: (2, channels, n) = vocals, accompaniment
-            for out, stem in ((vocals_out, pair[0]), (accomp_out, pair[1])):
-                block = stem.T
-                out.write(np.clip(block, -1.0, 1.0) if clip else block)
-
-        pending = None  # the previous window's last `overlap` samples, waiting for a crossfade
-        for index, (start, end) in enumerate(windows):
-            if end <= start:
-                break
-            source.seek(start)
-            block = source.read(end - start, dtype="float32", always_2d=True)
-            pair = _separate(model, block, params, loaded.device, vocals_index, index,
-                             request.job_id)
-            if pending is not None and overlap:
-                fade_in = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
-                pair[..., :overlap] = pending * (1 - fade_in) + pair[..., :overlap] * fade_in
-            if index == len(windows) - 1:
-                emit(pair)
-            else:
-                keep = pair.shape[-1] - overlap
-                emit(pair[..., :keep])
-                pending = pair[..., keep:].copy()
-            report_progress(round(end / samplerate, 3), round(total / samplerate, 3),
-                            f"chunk {index + 1}/{len(windows)}")
-            logger.debug("chunk %d/%d: %.1f-%.1f s", index + 1, len(windows),
-                         start / samplerate, end / samplerate)
+    stems = Stems(request, samplerate, channels, params.output_subtype, len(windows))
+    finished = False
+    try:
+        with sf.SoundFile(str(audio)) as source:
+            _separate_windows(source, windows, overlap, stems, model, params, loaded.device,
+                              request.job_id)
+        finished = True
+    finally:
+        stems.close(finished)
     elapsed = time.monotonic() - started
     vocals_16k = _to_16k_mono(vocals_path, request.output("vocals_16k.wav"))
     duration = total / samplerate
@@ -403,7 +376,45 @@ def process(request: StageRequest, models: dict[tuple[str, str], LoadedModel]) -
     return StageOutcome(
         outputs=[vocals_path, accomp_path, vocals_16k, request.output("separation.json")],
         info={"model": params.model, "device": loaded.device, "chunks": len(windows),
+              "resumed_after_chunk": stems.done, "chunks_separated": len(windows) - stems.done,
               "audio_s": round(duration, 3), "rtf": summary["rtf"]})
+
+
+def _separate_windows(source, windows: list[tuple[int, int]], overlap: int, stems: Stems,
+                      model, params: SeparationParams, device: str, job_id: str) -> None:
+    """Separate the windows not done yet, crossfade the joins, append the stems, and save a
+    checkpoint after each window."""
+    import numpy as np
+
+    samplerate, total = source.samplerate, source.frames
+    vocals_index = model.sources.index("vocals")
+    clip = params.output_subtype == "PCM_16"
+
+    def emit(pair) -> None:  # pair: (2, channels, n) = vocals, accompaniment
+        for out, stem in zip(stems.files, pair, strict=True):
+            out.write(np.clip(stem.T, -1.0, 1.0) if clip else stem.T)
+
+    pending = stems.pending  # the previous window's last `overlap` samples, to crossfade
+    for index, (start, end) in enumerate(windows[stems.done:], stems.done):
+        if end <= start:
+            break
+        source.seek(start)
+        block = source.read(end - start, dtype="float32", always_2d=True)
+        pair = _separate(model, block, params, device, vocals_index, index, job_id)
+        if pending is not None and overlap:
+            fade_in = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
+            pair[..., :overlap] = pending * (1 - fade_in) + pair[..., :overlap] * fade_in
+        if index == len(windows) - 1:
+            emit(pair)
+        else:
+            keep = pair.shape[-1] - overlap
+            emit(pair[..., :keep])
+            pending = pair[..., keep:].copy()
+        stems.window_done(index + 1, stems.files[0].tell(), pending)
+        report_progress(round(end / samplerate, 3), round(total / samplerate, 3),
+                        f"chunk {index + 1}/{len(windows)}")
+        logger.debug("chunk %d/%d: %.1f-%.1f s", index + 1, len(windows),
+                     start / samplerate, end / samplerate)
 
 
 def _separate(model, block, params: SeparationParams, device: str, vocals_index: int,
