@@ -169,12 +169,13 @@ WINDOW_CHILD = r"""
 import json, sys
 import numpy as np
 from faster_whisper import decode_audio
+from shared.transcript import Segment
 from stages.alignment.wav2vec2 import Aligner, no_nltk
 
 audio_path, repo, text = sys.argv[1:4]
 audio = np.concatenate([np.zeros(40 * 16000, dtype=np.float32),
                         decode_audio(audio_path, sampling_rate=16000)])
-segment = {"id": 0, "start": 40.5, "end": 49.5, "language": "en", "text": text}
+segment = Segment(id=0, start=40.5, end=49.5, language="en", text=text)
 aligner = Aligner(repo, "en", "cpu", None)
 windowed = aligner.align_words(segment, audio, "en")
 with no_nltk(aligner._module):
