@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from shared import venvs
 from shared.environment_manager import EnvironmentManager, stage_argv
+from shared.paths import venv_python
 from shared.stage import ModelRef, StageRequest
 from shared.transcript import SCHEMA_VERSION
 from stages.source_separation import SeparationParams
@@ -58,7 +58,7 @@ class StageJob:
 
     def kill_after(self, pieces: int) -> dict:
         """Killed (-9) once its checkpoint records ``pieces``; returns that checkpoint."""
-        python = venvs.python_in(self.manager.venv_dir(self.env))
+        python = venv_python(self.manager.venv_dir(self.env))
         kill_after(pieces, python, f"stages.{self.stage}", self.argv()[3:],
                    self.manager.build_env(self.env), ROOT, self.log)
         return json.loads((self.stage_dir / "checkpoint.json").read_text("utf-8"))
