@@ -63,7 +63,7 @@ class TranslationParams(StageParams):
     source_lang: str | None = None
 
 
-def _environment(params: TranslationParams, ctx) -> str:
+def _environment(params: TranslationParams, ctx: ResolveContext) -> str:
     """The venv of the engine the route picked (resolve fills ``nmt``; before it, the route)."""
     nmt = params.nmt or route(ctx.job.source_lang, ctx.lang, params.engine)
     return {"indictrans2": "indictrans2", "nllb": "nllb"}.get(nmt, "common")
