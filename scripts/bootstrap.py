@@ -25,6 +25,7 @@ from shared.paths import (
     PROJECT_ROOT,
     VENVS_DIR,
     hardware_cache_path,
+    venv_python,
 )
 from shared.workflows import load_workflows
 
@@ -167,7 +168,7 @@ def _import_check(spec) -> str | None:
     code = "; ".join(f"import {m}" for m in spec.import_check)
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
     env["PYANNOTE_METRICS_ENABLED"] = "false"
-    proc = subprocess.run([str(venvs.python_in(spec.venv_dir)), "-c", code], capture_output=True,
+    proc = subprocess.run([str(venv_python(spec.venv_dir)), "-c", code], capture_output=True,
                           text=True, env=env)
     if proc.returncode != 0:
         return (proc.stderr.strip().splitlines() or ["unknown error"])[-1]

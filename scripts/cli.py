@@ -241,6 +241,7 @@ def run(
 ) -> None:
     """Run prepared jobs; re-running skips what is done and unchanged."""
     from scripts import run as run_mod
+    from shared.prune import prune_job
     from shared.runner import RunOptions
 
     level = _setup_logging(log_level, debug)
@@ -258,7 +259,7 @@ def run(
                                  fix="run the stages first, then ./run-pipeline.sh -j JOB "
                                  "--prune on its own")
             for job_dir in dirs:
-                run_mod.print_prune(run_mod.prune_job(job_dir))
+                run_mod.print_prune(prune_job(job_dir))
             raise typer.Exit(0)
         if report_only:
             if sets or dry_run or from_stage or to_stage or only or force:

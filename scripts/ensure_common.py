@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from shared import venvs  # noqa: E402
+from shared.paths import venv_python  # noqa: E402
 
 VENV = ROOT / ".venvs" / "common"
 LOCK = ROOT / "uv.lock"
@@ -38,7 +39,7 @@ def main() -> int:
         sys.stderr.write(f"[setup] common venv ready in {seconds:.1f}s\n")
     else:  # confirmed against the current uv.lock: let the wrappers take their fast path
         (VENV / venvs.MARKER).touch()
-    sys.stdout.write(str(venvs.python_in(VENV)) + "\n")
+    sys.stdout.write(str(venv_python(VENV)) + "\n")
     return 0
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-from shared import hardware_cache, job_state, lockfile
+from shared import hardware_cache, job_state, lockfile, prune
 from shared import job as jobs
 from shared.display import PlainDisplay, RichDisplay
-from shared.errors import InputError, JobBusyError, PipelineError
+from shared.errors import InputError, PipelineError
 from shared.paths import hardware_cache_path
 from shared.runner import Runner, RunOptions, RunReport
 from shared.stage import RESULT_FILE, StageResult
@@ -200,55 +199,7 @@ def all_jobs(jobs_root: Path) -> list[Path]:
     return sorted(p.parent for p in jobs_root.glob(f"*/{jobs.JOB_FILE}"))
 
 
-# What --prune removes: the large files stages pass to each other (16 kHz / 44.1 kHz audio,
-# stems, the streamed segments.jsonl), never the deliverables in subtitles/, the muxed video
-# or the small JSON reports and records.
-INTERMEDIATE_SUFFIXES = (".wav", ".flac", ".jsonl")
-
-
-@dataclass
-class PruneReport:
-    job_id: str
-    removed: list[lockfile.OutputRecord]
-    size_before: int
-    size_after: int
-
-
-def is_intermediate(output: lockfile.OutputRecord) -> bool:
-    return output.path.startswith("stages/") and output.path.endswith(INTERMEDIATE_SUFFIXES)
-
-
-def folder_size(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
-
-
-def prune_job(job_dir: Path) -> PruneReport:
-    """run --prune: remove a finished job's intermediates. lock.json keeps their records
-    (marked pruned), so the next run skips what is done; a stage that must run and reads
-    one re-runs the stage that made it first. Refused (exit 2) while the job runs or
-    before every stage has finished once."""
-    job = jobs.load(job_dir)
-    try:
-        with lockfile.hold(job_dir):
-            lock = lockfile.load(job_dir)
-            unfinished = [i.key for i in job.stages if i.key not in lock.stages]
-            if unfinished:
-                raise InputError(
-                    f"cannot prune job {job.job_id}: it has not finished (not run yet: "
-                    f"{', '.join(unfinished)}); --prune removes the intermediates of finished "
-                    "jobs only", fix=f"run it first: ./run-pipeline.sh -j {job.job_id}")
-            before = folder_size(job_dir)
-            removed = [o for r in lock.stages.values() for o in r.outputs
-                       if is_intermediate(o) and not o.pruned]
-            lockfile.mark_pruned(job_dir, {o.path for o in removed})
-            for output in removed:
-                (job_dir / output.path).unlink(missing_ok=True)
-            return PruneReport(job.job_id, removed, before, folder_size(job_dir))
-    except JobBusyError as e:
-        raise InputError(f"cannot prune: {e.message}", fix=e.fix) from e
-
-
-def print_prune(report: PruneReport) -> None:
+def print_prune(report: prune.PruneReport) -> None:
     from rich.table import Table
 
     from shared.display import make_console

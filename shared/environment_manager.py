@@ -24,7 +24,7 @@ from shared import venvs
 from shared.env_registry import EnvironmentRegistry, load_registry
 from shared.errors import EnvironmentMissingError
 from shared.hardware_cache import HardwareCache
-from shared.paths import PROJECT_ROOT
+from shared.paths import PROJECT_ROOT, venv_python
 from shared.stage import PROGRESS_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class EnvironmentManager:
         if state != "ready":
             raise EnvironmentMissingError(f"environment '{env}' is not usable: {why}",
                                           fix=f"./bootstrap.sh --envs {env}")
-        return venvs.python_in(venv_dir)
+        return venv_python(venv_dir)
 
     # -- what it sees ------------------------------------------------------------------
     def build_env(self, env: str, *, offline: bool = True,
@@ -96,7 +96,7 @@ class EnvironmentManager:
         child.update(spec.variables)
         cache = self.hardware.cache
         venv_dir = self.venv_dir(env)
-        bin_dir = venvs.python_in(venv_dir).parent
+        bin_dir = venv_python(venv_dir).parent
         child.update({
             "TORCH_HOME": str(cache.torch_home),
             "HF_HOME": str(cache.hf_home),

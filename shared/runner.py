@@ -33,9 +33,9 @@ from shared.hardware_cache import HardwareCache
 from shared.model_registry import ModelRegistry, load_models
 from shared.paths import CONFIG_DIR
 from shared.plan import PlannedStage, plan_jobs
+from shared.prune import Remaker
 from shared.run_record import RunRecord
 from shared.stage import REQUEST_FILE, RESULT_FILE, StageRequest, StageResult, StageSpec
-from shared.stage_inputs import maker
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +157,8 @@ class Runner:
         self.default_timeout, self.timeouts = stage_timeouts()
         self.batch: list[JobRun] = []
         self.running: dict[str, dict[str, int]] = {}  # stage key -> node -> jobs running
+        # stages that remake the pruned inputs a stage about to run reads (shared/prune.py)
+        self.remaker = Remaker(self._decision, self._launch, self.display)
 
     # -- public ------------------------------------------------------------------------
     def run(self, job_dirs: Iterable[Path], options: RunOptions) -> RunReport:
@@ -214,7 +216,7 @@ class Runner:
                     raise jr.unplanned[key]
                 plan = self._decision(jr, key, options)
                 if plan.action == "run":
-                    plan = self._restore_pruned(jr, plan, options)
+                    plan = self.remaker.restore(jr, plan, options)
             except PipelineError as e:
                 jr.error = e
                 jr.log(f"{key}: cannot start: {e}")
@@ -274,48 +276,6 @@ class Runner:
         return StagePlan(planned.key, planned.spec.name, planned.env, planned.spec,
                          planned.params, planned.inputs, planned.models, parts, digest,
                          action, reasons, planned.needs)
-
-    # -- pruned intermediates ------------------------------------------------------------
-    def _restore_pruned(self, jr: JobRun, plan: StagePlan, options: RunOptions
-                        ) -> StagePlan | None:
-        """A stage that must run and reads outputs --prune removed: re-run each stage that
-        made one first (itself after its own pruned inputs), saying why, then decide again
-        on the files made anew; None if such a re-run failed. A dry run only says so."""
-        pruned = lockfile.pruned_outputs(jr.job_dir)
-        gone = [p for p in plan.inputs.values() if not p.exists() and p.resolve() in pruned]
-        if not gone:
-            return plan
-        order = [i.key for i in jr.job.stages]
-        makers: dict[str, Path] = {}
-        for path in gone:
-            source = maker(jr.job, jr.job_dir, path)
-            assert source is not None, path  # --prune removes only files in stage folders
-            makers.setdefault(source, path)
-        if options.dry_run:
-            plan.reasons.append(f"after re-running {', '.join(sorted(makers, key=order.index))}"
-                                " (pruned inputs)")
-            return plan
-        for source in sorted(makers, key=order.index):
-            rel = makers[source].relative_to(jr.job_dir).as_posix()
-            if not self._rerun(jr, source, f"re-run: {rel} was pruned and {plan.key} needs it",
-                               options):
-                return None
-        return self._decision(jr, plan.key, options)
-
-    def _rerun(self, jr: JobRun, key: str, reason: str, options: RunOptions) -> bool:
-        """Run one stage instance of one job again, out of the batch, for ``reason``;
-        False if it failed (jr.error says why)."""
-        plan = self._restore_pruned(jr, self._decision(jr, key, options), options)
-        if plan is None:
-            return False
-        plan.action, plan.reasons = "run", [reason]
-        self.display.decision(jr.job.job_id, key, plan.action, plan.reasons)
-        jr.log(f"{key}: run ({reason})")
-        jr.record.decided(key, "run", [reason], restored=True)
-        if key in jr.skipped:
-            jr.skipped.remove(key)
-        self._launch(key, plan.env, [(jr, plan)])
-        return jr.error is None
 
     def _launch(self, key: str, env: str, group: list[tuple[JobRun, StagePlan]]) -> None:
         """_execute, with each job's run record saying when the stage started and ended."""

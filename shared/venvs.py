@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from shared.file_hashes import sha256_file
+from shared.paths import venv_python
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +31,6 @@ def lock_sha256(lock_file: Path) -> str:
     return sha256_file(Path(lock_file))
 
 
-def python_in(venv_dir: Path) -> Path:
-    if os.name == "nt":
-        return venv_dir / "Scripts" / "python.exe"
-    return venv_dir / "bin" / "python"
-
-
 def read_marker(venv_dir: Path) -> dict | None:
     try:
         return json.loads((venv_dir / MARKER).read_text(encoding="utf-8"))
@@ -45,7 +40,7 @@ def read_marker(venv_dir: Path) -> dict | None:
 
 def venv_state(venv_dir: Path, lock_file: Path) -> tuple[str, str]:
     """('ready' | 'missing' | 'incomplete' | 'stale', human reason)."""
-    if not python_in(venv_dir).exists():
+    if not venv_python(venv_dir).exists():
         if venv_dir.exists():
             return "incomplete", f"{venv_dir} has no interpreter (interrupted or broken build)"
         return "missing", f"{venv_dir} does not exist"
@@ -73,7 +68,7 @@ def ensure_uv(tools_dir: Path, python: str = sys.executable) -> str:
     logger.info("uv not found: installing uv %s into %s", UV_VERSION, tools_dir)
     try:
         subprocess.run([python, "-m", "venv", str(tools_dir)], check=True)
-        pip = python_in(tools_dir)
+        pip = venv_python(tools_dir)
         subprocess.run([str(pip), "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"],
                        check=True)
     except (OSError, subprocess.CalledProcessError) as e:
@@ -104,7 +99,7 @@ def sync_venv(uv: str, project_dir: Path, venv_dir: Path, lock_file: Path, pytho
     marker = venv_dir / MARKER
     if marker.exists():
         marker.unlink()  # from here on the venv is "incomplete" until sync succeeds
-    if venv_dir.exists() and not python_in(venv_dir).exists():
+    if venv_dir.exists() and not venv_python(venv_dir).exists():
         shutil.rmtree(venv_dir)  # a broken leftover: start clean
     env = dict(os.environ)
     env.update({

@@ -22,7 +22,13 @@ from typing import Literal
 from pydantic import Field
 
 from shared import atomic
-from shared.stage import StageOutcome, StageParams, StageRequest, StageSpec
+from shared.stage import (
+    ResolveContext,
+    StageOutcome,
+    StageParams,
+    StageRequest,
+    StageSpec,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +54,7 @@ STEREO_44K = "audio_44k.wav"
 STEREO_RATE = 44100
 
 
-def resolve(params: DemuxParams, ctx) -> DemuxParams:
+def resolve(params: DemuxParams, ctx: ResolveContext) -> DemuxParams:
     return params.model_copy(update={
         "start_time": ctx.job.start_time, "end_time": ctx.job.end_time,
         "stereo_44k": params.stereo_44k or "separation" in ctx.job.features})

@@ -225,3 +225,12 @@ def network_namespace_works() -> bool:
     """Whether `unshare --net` can give a process no network here (root or user namespaces)."""
     return have("unshare") and subprocess.run(["unshare", "--net", "true"],
                                               capture_output=True).returncode == 0
+
+
+def typed_rows(rows: list[dict]) -> list:
+    """Segments written as dicts in a test, typed as a stage reads them from a file: a
+    translated ``Line`` when the row names its ``origin``, else a source ``Segment``."""
+    from shared.transcript import Line, Segment
+
+    return [Line.model_validate(r) if "origin" in r else Segment.model_validate(r)
+            for r in rows]

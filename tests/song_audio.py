@@ -24,6 +24,8 @@ import sys
 import wave
 from pathlib import Path
 
+from shared.transcript import SCHEMA_VERSION
+
 RATE = 44100
 BEAT_S = 0.5  # 120 bpm
 LINE_S = 4.0  # two bars of 4/4 per sung line
@@ -290,7 +292,8 @@ def write_clip(folder: Path, line: Timeline, songs: list[tuple[float, float]]) -
                  "language": s["language"], "words": [], "method": "whisper-word-timestamps"}
                 for n, s in enumerate(line.segments)]
     (folder / "aligned.json").write_text(json.dumps(
-        {"language": "en", "segments": segments, "method": "whisper-word-timestamps"},
+        {"schema_version": SCHEMA_VERSION, "language": "en", "segments": segments,
+         "method": "whisper-word-timestamps"},
         ensure_ascii=False, indent=2), "utf-8")
     manifest = {"truth": [s["song"] for s in line.segments],
                 "songs": [[round(a, 3), round(b, 3)] for a, b in songs],

@@ -49,6 +49,7 @@ def install(hub: Path, *, seed: int = 0, repo_id: str = REPO_ID, timeout: float 
     Returns the snapshot folder."""
     from shared import venvs
     from shared.env_registry import load_registry
+    from shared.paths import venv_python
 
     spec = load_registry().get("nllb")
     state, why = venvs.venv_state(spec.venv_dir, spec.lock_file)
@@ -59,7 +60,7 @@ def install(hub: Path, *, seed: int = 0, repo_id: str = REPO_ID, timeout: float 
                 "TRANSFORMERS_OFFLINE": "1", "HF_HOME": str(Path(hub).parent),
                 "HF_HUB_CACHE": str(hub), "TOKENIZERS_PARALLELISM": "false",
                 "HF_HUB_DISABLE_TELEMETRY": "1"})
-    proc = subprocess.run([str(venvs.python_in(spec.venv_dir)), "-m", "tests.tiny_nllb",
+    proc = subprocess.run([str(venv_python(spec.venv_dir)), "-m", "tests.tiny_nllb",
                            str(hub), "--seed", str(seed), "--repo-id", repo_id],
                           capture_output=True, text=True, env=env, cwd=str(ROOT),
                           timeout=timeout)

@@ -4,15 +4,15 @@ then the same clean-up and sentence re-cut for all (stages.alignment.words)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from collections import Counter
 from pathlib import Path
 
-from shared import atomic
+from shared import transcript
 from shared.stage import StageOutcome, StageRequest, report_progress
+from shared.transcript import Segment, Transcript, Word
 from stages.alignment import EVERY_LANGUAGE, FALLBACK, AlignmentParams
 from stages.alignment.words import finish
 
@@ -46,26 +46,30 @@ def method_of(ref: str | None) -> str:
     return f"wav2vec2:{ref}" if ref else FALLBACK
 
 
-def process(request: StageRequest, loaded: dict) -> StageOutcome:
-    params = request.params_as(AlignmentParams)
-    data = json.loads(Path(request.inputs["segments"]).read_text("utf-8"))
-    language = data.get("language")
-    segments = data.get("segments", [])
-    languages = sorted({s.get("language") or language or "und" for s in segments})
+def _aligner_for(params: AlignmentParams, language: str) -> str | None:
+    return params.aligners.get(language) or params.aligners.get(EVERY_LANGUAGE)
+
+
+def _log_plan(params: AlignmentParams, languages: list[str]) -> None:
     for lang in languages:
-        ref = params.aligners.get(lang) or params.aligners.get(EVERY_LANGUAGE)
+        ref = _aligner_for(params, lang)
         if ref:
             logger.info("language %s: forced alignment with %s", lang, ref)
         else:
             logger.info("language %s: no wav2vec2 model cached for it: using Whisper's word "
                         "timestamps (cache one that config/models.toml [aligners] lists, or "
                         "--set alignment.model=<cached repo>, to align with wav2vec2)", lang)
-    started = time.monotonic()
+
+
+def _timed(request: StageRequest, loaded: dict, params: AlignmentParams,
+           source: Transcript) -> list[Segment]:
+    """Each segment with its words timed by its language's aligner (Whisper's words where
+    there is none or the segment cannot be aligned) and the method that timed them."""
     audio = None
-    timed: list[dict] = []
-    for done, segment in enumerate(segments, 1):
-        lang = segment.get("language") or language or "und"
-        ref = params.aligners.get(lang) or params.aligners.get(EVERY_LANGUAGE)
+    timed: list[Segment] = []
+    for done, segment in enumerate(source.segments, 1):
+        lang = segment.language or source.language or "und"
+        ref = _aligner_for(params, lang)
         words = None
         if ref:
             if audio is None:
@@ -74,22 +78,34 @@ def process(request: StageRequest, loaded: dict) -> StageOutcome:
                 audio = open_audio(Path(request.inputs["audio"]))  # read per segment
             words = _aligner(loaded, ref, lang, params).align_words(
                 segment, audio, lang, params.interpolate_method, params.return_char_alignments)
-        timed.append({**segment, "words": words if words is not None else segment.get("words"),
-                      "method": method_of(ref if words is not None else None)})
-        report_progress(done, len(segments))
-    result = {k: v for k, v in data.items() if k != "segments"}
-    result["segments"] = finish(timed, split=params.split_sentences,
-                                endings=params.sentence_endings, default_language=language)
-    methods = Counter(s["method"] for s in timed)
-    planned = params.aligners.get(language or "") or params.aligners.get(EVERY_LANGUAGE)
-    result.update(method=(next(iter(methods)) if len(methods) == 1 else
-                          "mixed" if methods else method_of(planned)),
-                  methods=dict(methods), aligners=params.aligners)
-    atomic.write_json(request.output("aligned.json"), result)
+        update = {"method": method_of(ref if words is not None else None)}
+        if words is not None:
+            update["words"] = [Word.model_validate(w) for w in words]
+        timed.append(segment.model_copy(update=update))
+        report_progress(done, len(source.segments))
+    return timed
+
+
+def process(request: StageRequest, loaded: dict) -> StageOutcome:
+    params = request.params_as(AlignmentParams)
+    source = transcript.load_transcript(Path(request.inputs["segments"]))
+    language = source.language
+    _log_plan(params, sorted({s.language or language or "und" for s in source.segments}))
+    started = time.monotonic()
+    timed = _timed(request, loaded, params, source)
+    methods = Counter(s.method for s in timed)
+    planned = _aligner_for(params, language or "")
+    result = source.model_copy(update={
+        "segments": finish(timed, split=params.split_sentences,
+                           endings=params.sentence_endings, default_language=language),
+        "method": (next(iter(methods)) if len(methods) == 1 else
+                   "mixed" if methods else method_of(planned)),
+        "methods": dict(methods), "aligners": params.aligners})
+    transcript.save(request.output("aligned.json"), result)
     elapsed = time.monotonic() - started
     logger.info("%d segment(s) -> %d after sentence cuts; %s; %.1f s",
-                len(segments), len(result["segments"]),
+                len(source.segments), len(result.segments),
                 ", ".join(f"{m}: {n}" for m, n in methods.items()) or "no speech", elapsed)
     return StageOutcome(outputs=[request.output("aligned.json")],
-                        info={"method": result["method"], "segments": len(result["segments"]),
+                        info={"method": result.method, "segments": len(result.segments),
                               "seconds": round(elapsed, 3)})

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.errors import ModelMissingError
+from shared.transcript import Segment
 from stages.alignment.words import NO_SPACE_LANGUAGES
 
 RATE = 16000  # samples per second of the audio align_words is handed
@@ -90,13 +91,14 @@ class Aligner:
         return "".join(ch for ch in unit if ch != "|" and not (
             unicodedata.category(ch).startswith("P") and ch.lower() not in self.dictionary))
 
-    def align_words(self, segment: dict, audio, language: str, interpolate_method: str = "nearest",
-                    chars: bool = False) -> list[dict] | None:
+    def align_words(self, segment: Segment, audio, language: str,
+                    interpolate_method: str = "nearest", chars: bool = False
+                    ) -> list[dict] | None:
         """Words of the segment's text (Whisper's convention: " word") with times from the
         model; words with nothing to align (punctuation only) have no times. None when the
         segment cannot be aligned (nothing alignable, too short for its text, past the end)."""
         no_space = language in NO_SPACE_LANGUAGES
-        text = segment.get("text", "").strip()
+        text = segment.text.strip()
         units = [c for c in text if not c.isspace()] if no_space else text.split()
         cleaned = [self._clean(u) for u in units]
         kept = [i for i, c in enumerate(cleaned) if c]
@@ -105,13 +107,13 @@ class Aligner:
         joined = ("" if no_space else " ").join(cleaned[i] for i in kept)
         metadata = {**self.metadata, "language": language}
         # only the segment's samples are read (stages.asr.audio: never the whole film)
-        first = max(0, math.floor(float(segment["start"]) * RATE) - RATE)
-        window = audio[first:math.ceil(float(segment["end"]) * RATE) + RATE]
+        first = max(0, math.floor(segment.start * RATE) - RATE)
+        window = audio[first:math.ceil(segment.end * RATE) + RATE]
         offset = first / RATE
         with no_nltk(self._module):
             result = self._module.align(
-                [{"start": float(segment["start"]) - offset,
-                  "end": float(segment["end"]) - offset, "text": joined}],
+                [{"start": segment.start - offset, "end": segment.end - offset,
+                  "text": joined}],
                 self.model, metadata, window, self.device, interpolate_method=interpolate_method,
                 return_char_alignments=chars)
         for s in result["segments"]:
@@ -122,7 +124,7 @@ class Aligner:
         aligned = [w for s in result["segments"] for w in s.get("words") or []]
         if len(aligned) != len(kept) or all(_finite(w.get("start")) is None for w in aligned):
             logger.warning("segment %.2f-%.2f s (%r) could not be aligned: keeping Whisper's "
-                           "word times", segment["start"], segment["end"], text[:60])
+                           "word times", segment.start, segment.end, text[:60])
             return None
         words = [{"word": u if no_space else " " + u, "start": None, "end": None,
                   "probability": 0.0} for u in units]

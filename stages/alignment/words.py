@@ -1,14 +1,17 @@
 """Word timing clean-up and sentence re-cutting, the same for both alignment methods.
 
-Pure Python (runs in every venv; unit-tested in the common one). ``finish`` takes segments
-whose words may lack times, lie outside their segment or overlap, and returns segments in
-which every word has a start and end inside its segment, no word starts before the previous
-one ends (across the whole file), and each segment holds at most one sentence.
+Pure Python on shared.transcript's models (runs in every venv; unit-tested in the common one).
+``finish`` takes segments whose words may lack times, lie outside their segment or overlap, and
+returns segments in which every word has a start and end inside its segment, no word starts
+before the previous one ends (across the whole file), and each segment holds at most one
+sentence.
 """
 
 from __future__ import annotations
 
 import math
+
+from shared.transcript import Segment, Word
 
 # ASCII, ellipsis, Devanagari danda and double danda, CJK full-width, Urdu full stop and
 # Arabic question mark: the sentence ends of Whisper's punctuation set and Indian scripts
@@ -30,8 +33,8 @@ def _time(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _weight(word: dict) -> int:
-    return max(1, len(word.get("word", "").strip()))
+def _weight(word: Word) -> int:
+    return max(1, len(word.word.strip()))
 
 
 def is_sentence_end(word: str, next_word: str | None, endings: str = SENTENCE_ENDINGS) -> bool:
@@ -53,20 +56,20 @@ def is_sentence_end(word: str, next_word: str | None, endings: str = SENTENCE_EN
                 or (len(stem) == 1 and stem.isalpha()))
 
 
-def words_from_text(text: str, language: str | None = None) -> list[dict]:
+def words_from_text(text: str, language: str | None = None) -> list[Word]:
     """Untimed words for a segment that has none (times are filled in by ``fill_missing``)."""
     if language in NO_SPACE_LANGUAGES:
         units = [ch for ch in text if not ch.isspace()]
     else:
         units = [" " + w for w in text.split()]
-    return [{"word": unit, "start": None, "end": None, "probability": 0.0} for unit in units]
+    return [Word(word=unit, start=None, end=None, probability=0.0) for unit in units]
 
 
-def fill_missing(words: list[dict], lo: float, hi: float) -> list[dict]:
+def fill_missing(words: list[Word], lo: float, hi: float) -> list[Word]:
     """Give words without a start or end a share of the gap between their placed neighbours
-    (or the segment's edges), in proportion to their length. Returns new dicts."""
-    out = [dict(w) for w in words]
-    placed = [_time(w.get("start")) is not None and _time(w.get("end")) is not None for w in out]
+    (or the segment's edges), in proportion to their length. Returns new words."""
+    out = [w.model_copy() for w in words]
+    placed = [_time(w.start) is not None and _time(w.end) is not None for w in out]
     i = 0
     while i < len(out):
         if placed[i]:
@@ -75,68 +78,67 @@ def fill_missing(words: list[dict], lo: float, hi: float) -> list[dict]:
         j = i
         while j < len(out) and not placed[j]:
             j += 1
-        left = float(out[i - 1]["end"]) if i > 0 else lo
-        right = float(out[j]["start"]) if j < len(out) else hi
+        left = out[i - 1].end if i > 0 else lo
+        right = out[j].start if j < len(out) else hi
         right = max(right, left)
         total = sum(_weight(w) for w in out[i:j])
         t = left
         for w in out[i:j]:
             share = (right - left) * _weight(w) / total
-            w["start"], w["end"] = t, t + share
-            w["interpolated"] = True
+            w.start, w.end = t, t + share
+            w.interpolated = True
             t += share
         i = j
     return out
 
 
-def clamp(words: list[dict], lo: float, hi: float) -> list[dict]:
+def clamp(words: list[Word], lo: float, hi: float) -> list[Word]:
     """Every word inside [lo, hi], end >= start, and no word starting before the previous
     word's end (in place; returns ``words``)."""
     floor = lo
     for w in words:
-        start = min(max(float(w["start"]), floor), hi)
-        end = min(max(float(w["end"]), start), hi)
-        w["start"], w["end"] = round(start, 3), round(end, 3)
+        start = min(max(w.start, floor), hi)
+        end = min(max(w.end, start), hi)
+        w.start, w.end = round(start, 3), round(end, 3)
         floor = end
     return words
 
 
-def split_sentences(words: list[dict], endings: str = SENTENCE_ENDINGS) -> list[list[dict]]:
+def split_sentences(words: list[Word], endings: str = SENTENCE_ENDINGS) -> list[list[Word]]:
     """The words cut after every sentence end (a trailing piece without one is kept)."""
-    pieces: list[list[dict]] = [[]]
+    pieces: list[list[Word]] = [[]]
     for i, w in enumerate(words):
         pieces[-1].append(w)
-        following = words[i + 1]["word"] if i + 1 < len(words) else None
-        if following is not None and is_sentence_end(w["word"], following, endings):
+        following = words[i + 1].word if i + 1 < len(words) else None
+        if following is not None and is_sentence_end(w.word, following, endings):
             pieces.append([])
     return [p for p in pieces if p]
 
 
-def finish(segments: list[dict], *, split: bool = True, endings: str = SENTENCE_ENDINGS,
-           default_language: str | None = None) -> list[dict]:
+def finish(segments: list[Segment], *, split: bool = True, endings: str = SENTENCE_ENDINGS,
+           default_language: str | None = None) -> list[Segment]:
     """The post-pass: fill, clamp and order word times, then cut segments at sentence ends.
     Segment times become their words' span; each piece keeps its segment's other fields and
     records the segment it came from (``source_id``). Segments without text are dropped."""
-    out: list[dict] = []
+    out: list[Segment] = []
     floor = 0.0
-    for seg in sorted(segments, key=lambda s: float(s["start"])):
-        language = seg.get("language") or default_language
-        words = [w for w in seg.get("words") or [] if str(w.get("word", "")).strip()]
+    for seg in sorted(segments, key=lambda s: s.start):
+        language = seg.language or default_language
+        words = [w for w in seg.words if w.word.strip()]
         if not words:
-            words = words_from_text(seg.get("text", ""), language)
+            words = words_from_text(seg.text, language)
         if not words:
             continue
-        start, end = float(seg["start"]), float(seg["end"])
-        lo = max(start, floor)
-        hi = max(end, lo)
+        lo = max(seg.start, floor)
+        hi = max(seg.end, lo)
         words = clamp(fill_missing(words, lo, hi), lo, hi)
-        floor = words[-1]["end"]
+        floor = words[-1].end
         pieces = split_sentences(words, endings) if split else [words]
         joiner = "" if language in NO_SPACE_LANGUAGES else " "
         for piece in pieces:
-            text = seg.get("text", "").strip() if len(pieces) == 1 else \
-                joiner.join(w["word"].strip() for w in piece)
-            out.append({**seg, "id": len(out), "source_id": seg.get("id"), "language": language,
-                        "start": piece[0]["start"], "end": piece[-1]["end"], "text": text,
-                        "words": piece})
+            text = seg.text.strip() if len(pieces) == 1 else \
+                joiner.join(w.word.strip() for w in piece)
+            out.append(seg.model_copy(update={
+                "id": len(out), "source_id": seg.id, "language": language,
+                "start": piece[0].start, "end": piece[-1].end, "text": text, "words": piece}))
     return out

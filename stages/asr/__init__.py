@@ -104,7 +104,7 @@ class AsrParams(StageParams):
                              "many times in a row is a loop")
 
 
-def _environment(params: AsrParams, ctx) -> str:
+def _environment(params: AsrParams, ctx: ResolveContext) -> str:
     return "mlx" if params.backend == "mlx" else "whisperx"
 
 

@@ -13,9 +13,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from shared import atomic
+from shared import atomic, transcript
 from shared.errors import ModelMissingError
 from shared.stage import StageOutcome, StageRequest, report_progress
+from shared.transcript import Segment, Transcript
 from stages.asr import AsrParams, checkpoint, languages, recheck
 from stages.asr.audio import block_speech, open_audio, whole
 from stages.asr.coverage import transcript_shortfall
@@ -432,7 +433,7 @@ def process(request: StageRequest, models) -> StageOutcome:
     shortfall = transcript_shortfall(result, request.params_as(AsrParams).model)
     if shortfall:
         logger.warning("%s", shortfall)
-    atomic.write_json(request.output("segments.json"), result)
+    transcript.save(request.output("segments.json"), Transcript.model_validate(result))
     request.output(checkpoint.FILE).unlink(missing_ok=True)
     logger.info("%d segments, language %s (p=%s), %.1f s audio in %.1f s (RTF %.3f)",
                 len(result["segments"]), result["language"], result["language_probability"],
@@ -513,7 +514,8 @@ def _decode_chunks(request: StageRequest, model, audio, params: AsrParams,
 def _language_summary(result: dict) -> None:
     """Each language's share of the decoded speech; with several languages the job's
     language becomes the dominant one (the source track is named after it)."""
-    shares = languages.shares(result["segments"], result["language"])
+    shares = languages.shares(map(Segment.model_validate, result["segments"]),
+                              result["language"])
     result["language_shares"] = shares or {result["language"]: 1.0}
     result["languages"] = sorted(result["language_shares"])
     if result.get("multilingual", {}).get("enabled") and shares:

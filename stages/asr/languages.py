@@ -6,6 +6,10 @@ the subtitles stage reads the shares of its segments."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.transcript import Segment
 
 Region = tuple[float, float]  # seconds on the audio's own timeline
 
@@ -63,12 +67,12 @@ def switch_reason(windows: list[dict], language: str, min_probability: float,
             f"speech, are confidently not '{language}': {found}")
 
 
-def shares(segments: Iterable[dict], default: str | None = None) -> dict[str, float]:
+def shares(segments: Iterable[Segment], default: str | None = None) -> dict[str, float]:
     """Each language's share of the segments' speech time (largest first, summing to 1)."""
     seconds: dict[str, float] = {}
     for segment in segments:
-        lang = segment.get("language") or default or "und"
-        length = max(0.0, float(segment.get("end", 0.0)) - float(segment.get("start", 0.0)))
+        lang = segment.language or default or "und"
+        length = max(0.0, segment.end - segment.start)
         seconds[lang] = seconds.get(lang, 0.0) + length
     total = sum(seconds.values())
     if not total:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from shared.paths import CONFIG_DIR
-from shared.stage import StageParams, StageSpec
+from shared.stage import ResolveContext, StageParams, StageSpec
 
 PROJECT_GLOSSARY_DIR = CONFIG_DIR / "glossary"
 
@@ -31,12 +31,11 @@ class GlossaryParams(StageParams):
     project_hashes: dict[str, str] = Field(default_factory=dict)
 
 
-def resolve(params: GlossaryParams, ctx) -> GlossaryParams:
+def resolve(params: GlossaryParams, ctx: ResolveContext) -> GlossaryParams:
     """Record which project glossaries are used and their hashes, so a changed line re-runs
     the stage (and, through glossary.json, ASR and translation)."""
-    import hashlib
-
     from shared.errors import InputError
+    from shared.file_hashes import sha256_file
 
     names = params.project_glossaries
     if names is None:
@@ -48,7 +47,7 @@ def resolve(params: GlossaryParams, ctx) -> GlossaryParams:
             raise InputError(f"project glossary {name} is not in {PROJECT_GLOSSARY_DIR}",
                              fix="name a .tsv file there, e.g. --set "
                              "'glossary.project_glossaries=[\"hinglish.tsv\"]'")
-        hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        hashes[name] = sha256_file(path)
     return params.model_copy(update={"project_glossaries": names, "project_hashes": hashes})
 
 

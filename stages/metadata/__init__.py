@@ -23,7 +23,7 @@ import re
 
 from pydantic import Field
 
-from shared.stage import StageParams, StageSpec
+from shared.stage import ResolveContext, StageParams, StageSpec
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def split_year(title: str) -> tuple[str, int | None]:
     return match.group("title").strip(), int(match.group("year"))
 
 
-def resolve(params: MetadataParams, ctx) -> MetadataParams:
+def resolve(params: MetadataParams, ctx: ResolveContext) -> MetadataParams:
     """Fill the title and year (parsed from the file name when the job's title is just its
     stem), the cache folders, and where the key comes from; recorded in the params so the
     fingerprint sees them."""

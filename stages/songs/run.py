@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared import atomic
-from shared.errors import InputError
+from shared import atomic, transcript
 from shared.stage import StageOutcome, StageRequest, report_progress
+from shared.transcript import Segment, Transcript
 from stages.songs import SongsParams
 from stages.songs.decide import (
     Span,
@@ -77,114 +78,121 @@ def _separation(request: StageRequest) -> tuple[Path | None, Path | None]:
     return None, None
 
 
-def _load_segments(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputError(f"cannot read the segments {path}: {e}",
-                         fix="re-run the stage that wrote it (./run-pipeline.sh -j <job-id> "
-                         "--force alignment)") from e
-    if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
-        raise InputError(f"{path} has no 'segments' list",
-                         fix="re-run the stage that wrote it")
-    return data
+@dataclass
+class Timeline:
+    """The segments in time order: ``order[k]`` is the file index of the k-th segment."""
+
+    order: list[int]
+    segments: list[Segment]
+    spans: list[Span]
+
+    @classmethod
+    def of(cls, segments: list[Segment]) -> Timeline:
+        order = sorted(range(len(segments)), key=lambda i: segments[i].start)
+        timeline = [segments[i] for i in order]
+        return cls(order, timeline, [Span(s.start, max(s.end, s.start)) for s in timeline])
 
 
-def process(request: StageRequest, state=None) -> StageOutcome:
-    from stages.songs.features import Evidence
+@dataclass
+class Scored:
+    """Per timeline segment: the combined score, the singing score and songs.json's record."""
 
-    params = request.params_as(SongsParams)
-    started = time.monotonic()
-    source = Path(request.inputs["segments"])
-    data = _load_segments(source)
-    segments = data["segments"]
-    vocals, backing = _separation(request)
-    evidence = Evidence(Path(request.inputs["audio"]), vocals, backing, params)
-    tracks = soundtrack_tracks(request.inputs.get("metadata"))
-    weights = params.separated_weights if evidence.separated else params.mixture_weights
+    scores: list[float] = field(default_factory=list)
+    singing: list[float] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
 
-    order = sorted(range(len(segments)), key=lambda i: float(segments[i].get("start") or 0))
-    timeline = [segments[i] for i in order]
-    spans = [Span(float(s.get("start") or 0.0),
-                  max(float(s.get("end") or 0.0), float(s.get("start") or 0.0)))
-             for s in timeline]
-    texts = repetition(timeline, params.ngram, params.repeat_window_s)
-    records, scores, singing = [], [], []
+
+def _score(timeline: Timeline, evidence, params: SongsParams, weights: dict) -> Scored:
+    """Measure each segment's audio and text and combine them (progress about once a second)."""
+    texts = repetition(timeline.segments, params.ngram, params.repeat_window_s)
+    out = Scored()
     last_report = 0.0
-    for n, (segment, span, text) in enumerate(zip(timeline, spans, texts, strict=True), 1):
+    for n, (segment, span, text) in enumerate(
+            zip(timeline.segments, timeline.spans, texts, strict=True), 1):
         measures = evidence.measure(span.start, span.end)
         parts = audio_parts(measures, params, evidence.separated)
         audio = weighted(parts, weights) if measures else 0.0
         sung = weighted(singing_parts(parts), params.singing_weights) if measures else 0.0
         text_part = text_score(text.words, text.repetition, params)
-        score = combine(audio, text_part, params.text_weight, sung)
-        scores.append(score)
-        singing.append(sung)
-        records.append({"id": segment.get("id"), "start": span.start, "end": span.end,
-                        "text": segment.get("text"), "audio_score": round(audio, 4),
-                        "singing_score": round(sung, 4),
-                        "text_score": round(text_part, 4), "measures": measures,
-                        "parts": {k: None if v is None else round(v, 4)
-                                  for k, v in parts.items()},
-                        "words": text.words, "repetition": text.repetition,
-                        "repeated": list(text.repeated)})
-        if time.monotonic() - last_report > 1.0 or n == len(timeline):
-            report_progress(n, len(timeline), "segments")
+        out.scores.append(combine(audio, text_part, params.text_weight, sung))
+        out.singing.append(sung)
+        out.records.append({
+            "id": segment.id, "start": span.start, "end": span.end, "text": segment.text,
+            "audio_score": round(audio, 4), "singing_score": round(sung, 4),
+            "text_score": round(text_part, 4), "measures": measures,
+            "parts": {k: None if v is None else round(v, 4) for k, v in parts.items()},
+            "words": text.words, "repetition": text.repetition,
+            "repeated": list(text.repeated)})
+        if time.monotonic() - last_report > 1.0 or n == len(timeline.segments):
+            report_progress(n, len(timeline.segments), "segments")
             last_report = time.monotonic()
+    return out
 
-    bonus = soundtrack_support(scores, spans, tracks, params.run_threshold, params.max_gap_s,
-                               params.track_length_ratio, params.soundtrack_bonus,
-                               [s >= params.singing_threshold for s in singing])
-    scores = [min(1.0, s + b) for s, b in zip(scores, bonus, strict=True)]
-    decision = decide(scores, spans, threshold=params.threshold, neighbours=params.neighbours,
-                      max_gap=params.max_gap_s, min_song_s=params.min_song_s,
-                      min_segments=params.min_song_segments,
+
+def _decide(timeline: Timeline, scored: Scored, tracks: list[dict], params: SongsParams):
+    """The soundtrack bonus added to the scores, then the decision; scored.scores updated."""
+    bonus = soundtrack_support(scored.scores, timeline.spans, tracks, params.run_threshold,
+                               params.max_gap_s, params.track_length_ratio,
+                               params.soundtrack_bonus,
+                               [s >= params.singing_threshold for s in scored.singing])
+    scored.scores = [min(1.0, s + b) for s, b in zip(scored.scores, bonus, strict=True)]
+    decision = decide(scored.scores, timeline.spans, threshold=params.threshold,
+                      neighbours=params.neighbours, max_gap=params.max_gap_s,
+                      min_song_s=params.min_song_s, min_segments=params.min_song_segments,
                       grow_threshold=params.run_threshold, tracks=tracks,
-                      track_bounds=params.track_length_ratio, singing=singing,
+                      track_bounds=params.track_length_ratio, singing=scored.singing,
                       singing_threshold=params.singing_threshold)
+    for k, i in enumerate(timeline.order):
+        scored.records[k].update(index=i, score=round(scored.scores[k], 4),
+                                 soundtrack_bonus=bonus[k], above_threshold=decision.raw[k],
+                                 after_smoothing=decision.voted[k], lyrics=decision.lyrics[k])
+    return decision
 
-    lyrics_of = {}
-    for k, i in enumerate(order):
-        lyrics_of[i] = (decision.lyrics[k], scores[k])
-        records[k].update(index=i, score=round(scores[k], 4), soundtrack_bonus=bonus[k],
-                          above_threshold=decision.raw[k], after_smoothing=decision.voted[k],
-                          lyrics=decision.lyrics[k])
-    flagged = {**data, "segments": [
-        {**s, "lyrics": lyrics_of[i][0], "song_score": round(lyrics_of[i][1], 4)}
-        for i, s in enumerate(segments)]}
 
+def _flagged(source: Transcript, timeline: Timeline, decision, scores: list[float]
+             ) -> Transcript:
+    """The input transcript, each segment with ``lyrics`` and ``song_score`` added."""
+    segments = list(source.segments)
+    for k, i in enumerate(timeline.order):
+        segments[i] = segments[i].model_copy(update={
+            "lyrics": decision.lyrics[k], "song_score": round(scores[k], 4)})
+    return source.model_copy(update={"segments": segments})
+
+
+def _report(source_name: str, evidence, weights: dict, params: SongsParams,
+            tracks: list[dict], timeline: Timeline, scored: Scored, decision) -> dict:
+    """songs.json: the evidence, the thresholds, the songs and every segment's record."""
     def song_entry(song) -> dict:
         return {"start": round(song.start, 3), "end": round(song.end, 3),
                 "duration_s": round(song.duration, 3),
-                "segments": [order[k] for k in song.indexes],
-                "segment_ids": [timeline[k].get("id") for k in song.indexes],
+                "segments": [timeline.order[k] for k in song.indexes],
+                "segment_ids": [timeline.segments[k].id for k in song.indexes],
                 "score": round(song.score, 4),
                 "track": tracks[song.track] if song.track is not None else None}
 
-    lyrics_s = sum(s.duration for s in decision.songs)
-    report = {
-        "mode": evidence.mode,
-        "source": source.name,
-        "weights": weights,
+    return {
+        "mode": evidence.mode, "source": source_name, "weights": weights,
         "thresholds": {k: getattr(params, k) for k in THRESHOLD_FIELDS},
         "params": params.model_dump(mode="json"),
         "soundtrack": {"tracks": tracks},
-        "summary": {"segments": len(segments), "lyrics_segments": sum(decision.lyrics),
-                    "songs": len(decision.songs), "lyrics_s": round(lyrics_s, 3),
+        "summary": {"segments": len(timeline.segments),
+                    "lyrics_segments": sum(decision.lyrics),
+                    "songs": len(decision.songs),
+                    "lyrics_s": round(sum(s.duration for s in decision.songs), 3),
                     "above_threshold": sum(decision.raw),
-                    "singing": sum(s >= params.singing_threshold for s in singing),
+                    "singing": sum(s >= params.singing_threshold for s in scored.singing),
                     "dropped_short_regions": len(decision.dropped)},
         "songs": [song_entry(s) for s in decision.songs],
         "dropped": [song_entry(s) for s in decision.dropped],
-        "segments": records,
+        "segments": scored.records,
     }
-    outputs = [request.output("segments.json"), request.output("songs.json")]
-    atomic.write_json(outputs[0], flagged)
-    atomic.write_json(outputs[1], report)
-    elapsed = time.monotonic() - started
+
+
+def _log(evidence, decision, tracks: list[dict], total: int, elapsed: float) -> None:
+    lyrics_s = sum(s.duration for s in decision.songs)
     logger.info("%s evidence: %d of %d segment(s) are lyrics, in %d song(s) (%.1f s); "
                 "%d above the threshold before smoothing, %d short region(s) dropped; %.1f s",
-                evidence.mode, sum(decision.lyrics), len(segments), len(decision.songs),
+                evidence.mode, sum(decision.lyrics), total, len(decision.songs),
                 lyrics_s, sum(decision.raw), len(decision.dropped), elapsed)
     for song in decision.songs:
         track = tracks[song.track] if song.track is not None else None
@@ -192,6 +200,28 @@ def process(request: StageRequest, state=None) -> StageOutcome:
                     song.end, song.duration, len(song.indexes), song.score,
                     f", soundtrack track {track['position']} '{track['title']}' "
                     f"({track['length_s']:.0f} s)" if track else "")
+
+
+def process(request: StageRequest, state=None) -> StageOutcome:
+    from stages.songs.features import Evidence
+
+    params = request.params_as(SongsParams)
+    started = time.monotonic()
+    source_path = Path(request.inputs["segments"])
+    source = transcript.load_transcript(source_path)
+    vocals, backing = _separation(request)
+    evidence = Evidence(Path(request.inputs["audio"]), vocals, backing, params)
+    tracks = soundtrack_tracks(request.inputs.get("metadata"))
+    weights = params.separated_weights if evidence.separated else params.mixture_weights
+    timeline = Timeline.of(source.segments)
+    scored = _score(timeline, evidence, params, weights)
+    decision = _decide(timeline, scored, tracks, params)
+    outputs = [request.output("segments.json"), request.output("songs.json")]
+    transcript.save(outputs[0], _flagged(source, timeline, decision, scored.scores))
+    atomic.write_json(outputs[1], _report(source_path.name, evidence, weights, params, tracks,
+                                          timeline, scored, decision))
+    _log(evidence, decision, tracks, len(source.segments), time.monotonic() - started)
     return StageOutcome(outputs=outputs, info={
         "mode": evidence.mode, "songs": len(decision.songs),
-        "lyrics_segments": sum(decision.lyrics), "lyrics_s": round(lyrics_s, 3)})
+        "lyrics_segments": sum(decision.lyrics),
+        "lyrics_s": round(sum(s.duration for s in decision.songs), 3)})

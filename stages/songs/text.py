@@ -14,6 +14,10 @@ import bisect
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.transcript import Segment
 
 
 def tokens(text: str) -> list[str]:
@@ -39,13 +43,13 @@ class TextEvidence:
     repeated: tuple[str, ...]  # the recurring n-grams, joined with spaces (for songs.json)
 
 
-def repetition(segments: list[dict], n: int, window_s: float) -> list[TextEvidence]:
+def repetition(segments: list[Segment], n: int, window_s: float) -> list[TextEvidence]:
     """Per segment (in the given order), how much of its text recurs nearby or in itself."""
-    words = [tokens(str(s.get("text") or "")) for s in segments]
+    words = [tokens(s.text) for s in segments]
     grams = [ngrams(w, n) for w in words]
     counts = [Counter(g) for g in grams]
-    starts = [float(s.get("start") or 0.0) for s in segments]
-    ends = [max(float(s.get("end") or 0.0), st) for s, st in zip(segments, starts, strict=True)]
+    starts = [s.start for s in segments]
+    ends = [max(s.end, st) for s, st in zip(segments, starts, strict=True)]
     order = sorted(range(len(segments)), key=lambda i: starts[i])
     sorted_starts = [starts[i] for i in order]
     longest = max((e - s for s, e in zip(starts, ends, strict=True)), default=0.0)

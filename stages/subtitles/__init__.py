@@ -30,7 +30,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.stage import StageParams, StageSpec
+from shared.stage import ResolveContext, StageParams, StageSpec
 
 
 class SubtitleParams(StageParams):
@@ -73,7 +73,7 @@ PROFILE_FIELDS = ("max_chars_per_line", "max_lines", "max_cps", "min_duration", 
                   "min_gap_frames", "close_gap_frames", "linger_s", "merge_below_s")
 
 
-def resolve(params: SubtitleParams, ctx) -> SubtitleParams:
+def resolve(params: SubtitleParams, ctx: ResolveContext) -> SubtitleParams:
     """Fill the profile's values in (so the plan says "params.max_cps 22->17" and the
     fingerprint sees edits to config/subtitle_styles.toml). While the spoken language is still
     to be detected, record the style sections instead; the stage picks one when it knows."""

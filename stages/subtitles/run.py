@@ -7,9 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from shared import atomic
+from shared import atomic, transcript
 from shared.file_names import safe_title
 from shared.stage import StageOutcome, StageRequest
+from shared.transcript import Line, Segment, Transcript, Translation
 from stages.subtitles import (
     PROFILE_FIELDS,
     SubtitleParams,
@@ -39,7 +40,7 @@ def _language_tags(lang: str) -> tuple[str, str]:
     return entry.iso639_2, entry.name
 
 
-def track_languages(segments: list[dict], default: str) -> list[dict]:
+def track_languages(segments: list[Segment], default: str) -> list[dict]:
     """Every language the segments hold, with its share of their speech, largest first."""
     from stages.asr.languages import shares
 
@@ -65,10 +66,10 @@ def cue_languages(cues: list[Cue], languages: list[dict]) -> list[dict]:
     return rows
 
 
-def _transcript(request: StageRequest, data: dict, lang: str, offset: float, base: Path,
-                cues: list[Cue], languages: list[dict]) -> list[Path]:
-    segments = data.get("segments", [])
-
+def _transcript(request: StageRequest, source: Transcript, lang: str, offset: float,
+                base: Path, cues: list[Cue], languages: list[dict]) -> list[Path]:
+    """The source transcript beside the subtitles: <title>.<lang>.json (segments with their
+    words, cues, languages; times on the media's timeline) and .txt (one line a segment)."""
     def shift(item: dict) -> dict:
         moved = dict(item)
         for key in ("start", "end"):
@@ -76,24 +77,24 @@ def _transcript(request: StageRequest, data: dict, lang: str, offset: float, bas
                 moved[key] = round(item[key] + offset, 3)
         return moved
 
-    transcript = {
+    document = {
         "title": request.title, "language": lang,
-        "language_probability": data.get("language_probability"),
-        "model": data.get("model"), "timeline_offset": offset,
+        "language_probability": source.language_probability,
+        "model": source.model, "timeline_offset": offset,
         "languages": {row["language"]: row["share"] for row in languages},
-        "segments": [{**shift(s), "language": s.get("language") or lang,
-                      "words": [shift(w) for w in s.get("words", [])]} for s in segments],
+        "segments": [{**shift(s.to_json()), "language": s.language or lang,
+                      "words": [shift(w.to_json()) for w in s.words]} for s in source.segments],
         "cues": [{"id": i + 1, "start": cue.start / 1000, "end": cue.end / 1000,
                   "text": cue.text, "language": cue.language} for i, cue in enumerate(cues)],
     }
-    atomic.write_json(Path(f"{base}.json"), transcript)
+    atomic.write_json(Path(f"{base}.json"), document)
     atomic.write_text(Path(f"{base}.txt"), "".join(
-        str(s.get("text", "")).strip() + "\n" for s in segments if str(s.get("text", "")).strip()))
+        s.text.strip() + "\n" for s in source.segments if s.text.strip()))
     return [Path(f"{base}.json"), Path(f"{base}.txt")]
 
 
-def make_cues(segments: list[dict], profile: StyleProfile, fps: float, offset: float = 0.0,
-              language: str = "und", notes: list[str] | None = None,
+def make_cues(segments: list[Segment] | list[Line], profile: StyleProfile, fps: float,
+              offset: float = 0.0, language: str = "und", notes: list[str] | None = None,
               speech: Speech | None = None, end: float | None = None,
               unsubtitled_s: float = 0.0) -> tuple[list[Cue], dict[str, Any]]:
     """Segments -> timed, checked cues and the QC report (the stage minus its files).
@@ -113,7 +114,8 @@ def make_cues(segments: list[dict], profile: StyleProfile, fps: float, offset: f
     return cues, quality
 
 
-def _unsubtitled(quality: dict[str, Any], data: dict, is_source: bool, lang: str) -> list[str]:
+def _unsubtitled(quality: dict[str, Any], doc: Transcript | Translation, is_source: bool,
+                 lang: str) -> list[str]:
     """The degraded reason of a source track with speech no cue shows (a target track, made
     from the same segments, lists the same spans in its qc.json only)."""
     from stages.asr.coverage import better_model_fix
@@ -123,7 +125,7 @@ def _unsubtitled(quality: dict[str, Any], data: dict, is_source: bool, lang: str
     fix = ("listen there (asr's hallucinations.json lists any text its filter removed); "
            "speech in another language needs --set asr.multilingual=true or -s with that "
            f"language; speech in '{lang}' a larger model: "
-           f"{better_model_fix(lang, data.get('model'))}")
+           f"{better_model_fix(lang, getattr(doc, 'model', None))}")
     reason = qc.unsubtitled_reason(quality["unsubtitled_speech"], fix)
     return [reason] if reason else []
 
@@ -136,18 +138,22 @@ def media_end(media_info: dict) -> float | None:
     return float(media_info.get("timeline_offset") or 0.0) + float(duration)
 
 
-def process(request: StageRequest, state: Any) -> StageOutcome:
-    params = request.params_as(SubtitleParams)
-    data = json.loads(Path(request.inputs["segments"]).read_text("utf-8"))
-    media_info = json.loads(Path(request.inputs["media_info"]).read_text("utf-8"))
-    is_source = request.lang in (None, "source")
-    lang = (data.get("language") or "und") if is_source else request.lang
-    languages = track_languages(data.get("segments", []) if is_source else [], lang)
+def _track_language(doc: Transcript | Translation, is_source: bool, request: StageRequest
+                    ) -> tuple[str, list[dict]]:
+    """The track's language and every language it holds: a source track is named after the
+    language with the most speech."""
+    lang = (doc.language or "und") if is_source else request.lang
+    languages = track_languages(doc.segments if is_source else [], lang)
     if is_source and languages[0]["language"] != lang:
         logger.info("the track is named after its dominant language %s (%.0f%% of the speech), "
                     "not %s", languages[0]["language"], 100 * languages[0]["share"], lang)
         lang = languages[0]["language"]
-    offset = float(media_info.get("timeline_offset") or 0.0)
+    return lang, languages
+
+
+def _cues(request: StageRequest, params: SubtitleParams, doc: Transcript | Translation,
+          lang: str, media_info: dict, offset: float) -> tuple[list[Cue], dict, StyleProfile]:
+    """The track's cues and QC report, with the style profile they were cut to."""
     profile = profile_for(params.style or lang, params.style_table or load_sections(),
                           {name: getattr(params, name) for name in PROFILE_FIELDS})
     fps, notes = frame_rate(media_info)
@@ -155,18 +161,16 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     if regions is None:
         notes.append("no speech regions (no vad stage, and asr recorded none): cue ends "
                      "follow the word times and linger_s alone")
-    cues, quality = make_cues(data.get("segments", []), profile, fps, offset, lang, notes,
-                              regions, media_end(media_info), params.unsubtitled_speech_s)
-    for cue in cues:
-        cue.language = cue.language if is_source and cue.language else lang
-    quality["languages"] = cue_languages(cues, languages)
-    qc.log_summary(quality)
-    if len(languages) > 1:
-        logger.info("languages: %s", ", ".join(f"{row['language']} {row['share']:.0%}"
-                                                for row in languages))
+    cues, quality = make_cues(doc.segments, profile, fps, offset, lang, notes, regions,
+                              media_end(media_info), params.unsubtitled_speech_s)
+    return cues, quality, profile
 
-    request.deliverables_dir.mkdir(parents=True, exist_ok=True)
-    base = request.deliverables_dir / f"{safe_title(request.title)}.{lang}"
+
+def _write_subtitles(request: StageRequest, params: SubtitleParams, cues: list[Cue],
+                     base: Path, profile: StyleProfile, is_source: bool
+                     ) -> tuple[list[Path], dict[str, str], dict[str, str]]:
+    """<base>.<fmt> for every format (and .bilingual.<fmt> for a target language with source
+    text, when asked): (paths, format -> file, format -> bilingual file; job-relative)."""
     outputs: list[Path] = []
     files: dict[str, str] = {}
     bilingual: dict[str, str] = {}
@@ -187,15 +191,35 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
             bilingual[fmt] = both.resolve().relative_to(job_dir).as_posix()
     if params.bilingual and not want_bilingual:
         logger.info("bilingual: only target languages with source text get a bilingual file")
-    if is_source and params.write_transcript:
-        outputs += _transcript(request, data, lang, offset, base, cues, languages)
+    return outputs, files, bilingual
 
+
+def process(request: StageRequest, state: Any) -> StageOutcome:
+    params = request.params_as(SubtitleParams)
+    is_source = request.lang in (None, "source")
+    doc = transcript.load_any(Path(request.inputs["segments"]))
+    media_info = json.loads(Path(request.inputs["media_info"]).read_text("utf-8"))
+    offset = float(media_info.get("timeline_offset") or 0.0)
+    lang, languages = _track_language(doc, is_source, request)
+    cues, quality, profile = _cues(request, params, doc, lang, media_info, offset)
+    for cue in cues:
+        cue.language = cue.language if is_source and cue.language else lang
+    quality["languages"] = cue_languages(cues, languages)
+    qc.log_summary(quality)
+    if len(languages) > 1:
+        logger.info("languages: %s", ", ".join(f"{row['language']} {row['share']:.0%}"
+                                                for row in languages))
+    request.deliverables_dir.mkdir(parents=True, exist_ok=True)
+    base = request.deliverables_dir / f"{safe_title(request.title)}.{lang}"
+    outputs, files, bilingual = _write_subtitles(request, params, cues, base, profile,
+                                                 is_source)
+    if is_source and params.write_transcript and isinstance(doc, Transcript):
+        outputs += _transcript(request, doc, lang, offset, base, cues, languages)
     iso639_2, name = _language_tags(lang)
     tracks = {"language": lang, "iso639_2": iso639_2, "name": name, "files": files,
               "cues": len(cues), "languages": languages}
-    if bilingual:
-        tracks["bilingual"] = bilingual
-        tracks["source_language"] = data.get("source_language")
+    if bilingual and isinstance(doc, Translation):
+        tracks.update(bilingual=bilingual, source_language=doc.source_language)
     atomic.write_json(request.output("qc.json"), quality)
     atomic.write_json(request.output("tracks.json"), tracks)
     outputs += [request.output("qc.json"), request.output("tracks.json")]
@@ -212,4 +236,4 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     if quality["unsubtitled_speech"]["count"]:
         info["unsubtitled_speech_s"] = quality["unsubtitled_speech"]["total_s"]
     return StageOutcome(outputs=outputs, info=info,
-                        degraded=_unsubtitled(quality, data, is_source, lang))
+                        degraded=_unsubtitled(quality, doc, is_source, lang))

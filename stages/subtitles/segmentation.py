@@ -6,7 +6,7 @@ names whole and cue sizes even; then very short neighbouring cues are merged."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.subtitle_text import graphemes
 from stages.subtitles.cues import Cue, InputReport, Word, clock
@@ -14,6 +14,9 @@ from stages.subtitles.speech import Speech
 from stages.subtitles.style import StyleProfile
 from stages.subtitles.text import break_cost
 from stages.subtitles.wrapping import greedy, wrap
+
+if TYPE_CHECKING:
+    from shared.transcript import Line, Segment
 
 MS_PER_GRAPHEME = 70  # a guess at speech speed, for words with no usable time
 
@@ -39,24 +42,24 @@ def spread(tokens: list[str], start: int, end: int) -> list[Word]:
     return words
 
 
-def timed_words(segment: dict, offset: float, report: InputReport,
+def timed_words(segment: Segment | Line, offset: float, report: InputReport,
                 speech: Speech | None = None) -> list[Word]:
     """The segment's words with usable times: a word with no, zero or negative duration gets
     the room between its neighbours (reported); with ``speech``, times are clipped to it."""
-    seg_start = _ms(segment.get("start"), offset)
-    seg_end = _ms(segment.get("end"), offset)
-    raw = [w for w in segment.get("words") or [] if str(w.get("word", "")).strip()]
+    seg_start = _ms(segment.start, offset)
+    seg_end = _ms(segment.end, offset)
+    raw = [w for w in segment.words if w.word.strip()]
     if not raw:
-        tokens = str(segment.get("text", "")).split()
+        tokens = segment.text.split()
         if seg_start is None:
             return []
         words = spread(tokens, seg_start, seg_end if seg_end is not None else seg_start)
         return _clipped(words, speech, report)
-    starts = [_ms(w.get("start"), offset) for w in raw]
-    ends = [_ms(w.get("end"), offset) for w in raw]
+    starts = [_ms(w.start, offset) for w in raw]
+    ends = [_ms(w.end, offset) for w in raw]
     words: list[Word] = []
     for k, w in enumerate(raw):
-        text = str(w["word"]).strip()
+        text = w.word.strip()
         start, end = starts[k], ends[k]
         if start is not None and end is not None and end > start:
             words.append(Word(text, start, end))
@@ -68,7 +71,7 @@ def timed_words(segment: dict, offset: float, report: InputReport,
                                        else begin + MS_PER_GRAPHEME * graphemes(text))
         finish = max(begin + 10, min(high, begin + MS_PER_GRAPHEME * graphemes(text)))
         report.fixed_words.append({"word": text, "at": clock(begin),
-                                   "was": [w.get("start"), w.get("end")],
+                                   "was": [w.start, w.end],
                                    "now": [begin / 1000, finish / 1000]})
         words.append(Word(text, begin, finish))
     out: list[Word] = []
@@ -158,31 +161,31 @@ def _share_source(source: str, pieces: list[list[Word]]) -> list[str]:
     return out
 
 
-def build(segments: list[dict], profile: StyleProfile, offset: float,
+def build(segments: list[Segment] | list[Line], profile: StyleProfile, offset: float,
           report: InputReport, speech: Speech | None = None) -> list[Cue]:
     """Every segment's cues, in time order, short neighbours merged; word times clipped to
     ``speech`` when the job knows where it is."""
     cues: list[Cue] = []
     order = sorted(range(len(segments)),
-                   key=lambda k: _ms(segments[k].get("start"), 0.0) or 0)
+                   key=lambda k: _ms(segments[k].start, 0.0) or 0)
     for index in order:
         segment = segments[index]
-        text = " ".join(str(segment.get("text", "")).split())
+        text = " ".join(segment.text.split())
         words = timed_words(segment, offset, report, speech) if text else []
         if not words:
-            report.dropped_empty.append({"segment": segment.get("id", index),
-                                         "at": clock(_ms(segment.get("start"), offset) or 0),
-                                         "origin": segment.get("origin")})
+            report.dropped_empty.append({"segment": index if segment.id is None else segment.id,
+                                         "at": clock(_ms(segment.start, offset) or 0),
+                                         "origin": segment.origin})
             continue
-        lyrics = bool(segment.get("lyrics"))
+        lyrics = bool(segment.lyrics)
         pieces = split(words, profile)
-        sources = (_share_source(str(segment["source_text"]), pieces)
-                   if segment.get("source_text") else [None] * len(pieces))
+        sources = (_share_source(segment.source_text, pieces)
+                   if segment.source_text else [None] * len(pieces))
         for piece, source in zip(pieces, sources, strict=True):
             cue = make_cue(piece, profile, lyrics, speech)
             cue.source_text = source
-            cue.language = segment.get("language")
-            cue.untranslated = segment.get("origin") == "untranslated"
+            cue.language = segment.language
+            cue.untranslated = segment.origin == "untranslated"
             cues.append(cue)
     return merge_short(cues, profile)
 
@@ -216,12 +219,12 @@ def merge_short(cues: list[Cue], profile: StyleProfile) -> list[Cue]:
     return out
 
 
-def naive(segments: list[dict], profile: StyleProfile, offset: float) -> list[Cue]:
+def naive(segments: list[Segment] | list[Line], profile: StyleProfile, offset: float) -> list[Cue]:
     """The input as it came, one cue per segment (the QC report's 'before')."""
     cues = []
     for segment in segments:
-        tokens = str(segment.get("text", "")).split()
-        start, end = _ms(segment.get("start"), offset), _ms(segment.get("end"), offset)
+        tokens = segment.text.split()
+        start, end = _ms(segment.start, offset), _ms(segment.end, offset)
         if tokens and start is not None and end is not None:
             cues.append(Cue(start, end, tokens, greedy(tokens, profile.max_chars_per_line),
                             speech_end=end))

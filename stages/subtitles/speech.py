@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared import transcript
 from stages.subtitles.cues import Word
 
 
@@ -72,10 +73,11 @@ class Speech:
 
 def load(path: Path | None, offset: float = 0.0) -> Speech | None:
     """The regions in the vad stage's speech_segments.json or asr's segments.json (its
-    ``speech_regions``); None when the file has none (an older asr, the mlx backend)."""
+    ``speech_regions``); None when the file has none (the mlx backend)."""
     if path is None:
         return None
-    data = json.loads(Path(path).read_text("utf-8"))
-    regions = data.get("speech_regions") if "speech_regions" in data else (
-        data.get("segments") if Path(path).name == "speech_segments.json" else None)
+    if Path(path).name == "speech_segments.json":
+        regions = json.loads(Path(path).read_text("utf-8"))["segments"]
+    else:
+        regions = transcript.load_transcript(Path(path)).speech_regions
     return None if regions is None else Speech.of(regions, offset)

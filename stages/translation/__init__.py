@@ -38,6 +38,9 @@ class TranslationParams(StageParams):
     batch_size: int = Field(0, ge=0, description="lines per generate call; 0 = 8 on CPU, 32 on "
                             "a GPU")
     num_beams: int = Field(4, ge=1, description="beam search width")
+    block_size: int = Field(
+        64, ge=1, description="lines (or pieces of long lines) translated between two "
+        "checkpoints: a killed run resumes after the last finished block")
     max_chars: int = Field(400, ge=50, description="longer lines are translated sentence by "
                            "sentence (then clause by clause) and joined: nothing is truncated")
     merge_fragments: bool = Field(
@@ -60,7 +63,7 @@ class TranslationParams(StageParams):
     source_lang: str | None = None
 
 
-def _environment(params: TranslationParams, ctx) -> str:
+def _environment(params: TranslationParams, ctx: ResolveContext) -> str:
     """The venv of the engine the route picked (resolve fills ``nmt``; before it, the route)."""
     nmt = params.nmt or route(ctx.job.source_lang, ctx.lang, params.engine)
     return {"indictrans2": "indictrans2", "nllb": "nllb"}.get(nmt, "common")

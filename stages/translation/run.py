@@ -7,13 +7,17 @@ import importlib
 import json
 import logging
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared import atomic
+from shared import transcript
 from shared.languages import load_languages
-from shared.stage import StageOutcome, StageRequest, report_progress
-from stages.translation import LLM_ENGINES, TranslationParams, lines, untranslated
-from stages.translation.engine import LanguagePair, Translation
+from shared.stage import StageOutcome, StageRequest
+from shared.transcript import Line, Segment
+from stages.translation import LLM_ENGINES, TranslationParams, lines, resume, untranslated
+from stages.translation.engine import LanguagePair
+from stages.translation.engine import Translation as Output
 
 logger = logging.getLogger(__name__)
 
@@ -54,107 +58,141 @@ def _glossary(request: StageRequest, params: TranslationParams
     return {t.term: t.translation for t in loaded.terms.values()}, spellings
 
 
+@dataclass
+class Prepared:
+    """The lines before the engine: every output line, and for those the engine translates
+    the text with glossary placeholders (``texts``) and what the placeholders hold."""
+
+    rows: list[Line] = field(default_factory=list)
+    texts: dict[int, str] = field(default_factory=dict)
+    protections: dict[int, lines.Protection] = field(default_factory=dict)
+
+
+def _prepare(segments: list[Segment], params: TranslationParams, source, target,
+             terms: dict[str, str]) -> Prepared:
+    """One line per segment: empty, passed through (already in the target language) or to
+    translate (origin "nmt", glossary terms replaced by placeholders)."""
+    out = Prepared()
+    for i, seg in enumerate(segments):
+        text = lines.clean(seg.text)
+        row = Line(id=i, start=seg.start, end=seg.end, text=text, source_text=text,
+                   confidence=None, lyrics=bool(seg.lyrics), origin="nmt")
+        if seg.language:
+            row.source_language = seg.language
+        if not text:
+            row.origin = "empty"
+        elif params.passthrough and lines.already_in_target(
+                text, seg.language, source.code, target.code, source.script, target.script):
+            row.origin = "passthrough"
+        else:
+            out.protections[i] = lines.protect(text, terms)
+            out.texts[i] = out.protections[i].text
+        out.rows.append(row)
+    return out
+
+
+def _translate(request: StageRequest, state: dict, params: TranslationParams,
+               units: list[lines.Unit], source, target) -> tuple[list[Output], int, dict]:
+    """The engine's output per unit, the generate calls of the whole run (none for nmt
+    "none") and the checkpoint's counts (blocks, where it resumed: stages.translation.resume)."""
+    if params.nmt == "none":
+        return [Output(u.text) for u in units], 0, {}
+    if not units:
+        return [], 0, {}
+    engine = _engine(state, params)
+    assert source.flores and target.flores
+    pair = LanguagePair(source.code, target.code, source.flores, target.flores)
+    return resume.translate(engine, [u.text for u in units], pair, request, params.block_size)
+
+
+def _per_line(params: TranslationParams, units: list[lines.Unit], outputs: list[Output],
+              source, target) -> tuple[dict[int, str], dict[int, float]]:
+    """Line id -> why the engine's output is no translation; line id -> the lowest
+    confidence of the units it is in."""
+    left: dict[int, str] = {}
+    confidence: dict[int, float] = {}
+    for unit, out in zip(units, outputs, strict=True):
+        why = None if params.nmt == "none" else \
+            lines.untranslated(unit.text, out.text, source.script, target.script)
+        for sid in unit.segment_ids:
+            if why:
+                left.setdefault(sid, why)
+            if out.confidence is not None:
+                confidence[sid] = min(confidence.get(sid, out.confidence), out.confidence)
+    return left, confidence
+
+
+@dataclass
+class GlossaryCount:
+    applied: Counter = field(default_factory=Counter)
+    lost: Counter = field(default_factory=Counter)
+    respelled: Counter = field(default_factory=Counter)
+
+
+def _fill(prepared: Prepared, translated: dict[int, str], left: dict[int, str],
+          confidence: dict[int, float], spellings: dict[str, str]) -> GlossaryCount:
+    """Put the translations into the lines (terms restored, spellings rewritten); a line
+    left untranslated shows its source text, never an empty or partial line."""
+    count = GlossaryCount()
+    for i, text in translated.items():
+        restored, hits, missing = lines.restore(text, prepared.protections[i])
+        restored, rewritten = lines.rewrite_alternatives(restored, spellings)
+        count.respelled.update(rewritten)
+        row = prepared.rows[i]
+        row.text = restored
+        row.confidence = confidence.get(i)
+        if i in left:
+            row.origin, row.untranslated_reason = "untranslated", left[i]
+            row.text = restored if left[i] == "unchanged" else row.source_text
+        count.applied.update(hits)
+        count.lost.update(missing)
+    return count
+
+
+def _glossary_report(terms: dict[str, str], spellings: dict[str, str],
+                     count: GlossaryCount) -> list[dict]:
+    report = [{"term": t, "translation": terms[t], "applied": count.applied.get(t, 0),
+               "lost": count.lost.get(t, 0)}
+              for t in terms if t in count.applied or t in count.lost]
+    for entry in report:
+        logger.info("glossary: %s -> %s applied %d time(s)%s", entry["term"],
+                    entry["translation"], entry["applied"],
+                    f", lost by the model {entry['lost']} time(s)" if entry["lost"] else "")
+    for alt, n in count.respelled.items():
+        report.append({"term": spellings[alt], "translation": spellings[alt],
+                       "applied": 0, "lost": 0, "respelled": {alt: n}})
+        logger.info("glossary: %r rewritten as %r %d time(s)", alt, spellings[alt], n)
+    return report
+
+
 def process(request: StageRequest, state: dict) -> StageOutcome:
     params = request.params_as(TranslationParams)
     table = load_languages()
     assert params.source_lang and request.lang
     source, target = table.get(params.source_lang), table.get(request.lang)
-    data = json.loads(Path(request.inputs["segments"]).read_text("utf-8"))
-    segments = data.get("segments", [])
+    segments = transcript.load_transcript(Path(request.inputs["segments"])).segments
     terms, spellings = _glossary(request, params)
-
-    rows: list[dict] = []
-    texts: dict[int, str] = {}
-    protections: dict[int, lines.Protection] = {}
-    for i, seg in enumerate(segments):
-        text = lines.clean(seg.get("text", ""))
-        row = {"id": i, "start": seg["start"], "end": seg["end"], "text": text,
-               "source_text": text, "confidence": None, "lyrics": bool(seg.get("lyrics")),
-               "origin": "nmt"}
-        if seg.get("language"):
-            row["source_language"] = seg["language"]
-        if not text:
-            row["origin"] = "empty"
-        elif params.passthrough and lines.already_in_target(
-                text, seg.get("language"), source.code, target.code, source.script,
-                target.script):
-            row["origin"] = "passthrough"
-        else:
-            protections[i] = lines.protect(text, terms)
-            texts[i] = protections[i].text
-        rows.append(row)
-    gaps = {i: segments[i + 1]["start"] - segments[i]["end"] for i in range(len(segments) - 1)}
-    units = lines.build_units(texts, gaps, max_chars=params.max_chars,
+    prepared = _prepare(segments, params, source, target, terms)
+    gaps = {i: segments[i + 1].start - segments[i].end for i in range(len(segments) - 1)}
+    units = lines.build_units(prepared.texts, gaps, max_chars=params.max_chars,
                               merge=params.merge_fragments)
-
-    generate_calls = 0
+    outputs, generate_calls, resumed = _translate(request, state, params, units, source,
+                                                  target)
     if params.nmt == "none":
-        outputs = [Translation(u.text) for u in units]
-        for i in texts:
-            rows[i]["origin"] = "untranslated"
-    elif units:
-        engine = _engine(state, params)
-        assert source.flores and target.flores
-        pair = LanguagePair(source.code, target.code, source.flores, target.flores)
-        before = engine.generate_calls
-        report_progress(0, len(units), "translating")
-        outputs = engine.translate([u.text for u in units], pair)
-        generate_calls = engine.generate_calls - before
-        report_progress(len(units), len(units), "translated")
-    else:
-        outputs = []
-    translated = lines.assemble(units, [o.text for o in outputs], texts)
-    left: dict[int, str] = {}  # segment id -> why the engine's output is no translation
-    if params.nmt != "none":
-        for unit, out in zip(units, outputs, strict=True):
-            why = lines.untranslated(unit.text, out.text, source.script, target.script)
-            if why:
-                for sid in unit.segment_ids:
-                    left.setdefault(sid, why)
-    confidence: dict[int, float] = {}
-    for unit, out in zip(units, outputs, strict=True):
-        for sid in unit.segment_ids:
-            if out.confidence is not None:
-                confidence[sid] = min(confidence.get(sid, out.confidence), out.confidence)
-
-    applied: dict[str, int] = {}
-    lost: dict[str, int] = {}
-    respelled: dict[str, int] = {}
-    for i, text in translated.items():
-        restored, hits, missing = lines.restore(text, protections[i])
-        restored, rewritten = lines.rewrite_alternatives(restored, spellings)
-        for alt in rewritten:
-            respelled[alt] = respelled.get(alt, 0) + 1
-        rows[i]["text"] = restored
-        rows[i]["confidence"] = confidence.get(i)
-        if i in left:  # shown as its source text, never as an empty or partial line
-            rows[i].update(origin="untranslated", untranslated_reason=left[i])
-            rows[i]["text"] = restored if left[i] == "unchanged" else rows[i]["source_text"]
-        for term in hits:
-            applied[term] = applied.get(term, 0) + 1
-        for term in missing:
-            lost[term] = lost.get(term, 0) + 1
-    glossary_report = [{"term": t, "translation": terms[t], "applied": applied.get(t, 0),
-                        "lost": lost.get(t, 0)} for t in terms if t in applied or t in lost]
-    for alt, count in respelled.items():
-        glossary_report.append({"term": spellings[alt], "translation": spellings[alt],
-                                "applied": 0, "lost": 0, "respelled": {alt: count}})
-        logger.info("glossary: %r rewritten as %r %d time(s)", alt, spellings[alt], count)
-    for entry in glossary_report:
-        if "respelled" in entry:
-            continue
-        logger.info("glossary: %s -> %s applied %d time(s)%s", entry["term"],
-                    entry["translation"], entry["applied"],
-                    f", lost by the model {entry['lost']} time(s)" if entry["lost"] else "")
-
-    result = {"language": target.code, "source_language": source.code,
-              "engine": params.nmt, "model": params.model, "segments": rows,
-              "glossary": glossary_report, "units": len(units),
-              "generate_calls": generate_calls,
-              "allow_untranslated": params.allow_untranslated}
-    atomic.write_json(request.output("segments.json"), result)
+        for i in prepared.texts:
+            prepared.rows[i].origin = "untranslated"
+    translated = lines.assemble(units, [o.text for o in outputs], prepared.texts)
+    left, confidence = _per_line(params, units, outputs, source, target)
+    count = _fill(prepared, translated, left, confidence, spellings)
+    rows = prepared.rows
+    transcript.save(request.output("segments.json"), transcript.Translation(
+        language=target.code, source_language=source.code, engine=params.nmt,
+        model=params.model, segments=rows, glossary=_glossary_report(terms, spellings, count),
+        units=len(units), generate_calls=generate_calls,
+        allow_untranslated=params.allow_untranslated))
+    resume.finish(request)
     degraded = _untranslated(params, rows, source, target, table) if left else []
-    counts = {origin: sum(1 for r in rows if r["origin"] == origin)
+    counts = {origin: sum(1 for r in rows if r.origin == origin)
               for origin in ("nmt", "passthrough", "empty", "untranslated")}
     logger.info("%s -> %s with %s: %d lines (%s), %d units, %d generate calls", source.code,
                 target.code, params.nmt, len(rows),
@@ -165,18 +203,18 @@ def process(request: StageRequest, state: dict) -> StageOutcome:
     return StageOutcome(outputs=[request.output("segments.json")],
                         info={"engine": params.nmt, "model": params.model, "lines": len(rows),
                               **{k: v for k, v in counts.items() if v},
-                              "generate_calls": generate_calls,
-                              "glossary_terms_applied": sum(applied.values())},
+                              "generate_calls": generate_calls, **resumed,
+                              "glossary_terms_applied": sum(count.applied.values())},
                         degraded=degraded)
 
 
-def _untranslated(params: TranslationParams, rows: list[dict], source, target, table
+def _untranslated(params: TranslationParams, rows: list[Line], source, target, table
                   ) -> list[str]:
     """Lines the NMT engine left untranslated: with translation.engine llm or hybrid, the
     translation_llm stage translates them (and judges what is left); otherwise the stage
     fails naming the fixes, or, when allowed, records the job as degraded."""
     left = untranslated.rows_left(rows)
-    reasons = [r["untranslated_reason"] for r in left]
+    reasons = [r.untranslated_reason for r in left]
     labels = {"empty": "{n} empty output(s)", "unchanged": "{n} output(s) repeating the source"}
     why = f"{params.nmt} gave " + " and ".join(
         label.format(n=reasons.count(k)) for k, label in labels.items() if k in reasons)

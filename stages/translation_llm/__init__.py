@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.stage import ModelRef, StageParams, StageSpec
+from shared.stage import ModelRef, ResolveContext, StageParams, StageSpec
 
 MODES = ("llm", "hybrid")
 
@@ -81,7 +81,7 @@ class LlmParams(StageParams):
         "one (idioms, proverbs, wordplay) are refined")
 
 
-def resolve(params: LlmParams, ctx) -> LlmParams:
+def resolve(params: LlmParams, ctx: ResolveContext) -> LlmParams:
     """The mode from translation.engine, the provider's default model, the cache folder, and
     where the key is (so that adding one later changes the fingerprint)."""
     import re
@@ -112,7 +112,7 @@ def resolve(params: LlmParams, ctx) -> LlmParams:
     })
 
 
-def model_refs(params: LlmParams, ctx) -> list[ModelRef]:
+def model_refs(params: LlmParams, ctx: ResolveContext) -> list[ModelRef]:
     """A hosted model has no revision to pin: provider, model and address identify it."""
     return [ModelRef(name=f"{params.provider}:{params.model}", repo_id=None,
                      revision=params.base_url or "api")]

@@ -8,11 +8,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from stages.translation_llm import prompt, reply
 from stages.translation_llm.budget import Usage
 from stages.translation_llm.cache import ResponseCache, key
 from stages.translation_llm.providers import BlockRejected, Client, Unavailable
+from stages.translation_llm.resume import Blocks
+
+if TYPE_CHECKING:
+    from shared.transcript import Line
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +39,11 @@ class Block:
         return f"ids {ids[0]}-{ids[-1]}" if len(ids) > 1 else f"id {ids[0]}"
 
 
-def plan(segments: list[dict], chosen: list[int], lines: dict[int, prompt.Line],
+def plan(segments: list[Line], chosen: list[int], lines: dict[int, prompt.Line],
          block_size: int, context_lines: int) -> list[Block]:
     """Blocks of ``block_size`` chosen lines in order, each with the lines within
     ``context_lines`` of any of them (not themselves) as context."""
-    index = {int(s["id"]): i for i, s in enumerate(segments)}
+    index = {s.id: i for i, s in enumerate(segments)}
     blocks = []
     for start in range(0, len(chosen), block_size):
         ids = chosen[start:start + block_size]
@@ -48,8 +53,7 @@ def plan(segments: list[dict], chosen: list[int], lines: dict[int, prompt.Line],
             near.update(range(max(0, at - context_lines), min(len(segments),
                                                               at + context_lines + 1)))
         taken = set(ids)
-        context = [lines[int(segments[i]["id"])] for i in sorted(near)
-                   if int(segments[i]["id"]) not in taken]
+        context = [lines[segments[i].id] for i in sorted(near) if segments[i].id not in taken]
         blocks.append(Block([lines[i] for i in ids], context))
     return blocks
 
@@ -64,6 +68,7 @@ class Translator:
     usage: Usage
     connect: Callable[[], Client]  # raises Unavailable (no key ...)
     repair_attempts: int
+    checkpoint: Blocks | None = None  # finished blocks kept for a re-run (resume.Blocks)
 
     def __post_init__(self) -> None:
         self._client: Client | None = None
@@ -74,14 +79,21 @@ class Translator:
         return self.usage.unavailable is not None or self.usage.budget_exhausted
 
     def run(self, blocks: list[Block]) -> dict[int, str]:
-        translated: dict[int, str] = {}
-        for number, block in enumerate(blocks, 1):
+        first, translated = 0, {}
+        if self.checkpoint is not None:  # the blocks a killed run of the same stage finished
+            first, translated, self._rejected_in_a_row = self.checkpoint.resume(len(blocks),
+                                                                                self.usage)
+        for number, block in enumerate(blocks[first:], first + 1):
             self.usage.blocks += 1
             result = self._block(block, f"block {number}/{len(blocks)} {block.label}")
             if result is None:
                 self.usage.blocks_kept_draft += 1
             else:
                 translated.update(result)
+            if self.checkpoint is not None:
+                self.checkpoint.done(number, result, self.usage, self._rejected_in_a_row)
+        if self.checkpoint is not None:
+            self.checkpoint.close()
         return translated
 
     def _block(self, block: Block, label: str) -> dict[int, str] | None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from shared import atomic, keys
+from shared import atomic, keys, transcript
 from shared.stage import StageOutcome, StageRequest
+from shared.transcript import Line, Translation
 from stages.translation import lines as line_rules
 from stages.translation import untranslated
-from stages.translation_llm import LlmParams, prompt, selection
+from stages.translation_llm import LlmParams, prompt, resume, selection
 from stages.translation_llm.blocks import Translator, plan
 from stages.translation_llm.budget import Usage, price_for
 from stages.translation_llm.cache import ResponseCache
@@ -52,15 +54,13 @@ def _read_json(path: Path | None) -> dict | None:
     return json.loads(Path(path).read_text("utf-8"))
 
 
-def _lines(segments: list[dict], has_draft: bool) -> dict[int, prompt.Line]:
+def _lines(segments: list[Line], has_draft: bool) -> dict[int, prompt.Line]:
     out = {}
     for seg in segments:
-        source = str(seg.get("source_text") or "").strip()
-        text = str(seg.get("text") or "").strip()
-        draft = text if has_draft and text and text != source and seg.get("origin") not in (
-            "untranslated",) else None
-        out[int(seg["id"])] = prompt.Line(int(seg["id"]), source or text, draft,
-                                          bool(seg.get("lyrics")))
+        source, text = seg.source_text.strip(), seg.text.strip()
+        draft = text if has_draft and text and text != source and \
+            seg.origin != "untranslated" else None
+        out[seg.id] = prompt.Line(seg.id, source or text, draft, seg.lyrics)
     return out
 
 
@@ -85,64 +85,61 @@ def _connect(params: LlmParams):
     return connect
 
 
-def _glossary_terms(request: StageRequest, draft: dict) -> list[dict]:
+def _glossary_terms(request: StageRequest, draft: Translation) -> list[dict]:
     """Every term of the glossary stage (the job's, the film's names, the project's starter
     lines), else the terms the draft applied."""
     path = request.inputs.get("glossary")
     if path is None:
-        return draft.get("glossary") or []
+        return draft.glossary
     data = json.loads(Path(path).read_text("utf-8"))
     return [{"term": t["term"], "translation": (t.get("translations") or [t["term"]])[0],
              "alternatives": t.get("alternatives", []), "context": t.get("context", "")}
             for t in data.get("terms", [])]
 
 
-def process(request: StageRequest, state=None) -> StageOutcome:
-    params = request.params_as(LlmParams)
-    for name in ("httpx2", "httpx"):  # one INFO line per request: the blocks say enough
-        logging.getLogger(name).setLevel(logging.WARNING)
-    assert params.model and params.mode
-    draft = _read_json(request.inputs["draft"]) or {}
-    metadata = _read_json(request.inputs.get("metadata"))
-    segments: list[dict] = draft.get("segments", [])
-    draft_engine = draft.get("engine") or "none"
-    has_draft = draft_engine != "none"
-    source_name, source_script = _language(draft.get("source_language"))
-    target_code = request.lang or draft.get("language")
-    target_name, target_script = _language(target_code)
+@dataclass(frozen=True)
+class Languages:
+    """The draft's languages by name and script (for the prompt and the checks)."""
 
-    rules = selection.Rules(min_confidence=params.min_confidence,
-                            max_length_ratio=params.max_length_ratio,
-                            target_script=target_script, patterns=tuple(params.patterns))
-    mode = params.mode if has_draft else "llm"  # no draft: every line needs the LLM
-    chosen = selection.select(segments, mode, rules)
-    usage = Usage(params.provider, params.model,
-                  price_for(params.model, params.price_input_per_mtok,
-                            params.price_output_per_mtok), params.budget_usd,
-                  lines_selected=len(chosen))
-    logger.info("%s -> %s, %s mode, draft %s: %d of %d lines to send", source_name,
-                target_name, mode, draft_engine, len(chosen), len(segments))
+    source_name: str
+    source_script: str | None
+    target_code: str
+    target_name: str
+    target_script: str | None
 
-    translated: dict[int, str] = {}
+    @classmethod
+    def of(cls, request: StageRequest, draft: Translation) -> Languages:
+        target_code = request.lang or draft.language
+        return cls(*_language(draft.source_language), target_code, *_language(target_code))
+
+
+def _translate(request: StageRequest, params: LlmParams, draft: Translation, names: Languages,
+               chosen: dict[int, list[str]], usage: Usage) -> dict[int, str]:
+    """Line id -> the LLM's translation, for the chosen lines it translated usably."""
+    if not chosen:
+        return {}
+    has_draft = draft.engine != "none"
     glossary = _glossary_terms(request, draft)
-    if chosen:
-        lines = _lines(segments, has_draft)
-        film = prompt.Film.from_metadata(request.title, _job_year(request), metadata)
-        translator = Translator(
-            provider=params.provider, model=params.model,
-            system=prompt.system_prompt(prompt.Languages(source_name, target_name), has_draft),
-            render=lambda block: prompt.user_prompt(block.lines, film=film,
-                                                    glossary=glossary,
-                                                    context=block.context),
-            cache=ResponseCache(Path(params.cache_dir) if params.cache and params.cache_dir
-                                else None),
-            usage=usage, connect=_connect(params), repair_attempts=params.repair_attempts)
-        translated = translator.run(plan(segments, list(chosen), lines, params.block_size,
-                                         params.context_lines))
-        translated = _no_copies(translated, segments, source_script, target_script, usage)
-    usage.lines_translated = len(translated)
+    film = prompt.Film.from_metadata(request.title, _job_year(request),
+                                     _read_json(request.inputs.get("metadata")))
+    translator = Translator(
+        provider=params.provider, model=params.model,
+        system=prompt.system_prompt(prompt.Languages(names.source_name, names.target_name),
+                                    has_draft),
+        render=lambda block: prompt.user_prompt(block.lines, film=film, glossary=glossary,
+                                                context=block.context),
+        cache=ResponseCache(Path(params.cache_dir) if params.cache and params.cache_dir
+                            else None),
+        usage=usage, connect=_connect(params), repair_attempts=params.repair_attempts,
+        checkpoint=resume.Blocks(request))
+    translated = translator.run(plan(draft.segments, list(chosen),
+                                     _lines(draft.segments, has_draft), params.block_size,
+                                     params.context_lines))
+    return _no_copies(translated, draft.segments, names.source_script, names.target_script,
+                      usage)
 
-    missing = [i for i in chosen if i not in translated]
+
+def _warn_missing(usage: Usage, missing: list[int], has_draft: bool) -> None:
     if usage.unavailable and has_draft:
         usage.warnings.insert(0, f"llm unavailable: {usage.unavailable}; NMT output kept for "
                               f"{len(missing)} line(s) (re-run with --force translation_llm "
@@ -151,33 +148,70 @@ def process(request: StageRequest, state=None) -> StageOutcome:
     elif missing and not has_draft:
         usage.warnings.append(f"{len(missing)} line(s) left untranslated (no NMT draft)")
 
-    out_segments = []
-    for seg in segments:
-        line_id = int(seg["id"])
-        new = dict(seg)
-        if line_id in translated:
-            if has_draft:
-                new["draft"] = seg.get("text")
-            new.update(text=translated[line_id], origin="llm", confidence=None)
-        elif line_id in chosen and not has_draft:
-            new["origin"] = "untranslated"
-        out_segments.append(new)
 
-    output = request.output("segments.json")
-    atomic.write_json(output, {
-        **{k: v for k, v in draft.items() if k != "segments"},
-        "language": target_code, "engine": mode, "provider": params.provider,
-        "model": params.model, "draft_engine": draft_engine, "draft_model": draft.get("model"),
-        "segments": out_segments, "glossary": draft.get("glossary") or []})
-    usage_json = usage.as_json()
-    usage_json["mode"] = mode
+def _merged(draft: Translation, translated: dict[int, str], chosen: dict[int, list[str]]
+            ) -> list[Line]:
+    """The draft's lines with the LLM's in place ("origin": "llm", the NMT text kept as
+    ``draft``); without a draft a chosen line the LLM did not translate stays untranslated."""
+    has_draft = draft.engine != "none"
+    out = []
+    for line in draft.segments:
+        new = line.model_copy()
+        if line.id in translated:
+            if has_draft:
+                new.draft = line.text
+            new.text, new.origin, new.confidence = translated[line.id], "llm", None
+        elif line.id in chosen and not has_draft:
+            new.origin = "untranslated"
+        out.append(new)
+    return out
+
+
+def _usage_json(usage: Usage, mode: str, chosen: dict[int, list[str]],
+                translated: dict[int, str]) -> dict:
+    out = usage.as_json()
+    out["mode"] = mode
     if mode == "hybrid":
-        usage_json["selected"] = [{"id": i, "reasons": why, "llm": i in translated}
-                                  for i, why in chosen.items()]
+        out["selected"] = [{"id": i, "reasons": why, "llm": i in translated}
+                           for i, why in chosen.items()]
+    return out
+
+
+def process(request: StageRequest, state=None) -> StageOutcome:
+    params = request.params_as(LlmParams)
+    for name in ("httpx2", "httpx"):  # one INFO line per request: the blocks say enough
+        logging.getLogger(name).setLevel(logging.WARNING)
+    assert params.model and params.mode
+    draft = transcript.load_translation(Path(request.inputs["draft"]))
+    has_draft = draft.engine != "none"
+    names = Languages.of(request, draft)
+    rules = selection.Rules(min_confidence=params.min_confidence,
+                            max_length_ratio=params.max_length_ratio,
+                            target_script=names.target_script, patterns=tuple(params.patterns))
+    mode = params.mode if has_draft else "llm"  # no draft: every line needs the LLM
+    chosen = selection.select(draft.segments, mode, rules)
+    usage = Usage(params.provider, params.model,
+                  price_for(params.model, params.price_input_per_mtok,
+                            params.price_output_per_mtok), params.budget_usd,
+                  lines_selected=len(chosen))
+    logger.info("%s -> %s, %s mode, draft %s: %d of %d lines to send", names.source_name,
+                names.target_name, mode, draft.engine, len(chosen), len(draft.segments))
+    translated = _translate(request, params, draft, names, chosen, usage)
+    usage.lines_translated = len(translated)
+    missing = [i for i in chosen if i not in translated]
+    _warn_missing(usage, missing, has_draft)
+    lines = _merged(draft, translated, chosen)
+    output = request.output("segments.json")
+    transcript.save(output, draft.model_copy(update={
+        "language": names.target_code, "engine": mode, "provider": params.provider,
+        "model": params.model, "draft_engine": draft.engine, "draft_model": draft.model,
+        "segments": lines, "glossary": draft.glossary}))
+    usage_json = _usage_json(usage, mode, chosen, translated)
     usage_path = request.output("usage.json")
     atomic.write_json(usage_path, usage_json)
-    degraded = _degraded(params, usage, out_segments, missing, has_draft, draft,
-                         (target_name, source_name))
+    resume.finish(request)
+    degraded = _degraded(params, usage, lines, missing, draft, (names.target_name,
+                                                                 names.source_name))
     cost = usage_json["estimated_cost_usd"]
     logger.info("%d of %d lines from the llm; %d request(s), %d cached block(s), %s+%s "
                 "tokens, cost %s", len(translated), len(chosen), usage.requests,
@@ -192,12 +226,11 @@ def process(request: StageRequest, state=None) -> StageOutcome:
     return StageOutcome(outputs=[output, usage_path], info=info, degraded=degraded)
 
 
-def _no_copies(translated: dict[int, str], segments: list[dict], source_script: str | None,
+def _no_copies(translated: dict[int, str], segments: list[Line], source_script: str | None,
                target_script: str | None, usage: Usage) -> dict[int, str]:
     """The LLM's lines less those that are no translation (empty, or the source repeated):
     for those the draft stands, or the line stays untranslated."""
-    sources = {int(s["id"]): str(s.get("source_text") or s.get("text") or "")
-               for s in segments}
+    sources = {s.id: s.source_text or s.text for s in segments}
     copies = [i for i, text in translated.items()
               if line_rules.untranslated(sources[i], text, source_script, target_script)]
     if copies:
@@ -227,17 +260,18 @@ def _fixes(params: LlmParams, usage: Usage) -> list[str]:
             "another model: --set translation_llm.model=..."]
 
 
-def _degraded(params: LlmParams, usage: Usage, out_segments: list[dict], missing: list[int],
-              has_draft: bool, draft: dict, names: tuple[str, str]) -> list[str]:
+def _degraded(params: LlmParams, usage: Usage, out_segments: list[Line], missing: list[int],
+              draft: Translation, names: tuple[str, str]) -> list[str]:
     """One sentence for lines that fell back from the LLM to the NMT draft; then lines left
     untranslated: the stage's error, or a second sentence when the draft allows them."""
     target, source = names
-    by_id = {int(s["id"]): s for s in out_segments}
-    fell_back = [i for i in missing if has_draft and by_id[i].get("origin") != "untranslated"]
+    has_draft = draft.engine != "none"
+    by_id = {s.id: s for s in out_segments}
+    fell_back = [i for i in missing if has_draft and by_id[i].origin != "untranslated"]
     degraded = []
     if fell_back:
         degraded.append(
-            f"{len(fell_back)} line(s) kept the {draft.get('engine')} draft instead of the "
+            f"{len(fell_back)} line(s) kept the {draft.engine} draft instead of the "
             f"LLM's translation ({_why(usage)}); fix: {'; or '.join(_fixes(params, usage))}; "
             "then re-run with --force translation_llm (cached blocks cost nothing)")
         logger.warning("%s", degraded[-1])
@@ -247,7 +281,7 @@ def _degraded(params: LlmParams, usage: Usage, out_segments: list[dict], missing
              "translation) and use --set translation.engine=hybrid" if not has_draft else
              "another NMT engine for the draft: --set translation.engine=hybrid with "
              "--set translation.model=NAME", *_fixes(params, usage)]
-    if not draft.get("allow_untranslated"):
+    if not draft.allow_untranslated:
         raise untranslated.refuse(out_segments, _why(usage), fixes, target, source)
     degraded.append(untranslated.degraded(out_segments, _why(usage), fixes, target, source))
     logger.warning("%s", degraded[-1])

@@ -22,6 +22,10 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.transcript import Line
 
 NEVER_SENT = ("passthrough", "empty")
 # Unicode script name (first word of a letter's name) -> ISO 15924, for the scripts of
@@ -42,22 +46,22 @@ class Rules:
     patterns: tuple[str, ...] = ()
 
 
-def sendable(segment: dict) -> bool:
-    source = str(segment.get("source_text") or segment.get("text") or "").strip()
-    return bool(source) and segment.get("origin") not in NEVER_SENT
+def sendable(segment: Line) -> bool:
+    source = (segment.source_text or segment.text).strip()
+    return bool(source) and segment.origin not in NEVER_SENT
 
 
-def reasons(segment: dict, rules: Rules) -> list[str]:
+def reasons(segment: Line, rules: Rules) -> list[str]:
     """Why a draft line should be refined (empty: the NMT line stands)."""
-    source = str(segment.get("source_text") or "").strip()
-    text = str(segment.get("text") or "").strip()
+    source = segment.source_text.strip()
+    text = segment.text.strip()
     found = []
-    if segment.get("lyrics"):
+    if segment.lyrics:
         found.append("lyrics")
-    if segment.get("origin") == "untranslated" or not text:
+    if segment.origin == "untranslated" or not text:
         found.append("untranslated")
-    confidence = segment.get("confidence")
-    if isinstance(confidence, (int, float)) and confidence < rules.min_confidence:
+    confidence = segment.confidence
+    if confidence is not None and confidence < rules.min_confidence:
         found.append("low_confidence")
     if text and copied(source, text):
         found.append("copied")
@@ -72,18 +76,18 @@ def reasons(segment: dict, rules: Rules) -> list[str]:
     return found
 
 
-def select(segments: list[dict], mode: str, rules: Rules) -> dict[int, list[str]]:
+def select(segments: list[Line], mode: str, rules: Rules) -> dict[int, list[str]]:
     """id -> reasons for every line to send, in order."""
     chosen: dict[int, list[str]] = {}
     for segment in segments:
         if not sendable(segment):
             continue
         if mode == "llm":
-            chosen[int(segment["id"])] = ["llm"]
+            chosen[segment.id] = ["llm"]
         else:
             why = reasons(segment, rules)
             if why:
-                chosen[int(segment["id"])] = why
+                chosen[segment.id] = why
     return chosen
 
 

@@ -143,7 +143,7 @@ def test_llm_engine_through_the_scripts_with_a_loopback_api(translate_cache, fil
 
     secret = "fake-anthropic-key-for-e2e-0123456789"
     jobs_root = tmp_path / "out"
-    with LlmServer(prefix="LLM: ") as server:
+    with LlmServer(prefix="LLM: ", max_seconds=900) as server:
         env = {**translate_cache["env"], "ANTHROPIC_API_KEY": f"  {secret} ",
                "ANTHROPIC_BASE_URL": server.url}
         job_id = prepare("--media", str(film), "--workflow", "translate", "-s", "hi",

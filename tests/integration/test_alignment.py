@@ -121,14 +121,15 @@ from faster_whisper import decode_audio
 from shared import stage_main
 from stages.alignment.wav2vec2 import Aligner
 from stages.alignment.words import finish
+from shared.transcript import Segment
 
 job_dir, audio_path, repo, text = sys.argv[1:5]
 code = stage_main.main(["stages.alignment", "--job", job_dir])
 audio = decode_audio(audio_path, sampling_rate=16000)
 segment = {"id": 0, "start": 0.5, "end": 9.5, "language": "hi", "text": text}
-words = Aligner(repo, "hi", "cpu", None).align_words(segment, audio, "hi")
+words = Aligner(repo, "hi", "cpu", None).align_words(Segment(**segment), audio, "hi")
 report = {"code": code, "attempts": attempts, "words": words,
-          "hindi": finish([{**segment, "words": words}])}
+          "hindi": [s.to_json() for s in finish([Segment(**segment, words=words)])]}
 sys.stdout.write("@@report " + json.dumps(report, ensure_ascii=False) + "\n")
 """
 
@@ -168,12 +169,13 @@ WINDOW_CHILD = r"""
 import json, sys
 import numpy as np
 from faster_whisper import decode_audio
+from shared.transcript import Segment
 from stages.alignment.wav2vec2 import Aligner, no_nltk
 
 audio_path, repo, text = sys.argv[1:4]
 audio = np.concatenate([np.zeros(40 * 16000, dtype=np.float32),
                         decode_audio(audio_path, sampling_rate=16000)])
-segment = {"id": 0, "start": 40.5, "end": 49.5, "language": "en", "text": text}
+segment = Segment(id=0, start=40.5, end=49.5, language="en", text=text)
 aligner = Aligner(repo, "en", "cpu", None)
 windowed = aligner.align_words(segment, audio, "en")
 with no_nltk(aligner._module):

@@ -14,6 +14,7 @@ import pytest
 from shared import venvs
 from shared.env_registry import load_registry
 from shared.environment_manager import EnvironmentManager
+from shared.paths import venv_python
 from tests.helpers import ROOT, run_script
 
 pytestmark = pytest.mark.integration
@@ -75,7 +76,7 @@ def test_bootstrap_rerun_on_a_ready_machine_changes_nothing(tmp_path, test_cache
 
 def test_bootstrap_repairs_a_half_built_venv(tmp_path, test_cache):
     llm = load_registry().get("llm")
-    venvs.python_in(llm.venv_dir).unlink()  # as if bootstrap was killed while building it
+    venv_python(llm.venv_dir).unlink()  # as if bootstrap was killed while building it
     (llm.venv_dir / venvs.MARKER).unlink()
     with pytest.raises(Exception, match="never finished|no interpreter"):
         EnvironmentManager(test_cache).check_ready("llm")

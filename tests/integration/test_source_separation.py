@@ -289,8 +289,8 @@ def test_cache_models_verify_loads_the_tiny_model_offline(sep_cache):
 
 
 def test_legacy_checkpoint_names_match_the_installed_demucs(sep_cache, tmp_path):
-    """stages/source_separation.py lists demucs' legacy file names for the runner (which has
-    no demucs); they must be the ones the installed demucs would load."""
+    """stages/source_separation/__init__.py lists demucs' legacy file names for the runner
+    (which has no demucs); they must be the ones the installed demucs would load."""
     from shared.environment_manager import EnvironmentManager
     from stages.source_separation import LEGACY_CHECKPOINTS
 

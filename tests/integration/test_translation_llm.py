@@ -1,12 +1,12 @@
-"""The translation_llm stage for real: `python -m stages.translation_llm` in .venvs/llm, the
-official anthropic and openai SDKs talking to a loopback server (tests/llm_server.py) that
-speaks their wire formats and "translates" by upper-casing the draft. Covers both providers,
-a reply with a missing line (asked again), 429/529 then success (the SDK's retries), a
-provider that keeps failing (the draft stands, the outcome degraded), no key, no draft at all
-(unusable replies fail the stage naming the fixes, or, allowed, leave marked untranslated
-lines), a reply repeating the source, a re-run served from the cache (zero requests), the
-budget, hybrid line selection, and that the API key reaches the server but no file, log or
-output."""
+"""The translation_llm stage for real: `python -m shared.stage_main stages.translation_llm` in
+.venvs/llm, the official anthropic and openai SDKs talking to a loopback server
+(tests/llm_server.py) that speaks their wire formats and "translates" by upper-casing the draft.
+Covers both providers, a reply with a missing line (asked again), 429/529 then success (the
+SDK's retries), a provider that keeps failing (the draft stands, the outcome degraded), no key,
+no draft at all (unusable replies fail the stage naming the fixes, or, allowed, leave marked
+untranslated lines), a reply repeating the source, a re-run served from the cache (zero
+requests), the budget, hybrid line selection, and that the API key reaches the server but no
+file, log or output."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from shared.stage import StageRequest
+from shared.transcript import SCHEMA_VERSION
 from stages.translation_llm import LlmParams
+from tests.halt_after import kill_after
 from tests.helpers import ROOT, write_stage_request
 from tests.llm_server import LlmServer, lines_in, prompt_text
 
@@ -53,7 +55,8 @@ GLOSSARY = [{"term": "राज", "translation": "Raj", "applied": 1}]
 
 class Job:
     def __init__(self, root: Path, segments: list[dict], *, engine: str = "nllb",
-                 allow_untranslated: bool = False, **params) -> None:
+                 allow_untranslated: bool = False, fingerprint: str | None = None,
+                 **params) -> None:
         self.root = root
         self.dir = root / "job"
         self.stage_dir = self.dir / "stages" / "08_translation_llm_en"
@@ -64,7 +67,8 @@ class Job:
         draft.parent.mkdir(parents=True)
         self.stage_dir.mkdir(parents=True)
         draft.write_text(json.dumps({
-            "language": "en", "source_language": "hi", "engine": engine,
+            "schema_version": SCHEMA_VERSION, "language": "en", "source_language": "hi",
+            "engine": engine,
             "model": None if engine == "none" else "facebook/nllb-200-distilled-600M",
             "segments": segments, "glossary": GLOSSARY,
             "allow_untranslated": allow_untranslated}, ensure_ascii=False), "utf-8")
@@ -77,12 +81,30 @@ class Job:
             job_id="film-1", job_dir=self.dir, stage="translation_llm", key=STAGE_KEY,
             lang="en", stage_dir=self.stage_dir, deliverables_dir=self.dir / "subtitles",
             title="Dil Ki Baat", media=self.dir / "film.mp4", params=self.params,
-            inputs={"draft": draft})
+            inputs={"draft": draft}, fingerprint=fingerprint)
         write_stage_request(request, job_id="film-1", title="Dil Ki Baat", year=1975)
         self.log = self.dir / "logs" / "translation_llm.log"
 
     def run(self, server: LlmServer | None, *, key: str | None = KEY,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        child = self._env(server, key, env)
+        proc = subprocess.run([str(PYTHON), "-m", "shared.stage_main", "stages.translation_llm",
+                               "--job", str(self.dir), "--key", STAGE_KEY], capture_output=True,
+                              text=True, env=child, timeout=120, cwd=ROOT)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "a", encoding="utf-8") as handle:  # as the runner's log would
+            handle.write(proc.stdout + proc.stderr)
+        return proc
+
+    def kill_after(self, blocks: int, server: LlmServer) -> dict:
+        """Killed (-9) once its checkpoint records ``blocks``; returns that checkpoint."""
+        kill_after(blocks, PYTHON, "stages.translation_llm",
+                   ["--job", str(self.dir), "--key", STAGE_KEY], self._env(server, KEY, None),
+                   ROOT, self.log)
+        return json.loads((self.stage_dir / "checkpoint.json").read_text("utf-8"))
+
+    def _env(self, server: LlmServer | None, key: str | None,
+             env: dict[str, str] | None) -> dict[str, str]:
         provider = self.params["provider"]
         child = {"PATH": os.environ["PATH"], "HOME": str(self.home), "PYTHONPATH": str(ROOT),
                  "PYTHONUNBUFFERED": "1", "PYTHONNOUSERSITE": "1", "LANG": "C.UTF-8"}
@@ -92,13 +114,7 @@ class Job:
         if key is not None:
             child[KEY_VARIABLE[provider]] = f"  {key}\n"  # surrounding whitespace is stripped
         child.update(env or {})
-        proc = subprocess.run([str(PYTHON), "-m", "shared.stage_main", "stages.translation_llm",
-                               "--job", str(self.dir), "--key", STAGE_KEY], capture_output=True,
-                              text=True, env=child, timeout=120, cwd=ROOT)
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log, "a", encoding="utf-8") as handle:  # as the runner's log would
-            handle.write(proc.stdout + proc.stderr)
-        return proc
+        return child
 
     @property
     def result(self) -> dict:
@@ -356,6 +372,33 @@ def test_rerun_is_served_from_the_cache(tmp_path):
     assert usage["requests"] == 0 and usage["cache_hits"] == 2
     assert usage["estimated_cost_usd"] == 0.0
     assert list(job.cache_dir.rglob("*.json"))
+
+
+def test_killed_after_half_of_the_blocks_resumes_without_asking_again(tmp_path):
+    """4 blocks of 2 lines, the cache off; kill -9 once 2 blocks are checkpointed: the
+    re-run (same fingerprint) asks the LLM for the last 2 blocks only, and segments.json and
+    usage.json equal those of a run that was never interrupted, byte for byte."""
+    lines = [seg(i, f"पंक्ति {i}", f"line {i}") for i in range(1, 9)]
+    settings = {"block_size": 2, "cache": False, "cache_dir": None, "fingerprint": "run-1"}
+    whole = Job(tmp_path / "whole", lines, **settings)
+    with LlmServer() as server:
+        ok(whole, whole.run(server))
+        assert server.count == 4
+
+    job = Job(tmp_path / "killed", lines, **settings)
+    with LlmServer() as server:
+        saved = job.kill_after(2, server)
+        assert (saved["done"], saved["usage"]["requests"], server.count) == (2, 2, 2)
+        assert not (job.stage_dir / "segments.json").exists()
+        ok(job, job.run(server))
+        assert server.count == 4  # the two blocks left, nothing asked twice
+        assert [sent_ids(server, n) for n in (2, 3)] == [[5, 6], [7, 8]]
+    assert "resuming after block 2 of 4 (4 lines already translated, 2 request(s) made)" in \
+        job.log.read_text("utf-8")
+    for name in ("segments.json", "usage.json"):
+        assert (job.stage_dir / name).read_bytes() == (whole.stage_dir / name).read_bytes()
+    assert not (job.stage_dir / "checkpoint.json").exists()
+    assert not (job.stage_dir / "blocks.jsonl").exists()
 
 
 def test_cache_off_requests_again(tmp_path):

@@ -14,6 +14,7 @@ import pytest
 
 from shared.environment_manager import EnvironmentManager, stage_argv
 from shared.stage import RESULT_FILE, StageRequest
+from shared.transcript import SCHEMA_VERSION
 from stages.translation import TranslationParams
 from tests.fixtures_indictrans2 import tiny_indictrans2_hub  # noqa: F401 (fixture)
 from tests.fixtures_translation import tiny_nllb_hub  # noqa: F401 (fixture)
@@ -41,7 +42,8 @@ def run_translation(tmp_path: Path, hardware, *, source: str, target: str, model
     stage_dir.mkdir(parents=True)
     (job_dir / "logs").mkdir()
     segments = job_dir / "aligned.json"
-    segments.write_text(json.dumps({"language": source, "segments": SEGMENTS}), "utf-8")
+    segments.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "language": source,
+                                    "segments": SEGMENTS}), "utf-8")
     inputs = {"segments": segments}
     if glossary is not None:
         inputs["glossary"] = job_dir / "glossary.tsv"

@@ -7,8 +7,25 @@ from types import SimpleNamespace
 
 import pytest
 
+from shared.transcript import Segment, Word
 from stages.alignment import AlignmentParams, model_refs, resolve
-from stages.alignment.words import fill_missing, finish, is_sentence_end, split_sentences
+from stages.alignment import words as cleanup
+from stages.alignment.words import is_sentence_end
+
+
+def finish(segments: list[dict], **options) -> list[dict]:
+    """stages.alignment.words.finish on these segments, as aligned.json would hold them."""
+    return [s.to_json() for s in cleanup.finish([Segment.model_validate(s) for s in segments],
+                                                **options)]
+
+
+def fill_missing(words: list[dict], lo: float, hi: float) -> list[dict]:
+    return [w.to_json() for w in cleanup.fill_missing([Word.model_validate(w) for w in words],
+                                                      lo, hi)]
+
+
+def split_sentences(words: list[dict]) -> list[list[Word]]:
+    return cleanup.split_sentences([Word.model_validate(w) for w in words])
 
 
 def word(text: str, start: float | None, end: float | None, p: float = 0.9) -> dict:

@@ -17,7 +17,7 @@ def _run_two_chunks(tmp_path, fingerprint="abc"):
     """A run killed while decoding its third chunk: two chunks checkpointed, and one line of
     the third already streamed to segments.jsonl."""
     jsonl = tmp_path / "segments.jsonl"
-    saved = checkpoint.Checkpoint(tmp_path / checkpoint.FILE, fingerprint, CHUNKS)
+    saved = checkpoint.Checkpoint(tmp_path / checkpoint.FILE, fingerprint, chunks=CHUNKS)
     result = {"segments": [], "language": "en", "language_probability": 0.97,
               "decode_passes": 0, "duration": 40.0}
     with open(jsonl, "wb") as stream:

@@ -3,6 +3,7 @@ their disagreement switches per-region decoding on, and each language's share of
 
 from __future__ import annotations
 
+from shared.transcript import Segment
 from stages.asr.languages import detection_windows, dominant, shares, switch_reason
 
 
@@ -64,9 +65,9 @@ def test_confident_disagreement_by_two_windows_or_a_fifth_of_the_speech_switches
 
 
 def test_shares_are_by_speech_time_and_the_dominant_language_has_the_most():
-    segments = [{"start": 0.0, "end": 11.0, "language": "en"},
-                {"start": 12.0, "end": 21.0, "language": "es"},
-                {"start": 21.0, "end": 22.0, "language": None}]
+    segments = [Segment(start=0.0, end=11.0, language="en"),
+                Segment(start=12.0, end=21.0, language="es"),
+                Segment(start=21.0, end=22.0, language=None)]
     found = shares(segments, "es")
     assert found == {"en": 0.5238, "es": 0.4762} and list(found) == ["en", "es"]
     assert dominant(shares(segments[:2]), "und") == "en"

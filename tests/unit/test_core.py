@@ -18,6 +18,7 @@ from shared import fingerprint, hf_cache, lockfile, venvs
 from shared.errors import InputError, JobBusyError
 from shared.file_hashes import HashMemo
 from shared.overrides import parse_set
+from shared.paths import venv_python
 
 REPO = "org/model"
 REV = "a" * 40
@@ -191,7 +192,7 @@ def test_venv_state_tells_missing_incomplete_stale_and_ready(tmp_path):
     assert venvs.venv_state(venv, lock)[0] == "missing"
     venv.mkdir()
     assert venvs.venv_state(venv, lock)[0] == "incomplete"
-    python = venvs.python_in(venv)
+    python = venv_python(venv)
     python.parent.mkdir()
     python.symlink_to(sys.executable)
     assert venvs.venv_state(venv, lock)[0] == "incomplete"

@@ -16,7 +16,7 @@ from shared.errors import EnvironmentMissingError
 from shared.hardware import HardwareInfo
 from shared.hardware_cache import build
 from shared.model_registry import load_models
-from shared.paths import PROJECT_ROOT
+from shared.paths import PROJECT_ROOT, venv_python
 from shared.workflows import load_workflows
 
 HW = HardwareInfo(os="linux", os_release="6", arch="x86_64", python="3.11", cpu_cores=2,
@@ -31,7 +31,7 @@ def cache(tmp_path):
 def fake_venv(tmp_path: Path, cache, env: str) -> Path:
     """A venv dir whose 'python' is this interpreter, marked ready for ``env``'s lock."""
     venv_dir = tmp_path / "venvs" / env
-    python = venvs.python_in(venv_dir)
+    python = venv_python(venv_dir)
     python.parent.mkdir(parents=True)
     python.symlink_to(sys.executable)
     spec = load_registry().get(env)
@@ -98,7 +98,7 @@ def test_missing_half_built_and_stale_venvs_name_the_bootstrap_command(cache, tm
         manager.check_ready("whisperx")
     assert missing.value.fix == "./bootstrap.sh --envs whisperx"
     venv_dir = fake_venv(tmp_path, cache, "whisperx")
-    assert manager.check_ready("whisperx") == venvs.python_in(venv_dir)
+    assert manager.check_ready("whisperx") == venv_python(venv_dir)
     (venv_dir / venvs.MARKER).write_text(json.dumps({"lock_sha256": "old"}))
     with pytest.raises(EnvironmentMissingError, match="changed since"):
         manager.check_ready("whisperx")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scripts.run import is_intermediate
 from shared import lockfile
+from shared.prune import is_intermediate
 
 
 def output(path: str) -> lockfile.OutputRecord:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from shared.transcript import Segment
 from stages.songs import SPEC, SongsParams
 from stages.songs.decide import (
     Span,
@@ -26,8 +27,8 @@ from stages.songs.decide import (
 from stages.songs.text import ngrams, repetition, tokens
 
 
-def seg(start: float, text: str, length: float = 3.0) -> dict:
-    return {"start": start, "end": start + length, "text": text}
+def seg(start: float, text: str, length: float = 3.0) -> Segment:
+    return Segment(start=start, end=start + length, text=text)
 
 
 def spans_every(n: int, step: float = 4.0, length: float = 3.5) -> list[Span]:

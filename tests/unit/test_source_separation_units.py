@@ -15,6 +15,7 @@ from shared.hardware_cache import CachePaths
 from shared.model_registry import load_models
 from stages import source_separation as sep
 from stages.source_separation import SeparationParams, chunk_sizes, chunk_windows
+from stages.source_separation import run as separation
 
 
 def test_windows_cover_the_audio_and_share_exactly_the_overlap():
@@ -135,18 +136,18 @@ def test_a_missing_quality_model_names_how_to_get_it(tmp_path):
     MemoryError(),
 ])
 def test_out_of_memory_becomes_an_error_naming_a_smaller_chunk(error):
-    assert sep._is_out_of_memory(error)
+    assert separation._is_out_of_memory(error)
     params = SeparationParams(chunk_seconds=60)
-    message = str(sep.out_of_memory_error(error, params, "film-1", "cpu"))
+    message = str(separation.out_of_memory_error(error, params, "film-1", "cpu"))
     assert "out of memory separating 60 s chunks on cpu" in message
     assert "./run-pipeline.sh -j film-1 --set source_separation.chunk_seconds=30" in message
-    gpu = str(sep.out_of_memory_error(error, params, "film-1", "cuda"))
+    gpu = str(separation.out_of_memory_error(error, params, "film-1", "cuda"))
     assert "source_separation.segment_seconds" in gpu and "device=cpu" in gpu
 
 
 def test_other_runtime_errors_are_not_out_of_memory():
-    assert not sep._is_out_of_memory(RuntimeError("shape mismatch"))
-    assert not sep._is_out_of_memory(ValueError("out of memory"))
+    assert not separation._is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not separation._is_out_of_memory(ValueError("out of memory"))
 
 
 def test_the_contract_imports_no_heavy_module_at_top_level():

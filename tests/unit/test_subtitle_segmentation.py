@@ -8,11 +8,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.subtitle_text import graphemes
-from stages.subtitles.run import make_cues
+from stages.subtitles import run
 from stages.subtitles.speech import Speech
 from stages.subtitles.style import StyleProfile, load_sections, profile_for
 from stages.subtitles.timing import Timing
 from stages.subtitles.wrapping import wrap
+from tests.helpers import typed_rows
+
+
+def make_cues(segments: list[dict], *args, **kwargs):
+    """The stage's make_cues on these dict segments, typed as the stage reads them."""
+    return run.make_cues(typed_rows(segments), *args, **kwargs)
 
 ENGLISH = ["the", "film", "and", "we", "talked", "about", "it,", "because", "Shah", "Rukh",
            "Khan", "Mumbai.", "really?", "extraordinarily", "so", "yes!", "a", "long", "time;"]
@@ -178,7 +184,7 @@ def test_bad_input_is_fixed_or_dropped_and_reported():
              {"word": " friend.", "start": 2.1, "end": 2.6}]
     segs = [{"start": 1.0, "end": 2.6, "text": "Hello there my friend.", "words": words},
             {"start": 3.0, "end": 4.0, "text": "   ", "words": []},
-            {"start": 5.0, "end": 6.0, "text": "", "origin": "empty"},
+            {"id": 2, "start": 5.0, "end": 6.0, "text": "", "origin": "empty"},
             {"start": 7.0, "end": 9.0, "text": "Use {\\an8} and <i>tags</i> as text."}]
     cues, qc = make_cues(segs, profile("en"), 24.0)
     assert qc["input"]["fixed_word_times"] == 2

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from shared import subtitle_text
 from shared.stage import StageRequest
+from shared.transcript import SCHEMA_VERSION
 from stages.subtitles import SPEC, SubtitleParams, formats, resolve
 from stages.subtitles.run import process
 
@@ -16,7 +17,8 @@ from stages.subtitles.run import process
 def request(job: Path, lang: str, segments: dict, media_info: dict, **params) -> StageRequest:
     stage_dir = job / "stages" / f"09_subtitles_{lang}"
     stage_dir.mkdir(parents=True)
-    (stage_dir / "in.json").write_text(json.dumps(segments, ensure_ascii=False), "utf-8")
+    (stage_dir / "in.json").write_text(json.dumps(
+        {"schema_version": SCHEMA_VERSION, **segments}, ensure_ascii=False), "utf-8")
     (stage_dir / "media.json").write_text(json.dumps(media_info), "utf-8")
     return StageRequest(job_id="j1", job_dir=job, stage="subtitles", key=f"subtitles:{lang}",
                         lang=lang, stage_dir=stage_dir, deliverables_dir=job / "subtitles",

@@ -6,10 +6,18 @@ from __future__ import annotations
 
 import json
 
+from shared import transcript
+from shared.transcript import Segment, Transcript
+from stages.subtitles import run
 from stages.subtitles.cues import Word
-from stages.subtitles.run import make_cues
 from stages.subtitles.speech import Speech, load
 from stages.subtitles.style import load_sections, profile_for
+from tests.helpers import typed_rows
+
+
+def make_cues(segments: list[dict], *args, **kwargs):
+    """The stage's make_cues on these dict segments, typed as the stage reads them."""
+    return run.make_cues(typed_rows(segments), *args, **kwargs)
 
 PROFILE = profile_for("en", load_sections(), {})
 
@@ -82,18 +90,17 @@ def test_no_cue_starts_before_the_audio_does():
     assert cues[0].start == 5000
 
 
-def test_regions_load_from_the_vad_stage_or_asr_and_none_from_an_older_asr(tmp_path):
+def test_regions_load_from_the_vad_stage_or_asr_and_none_from_the_mlx_backend(tmp_path):
     vad = tmp_path / "speech_segments.json"
     vad.write_text(json.dumps({"segments": [{"start": 1.0, "end": 2.0}]}), "utf-8")
     asr = tmp_path / "segments.json"
-    asr.write_text(json.dumps({"segments": [{"start": 1.2, "end": 1.8, "text": "hi"}],
-                               "speech_regions": [[1.1, 1.9]]}), "utf-8")
-    old = tmp_path / "old" / "segments.json"
-    old.parent.mkdir()
-    old.write_text(json.dumps({"segments": [{"start": 1.2, "end": 1.8, "text": "hi"}]}))
+    segments = [Segment(start=1.2, end=1.8, text="hi")]
+    transcript.save(asr, Transcript(segments=segments, speech_regions=[(1.1, 1.9)]))
+    mlx = tmp_path / "mlx" / "segments.json"
+    transcript.save(mlx, Transcript(segments=segments))
     assert load(vad, 0.5).regions == ((1500, 2500),)
     assert load(asr).regions == ((1100, 1900),)
-    assert load(old) is None and load(None) is None
+    assert load(mlx) is None and load(None) is None
 
 
 def test_no_cue_ends_after_the_audio_does():

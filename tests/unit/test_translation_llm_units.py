@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from shared import keys
+from shared.transcript import Line
 from stages.translation_llm import (
     LlmParams,
     budget,
@@ -135,8 +136,8 @@ def test_reply_validation():
 
 
 def seg(i, source, text, **extra):
-    return {"id": i, "source_text": source, "text": text, "origin": "nmt",
-            "confidence": -0.3, **extra}
+    return Line(**{"id": i, "start": float(i), "end": i + 0.9, "source_text": source,
+                   "text": text, "origin": "nmt", "confidence": -0.3, **extra})
 
 
 def test_selection_rules():
@@ -161,7 +162,7 @@ def test_selection_rules():
 
 
 def test_plan_blocks_with_context():
-    segments = [{"id": i} for i in range(1, 11)]
+    segments = [Line(id=i, start=float(i), end=i + 0.9, text=f"t{i}") for i in range(1, 11)]
     lines = {i: prompt.Line(i, f"s{i}") for i in range(1, 11)}
     planned = blocks_mod.plan(segments, [2, 3, 9], lines, block_size=2, context_lines=1)
     assert [b.ids for b in planned] == [[2, 3], [9]]

@@ -150,12 +150,14 @@ def test_an_output_without_spaces_is_split_between_characters():
 def test_an_empty_transcript_gives_an_empty_translation_without_loading_a_model(tmp_path):
     import json
 
+    from shared import transcript
     from shared.stage import StageRequest
+    from shared.transcript import Transcript
     from stages.translation.run import process
 
     stage_dir = tmp_path / "stages" / "07_translation_en"
     stage_dir.mkdir(parents=True)
-    (tmp_path / "aligned.json").write_text(json.dumps({"language": "hi", "segments": []}))
+    transcript.save(tmp_path / "aligned.json", Transcript(language="hi", segments=[]))
     params = TranslationParams(nmt="indictrans2", model="ai4bharat/indictrans2-indic-en-1B",
                                device="cpu", batch_size=8, source_lang="hi")
     request = StageRequest(job_id="j", job_dir=tmp_path, stage="translation",
