@@ -2,8 +2,9 @@
 page loaded from file:// with the network off. One batch run builds the jobs once for the
 module: a JFK job translated into French (the tiny random NLLB the tests build, with a
 glossary, refined by the LLM stage against a loopback API) with QC flags and a hostile
-title, a job whose media broke after prepare (demux fails), and a job prepared but never
-run."""
+title, a job whose media broke after prepare (demux, its first stage, fails), a job whose
+translation model's weights were damaged after prepare (it fails mid-way, at translation:fr,
+after demux and asr ran), and a job prepared but never run."""
 
 from __future__ import annotations
 
@@ -77,11 +78,17 @@ def library(speech, tiny_nllb_hub, tmp_path_factory) -> dict:  # noqa: F811
                    out=jobs_root, env=env)
     broken = prepare("--media", str(broken_media), "-s", "en", "--title", "Broken film",
                      out=jobs_root, env=env)
+    damaged = local_nllb_copy(tiny_nllb_hub, folder / "nllb-damaged")  # only midway uses it
+    midway = prepare("--media", str(good_media), "-s", "en", "-t", "fr", "--workflow",
+                     "translate", "--title", "Failed mid-way", "--set",
+                     f"translation.model={damaged}", "--set", "translation.num_beams=1",
+                     out=jobs_root, env=env)
     pending = prepare("--media", str(good_media), "-s", "en", "--title", "Not run yet",
                       out=jobs_root, env=env)
     broken_media.write_bytes(b"not audio any more " * 64)  # the user's file broke after prepare
+    (damaged / "model.safetensors").write_bytes(b"not weights any more " * 64)  # and this one
     with LlmServer(prefix="LLM: ", max_seconds=900) as server:
-        run = run_pipeline(good, "-j", broken, out=jobs_root, check=False,
+        run = run_pipeline(good, "-j", broken, "-j", midway, out=jobs_root, check=False,
                            env={**env, "ANTHROPIC_BASE_URL": server.url})
     # A hostile transcript: the good job's first cue rewritten the way the subtitles stage
     # escapes SRT, then the report rebuilt without running anything.
@@ -90,8 +97,19 @@ def library(speech, tiny_nllb_hub, tmp_path_factory) -> dict:  # noqa: F811
     write_first_cue(srt, [HOSTILE_LINE, HOSTILE_LINE_2])
     rebuilt = run_script("run-pipeline.sh", "-j", good, "--report", "--out", str(jobs_root),
                          env=env)
-    return {"root": jobs_root, "good": good, "broken": broken, "pending": pending, "run": run,
-            "rebuilt": rebuilt, "srt_before": srt_before}
+    return {"root": jobs_root, "good": good, "broken": broken, "midway": midway,
+            "pending": pending, "run": run, "rebuilt": rebuilt, "srt_before": srt_before}
+
+
+def local_nllb_copy(hub: Path, folder: Path) -> Path:
+    """The tiny NLLB's snapshot copied, links resolved, into a plain model folder (what
+    --set translation.model=FOLDER loads): a copy to damage without touching the cache."""
+    from shared import hf_cache
+    from tests import tiny_nllb
+
+    snapshot = hf_cache.snapshot_dir(hub, tiny_nllb.REPO_ID)
+    assert snapshot is not None, hub
+    return Path(shutil.copytree(snapshot, folder, symlinks=False))
 
 
 def write_first_cue(srt: Path, lines: list[str]) -> None:
@@ -143,8 +161,8 @@ def qc_flags(job_dir: Path) -> set[tuple[str, int, str]]:
 
 def test_every_run_writes_the_reports_and_report_rebuilds_them(library):
     run, root = library["run"], library["root"]
-    assert run.returncode == 1, run.stdout + run.stderr  # the broken job failed
-    for job in (library["good"], library["broken"]):
+    assert run.returncode == 1, run.stdout + run.stderr  # the broken and midway jobs failed
+    for job in (library["good"], library["broken"], library["midway"]):
         assert f"report: {root / job / 'report.html'}" in run.stdout, run.stdout
     assert f"index: {root / 'index.html'}" in run.stdout
     rebuilt = library["rebuilt"]
@@ -176,7 +194,10 @@ def test_the_stage_table_shows_what_the_run_recorded(library, browser):
                for e in good.stages.values()), good
     broken = run_record.load(root / library["broken"])
     assert list(broken.stages) == ["demux"] and broken.stages["demux"].state == "failed"
-    for job, record in ((library["good"], good), (library["broken"], broken)):
+    midway = run_record.load(root / library["midway"])
+    assert midway.stages["translation:fr"].state == "failed"
+    for job, record in ((library["good"], good), (library["broken"], broken),
+                        (library["midway"], midway)):
         open_page(browser, root / job / "report.html")
         shown = {r.get_attribute("data-key"): (r.find_element("css selector", ".state").text,
                                                r.find_element("css selector", ".reason").text)
@@ -251,25 +272,78 @@ def test_screenshot_is_not_blank(library, browser, tmp_path):
     assert grey_variance(path) > 100, f"{path} looks blank"
 
 
-def test_failed_job_shows_the_failure_and_its_fix(library, browser):
-    job_dir = library["root"] / library["broken"]
-    result = json.loads((stage_dir(job_dir, "demux") / "result.json").read_text("utf-8"))
+def assert_failure_shown(driver, job_dir: Path, key: str) -> None:
+    """The open report says failed and shows stage ``key``'s failure: its name, the message of
+    its result.json and the fix (the stage's own, else: read its log, then re-run)."""
+    result = json.loads((stage_dir(job_dir, key) / "result.json").read_text("utf-8"))
     assert result["status"] == "failed", result
     message, _, fix = result["error"].partition("\n  fix: ")
-    open_page(browser, job_dir / "report.html")
-    assert console_errors(browser) == []
-    assert browser.find_element("id", "state").text == "failed"
-    assert "demux" in browser.find_element("css selector", "#failure h2").text
-    assert browser.find_element("css selector", "#failure .message").text == message.strip()
-    shown_fix = browser.find_element("id", "fix").text
-    if fix:  # the stage's own fix, else: read its log, then re-run (completed stages kept)
+    assert console_errors(driver) == []
+    assert driver.find_element("id", "state").text == "failed"
+    assert key in driver.find_element("css selector", "#failure h2").text
+    assert driver.find_element("css selector", "#failure .message").text == message.strip()
+    log = "logs/" + key.replace(":", "_") + ".log"
+    shown_fix = driver.find_element("id", "fix").text
+    if fix:
         assert shown_fix == fix.strip()
     else:
-        assert "logs/demux.log" in shown_fix
-        assert f"./run-pipeline.sh -j {library['broken']}" in shown_fix
-    assert browser.find_element("css selector", "#failure a").get_attribute("href") == \
-        (job_dir / "logs" / "demux.log").as_uri()
+        assert log in shown_fix and f"./run-pipeline.sh -j {job_dir.name}" in shown_fix
+    assert driver.find_element("css selector", "#failure a").get_attribute("href") == \
+        (job_dir / log).as_uri()
+
+
+def test_failed_job_shows_the_failure_and_its_fix(library, browser):
+    job_dir = library["root"] / library["broken"]
+    open_page(browser, job_dir / "report.html")
+    assert_failure_shown(browser, job_dir, "demux")
     assert "demux" not in lockfile.load(job_dir).stages  # nothing of the job finished
+
+
+def test_a_job_failed_mid_way_shows_what_ran_the_failure_and_what_exists(library, browser):
+    """The job whose translation model's weights were damaged after prepare: demux, asr and
+    the stages between ran; translation:fr failed loading the weights (the real loader's
+    error); the subtitles never started. Its report says failed with the stage, message and
+    fix, shows each finished stage as ran with its time, and draws what exists (the
+    waveform, the speech regions, no cues yet) with no console error."""
+    job_dir = library["root"] / library["midway"]
+    records = lockfile.load(job_dir).stages
+    last_run = run_record.load(job_dir)
+    order = [i["key"] for i in json.loads((job_dir / "job.json").read_text())["stages"]]
+    failed = order.index("translation:fr")
+    assert {"demux", "asr"} <= set(order[:failed]) == set(records)  # all before it finished
+    assert {k: e.state for k, e in last_run.stages.items()} == (
+        dict.fromkeys(order[:failed], "ran") | {"translation:fr": "failed"})
+    open_page(browser, job_dir / "report.html")
+    assert_failure_shown(browser, job_dir, "translation:fr")
+    rows = {r.get_attribute("data-key"): [td.text for td in r.find_elements("css selector", "td")]
+            for r in browser.find_elements("css selector", "#stage-table tbody tr")}
+    assert list(rows) == order
+    for key in order[:failed]:
+        assert (rows[key][2], rows[key][4]) == ("ran", f"{records[key].duration_s:.1f} s")
+    assert rows["translation:fr"][2:5] == [
+        "failed", " ".join(last_run.stages["translation:fr"].error.split()), ""]
+    assert all(rows[k][2] == "pending" for k in order[failed + 1:]) and order[failed + 1:]
+    data = json.loads(browser.find_element("id", "report-data").get_attribute("textContent"))
+    assert data["tracks"] == [] and browser.find_elements("css selector", "#cue-body tr") == []
+    assert browser.find_element("id", "cue-count").text == \
+        "no cues: the subtitles stage has not finished"
+    wave = browser.find_element("css selector", "#overview path.wave").get_attribute("d")
+    assert data["peaks"]["peaks"] and wave.count("M") == len(data["peaks"]["peaks"])
+    regions = speech_regions_on_disk(job_dir)
+    assert regions and len(browser.find_elements("css selector", "#lanes rect.vad")) == len(
+        regions)
+    audio = browser.find_element("id", "audio").get_attribute("src")
+    assert audio == (stage_dir(job_dir, "demux") / "audio_16k.wav").as_uri()
+    assert console_errors(browser) == []
+
+
+def speech_regions_on_disk(job_dir: Path) -> list:
+    """The vad stage's speech segments, or in a job without one asr's speech regions."""
+    vad = job_dir.glob("stages/*_vad/speech_segments.json")
+    if path := next(vad, None):
+        return json.loads(path.read_text("utf-8"))["segments"]
+    return json.loads((stage_dir(job_dir, "asr") / "segments.json").read_text("utf-8"))[
+        "speech_regions"]
 
 
 def test_hostile_title_and_transcript_render_as_text(library, browser):
@@ -293,23 +367,25 @@ def test_index_lists_every_job_failed_first_and_sorts(library, browser):
     open_page(browser, root / "index.html")
     rows = browser.find_elements("css selector", "#jobs tr.job")
     states = [r.find_element("css selector", ".state").text for r in rows]
-    assert states == ["failed", "pending", "ok"]
+    assert states == ["failed", "failed", "pending", "ok"]
     jobs = [r.get_attribute("data-job") for r in rows]
-    assert jobs == [library["broken"], library["pending"], library["good"]]
-    assert rows[2].find_element("css selector", "td").text == HOSTILE_TITLE
+    assert set(jobs[:2]) == {library["broken"], library["midway"]}
+    assert jobs[2:] == [library["pending"], library["good"]]
+    good_row = rows[3]
+    assert good_row.find_element("css selector", "td").text == HOSTILE_TITLE
     good_dir = root / library["good"]
     duration = json.loads((stage_dir(good_dir, "demux") / "media_info.json").read_text())[
         "duration"]
     created = json.loads((good_dir / "job.json").read_text())["created_at"]
-    assert [td.text for td in rows[2].find_elements("css selector", "td")][1:6] == [
+    assert [td.text for td in good_row.find_elements("css selector", "td")][1:6] == [
         "jfk.flac", "en → fr", "ok", f"0:00:{int(duration):02d}", created]
-    link = rows[2].find_element("link text", "report").get_attribute("href")
+    link = good_row.find_element("link text", "report").get_attribute("href")
     assert link == (root / library["good"] / "report.html").as_uri()
     header = browser.find_element("css selector", "th[data-key='state']")
     header.click()
     header.click()  # the second click reverses
     states = [e.text for e in browser.find_elements("css selector", "#jobs tr.job .state")]
-    assert states == ["ok", "pending", "failed"]
+    assert states == ["ok", "pending", "failed", "failed"]
     assert console_errors(browser) == []
 
 
