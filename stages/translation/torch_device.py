@@ -120,4 +120,12 @@ def open_seq2seq(model: str, device: str, dtype: str, engine: str, *,
             f"{model} in {os.environ.get('HF_HUB_CACHE', 'the HF cache')}"
         raise ModelMissingError(f"the {engine} model {where} does not load offline: {e}",
                                 fix=CACHE_COMMAND) from e
+    except Exception as e:
+        # damaged weights (a cut download, a disk error): safetensors' own error type,
+        # matched by name so this module needs no import of the package transformers uses
+        if type(e).__name__ != "SafetensorError":
+            raise
+        fix = (f"copy the model into {model} again" if Path(model).is_dir() else
+               f"fetch it again: {CACHE_COMMAND}")
+        raise ModelMissingError(f"the {engine} model {model} is damaged: {e}", fix=fix) from e
     return tokenizer, net.to(device).eval()

@@ -313,6 +313,8 @@ def test_a_job_failed_mid_way_shows_what_ran_the_failure_and_what_exists(library
     assert {"demux", "asr"} <= set(order[:failed]) == set(records)  # all before it finished
     assert {k: e.state for k, e in last_run.stages.items()} == (
         dict.fromkeys(order[:failed], "ran") | {"translation:fr": "failed"})
+    entry = last_run.stages["translation:fr"]
+    assert "is damaged" in entry.error and "copy the model into" in (entry.fix or ""), entry
     open_page(browser, job_dir / "report.html")
     assert_failure_shown(browser, job_dir, "translation:fr")
     rows = {r.get_attribute("data-key"): [td.text for td in r.find_elements("css selector", "td")]
