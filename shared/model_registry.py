@@ -173,3 +173,15 @@ def load_models(path: Path = MODELS_FILE) -> ModelRegistry:
                 raise ConfigError(f"{path}: aligners.{language} names '{n}', which is not an "
                                   "alignment model of [models]", fix=f"correct {path}")
     return registry
+
+
+def better_model_fix(language: str, model: str | None) -> str:
+    """The commands that get a model fit for ``language`` (from config/models.toml)."""
+    registry = load_models()
+    current = registry.by_repo_or_name(model) if model else None
+    better = registry.better_asr(language, current) if language != "und" else None
+    if better is None:
+        return ("a larger Whisper model: ./cache-models.sh --model faster-whisper-large-v3, then "
+                "re-run with --set asr.model=faster-whisper-large-v3")
+    return (f"./cache-models.sh --model {better.name}, then re-run with "
+            f"--set asr.model={better.name}")

@@ -11,6 +11,8 @@ the commands to use it.
 
 from __future__ import annotations
 
+from shared.model_registry import better_model_fix
+
 MIN_SPEECH_S = 5.0  # less speech than this: too little to judge
 # characters of transcript per second of speech below which the transcript is "nearly
 # empty"; speech runs at 10-20 characters per second in every script Whisper writes
@@ -60,17 +62,3 @@ def _wrong_script(result: dict, language: str) -> str | None:
         return None
     return (f"the '{language}' transcript is written in {dominant_script(text)} script, only "
             f"{share:.0%} of its letters in {script_name(expected)}")
-
-
-def better_model_fix(language: str, model: str | None) -> str:
-    """The commands that get a model fit for ``language`` (from config/models.toml)."""
-    from shared.model_registry import load_models
-
-    registry = load_models()
-    current = registry.by_repo_or_name(model) if model else None
-    better = registry.better_asr(language, current) if language != "und" else None
-    if better is None:
-        return ("a larger Whisper model: ./cache-models.sh --model faster-whisper-large-v3, then "
-                "re-run with --set asr.model=faster-whisper-large-v3")
-    return (f"./cache-models.sh --model {better.name}, then re-run with "
-            f"--set asr.model={better.name}")

@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+from shared.model_registry import better_model_fix
+
 logger = logging.getLogger("stages.asr")
 
 Region = tuple[float, float]
@@ -126,7 +128,5 @@ def degraded_reasons(result: dict, fix: str) -> list[str]:
 
 def recheck_fix(language: str, model: str | None) -> str:
     """The fix of a doubtful region: listen, and a model that hears more."""
-    from stages.asr.coverage import better_model_fix
-
     return ("listen there; a larger model knows more languages and accents: "
             f"{better_model_fix(language, model)}")

@@ -9,6 +9,7 @@ from typing import Any
 
 from shared import atomic, transcript
 from shared.file_names import safe_title
+from shared.model_registry import better_model_fix
 from shared.stage import StageOutcome, StageRequest
 from shared.transcript import Line, Segment, Transcript, Translation
 from stages.subtitles import (
@@ -118,8 +119,6 @@ def _unsubtitled(quality: dict[str, Any], doc: Transcript | Translation, is_sour
                  lang: str) -> list[str]:
     """The degraded reason of a source track with speech no cue shows (a target track, made
     from the same segments, lists the same spans in its qc.json only)."""
-    from stages.asr.coverage import better_model_fix
-
     if not is_source:
         return []
     fix = ("listen there (asr's hallucinations.json lists any text its filter removed); "
