@@ -229,6 +229,7 @@ def test_what_no_node_offers_fails_before_anything_runs(cluster, speech, tmp_pat
     cl, workers = cluster
     if workers[0] in cl.worker_nodes:
         cl.remove_node(workers[0], allow_graceful=False)
+    cl.wait_for_nodes(timeout=120)  # a node killed just now stays 'alive' until the GCS sees it
     out = tmp_path / "out"
     separate = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--separate", out=out)
     on_gpu = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--workflow",
