@@ -1,7 +1,10 @@
 """Whisper's known failure modes, removed after decoding and reported, never silently:
 
-- repetition loops: a phrase repeated many times inside a segment (collapsed to one), or the
-  same text in several consecutive segments (the repeats are removed);
+- repetition loops: a segment whose text compresses more than ``max_compression_ratio``
+  (Whisper's own measure, zlib; removed: a loop of whole clauses that the collapse below
+  cannot undo, such as 50 s of "my uncle left her parcel by the blue gate, the captain
+  left ..., my uncle left ..."), a phrase repeated many times inside a segment (collapsed to
+  one), or the same text in several consecutive segments (the repeats are removed);
 - boilerplate that Whisper emits over silence and music: "thanks for watching", subtitle
   credits, "please subscribe", in English and Hindi;
 - segments that lie over non-speech, when the vad stage's speech regions are known;
@@ -13,6 +16,7 @@ Pure functions on segment dicts (as written by the asr stage), so they run in an
 from __future__ import annotations
 
 import unicodedata
+import zlib
 from dataclasses import dataclass, field
 
 from shared.words import normalize_words as normalize
@@ -34,6 +38,10 @@ BOILERPLATE = (
 class FilterOptions:
     min_repeats: int = 3  # a phrase this many times in a row is a loop
     max_cps: float = 35.0  # characters per second no one can speak
+    # zlib ratio of a segment's text above which it is a loop (None: not checked). Measured:
+    # the true text of a film of template sentences compresses at most 3.3 over any 30 s and
+    # 4.0 over any 60 s; base's loops on that film 6.8 and 8.6 (asr.max_compression_ratio)
+    max_compression_ratio: float | None = 5.0
     min_speech_overlap: float = 0.2  # share of a segment that must lie over detected speech
     boilerplate: tuple[str, ...] = BOILERPLATE
 
@@ -65,6 +73,15 @@ def collapse_loop(text: str, min_repeats: int) -> str | None:
     return None
 
 
+def compression_ratio(text: str) -> float:
+    """Whisper's measure of repetition: the text's UTF-8 bytes over their zlib-compressed size
+    (faster_whisper.transcribe.get_compression_ratio). faster-whisper reports it per 30-s
+    decoding window (every segment of a window has the window's value), so the filter
+    measures each segment's own text: a loop is caught without its window's other segments."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
 def _speech_overlap(segment: dict, regions: list[tuple[float, float]]) -> float:
     start, end = float(segment["start"]), float(segment["end"])
     if end <= start:
@@ -93,6 +110,12 @@ def filter_segments(segments: list[dict], speech: list[tuple[float, float]] | No
         if norm in boiler:
             report.removed.append({"segment": segment, "reason": "boilerplate phrase Whisper "
                                    "emits over silence or music"})
+            continue
+        ratio = compression_ratio(text)
+        if options.max_compression_ratio and ratio > options.max_compression_ratio:
+            report.removed.append({"segment": segment, "reason": f"repetition loop: the text "
+                                   f"compresses {ratio:.1f}x (limit "
+                                   f"{options.max_compression_ratio:g})"})
             continue
         collapsed = collapse_loop(text, options.min_repeats)
         if collapsed is not None:

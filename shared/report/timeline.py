@@ -17,13 +17,15 @@ def speech_regions(files: JobFiles) -> list[list[float]]:
 
 
 def qc_flags(qc: dict) -> dict[int, list[str]]:
-    """cue number -> the rules it still breaks (qc.json rules[*].cues) and "untranslated"."""
+    """cue number -> the rules it still breaks (qc.json rules[*].cues), "untranslated" and
+    "doubtful_language" (a cue over speech asr's language check left doubtful)."""
     flags: dict[int, list[str]] = {}
     for rule, table in (qc.get("rules") or {}).items():
         for number in table.get("cues") or []:
             flags.setdefault(int(number), []).append(rule)
-    for cue in (qc.get("untranslated") or {}).get("cues") or []:
-        flags.setdefault(int(cue["cue"]), []).append("untranslated")
+    for kind in ("untranslated", "doubtful_language"):
+        for cue in (qc.get(kind) or {}).get("cues") or []:
+            flags.setdefault(int(cue["cue"]), []).append(kind)
     return flags
 
 

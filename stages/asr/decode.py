@@ -358,7 +358,8 @@ def _remove_hallucinations(request: StageRequest, params: AsrParams, segments: l
     speech = [(float(r["start"]), float(r["end"])) for r in regions] if regions is not None \
         else None
     report = filter_segments(segments, speech, FilterOptions(
-        min_repeats=params.min_repeats, max_cps=params.max_cps))
+        min_repeats=params.min_repeats, max_cps=params.max_cps,
+        max_compression_ratio=params.max_compression_ratio or None))
     atomic.write_json(request.output("hallucinations.json"), {
         "enabled": True, "removed": report.removed, "changed": report.changed})
     for item in report.removed:

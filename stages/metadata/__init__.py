@@ -4,7 +4,9 @@ With the job's title and year (from ``--title/--year``, or parsed from a release
 name such as ``Lagaan.2001.1080p.BluRay.mkv``) the stage looks the film up on TMDB (v3 REST:
 search, then the details with credits): cast with character names, crew (director, writers,
 music), genres, overview, original title and language; and the soundtrack release on
-MusicBrainz (track titles, positions, lengths). Both answers are cached in the application
+MusicBrainz (track titles, positions, lengths), over the network only when the run is
+online (``metadata.online``; by default when a TMDB key is configured: the pipeline runs
+offline otherwise, and says so once). Both answers are cached in the application
 caches (hardware_cache.json: ``tmdb``, ``musicbrainz``) and reused offline. A metadata service
 never fails the job: no key, no network, a server error or a rate limit that does not clear
 leave ``found: false`` (or the cached answer) and a warning in ``metadata.json``. The API key
@@ -53,6 +55,11 @@ class MetadataParams(StageParams):
                                     "waiting between tries of one request (Retry-After "
                                     "included); a longer Retry-After gives up at once")
     soundtrack: bool = Field(True, description="also look up the soundtrack on MusicBrainz")
+    online: bool | None = Field(
+        None, description="look the film up over the network (TMDB, MusicBrainz). None: only "
+        "when a TMDB key is configured (the machine is one that looks things up); false: "
+        "never, the application caches only; true: always (MusicBrainz needs no key). An "
+        "offline run says so once in the log, with how to turn lookups on")
     tmdb_base_url: str | None = Field(
         None, pattern=r"^https?://\S+$", description="TMDB API address; default: "
         "$TMDB_BASE_URL or https://api.themoviedb.org/3")

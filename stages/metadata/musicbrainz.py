@@ -180,6 +180,9 @@ def lookup(params, titles: list[str], year: int | None, version: str, cache: Jso
             entry = None
     errors = (musicbrainzngs.MusicBrainzError, OSError, ValueError, KeyError, TypeError,
               AttributeError, ElementTree.ParseError)
+    if not params.online:  # offline: the cached answer, however old, or none
+        return _release(found["release_id"], cache, warnings, (), online=False) if found \
+            else SoundtrackAnswer()
     with _bounded(params):
         if found is None or entry.stale:
             try:
@@ -213,7 +216,7 @@ def _search(titles: list[str], year: int | None) -> dict | None:
 
 
 def _release(release_id: str, cache: JsonCache, warnings: list[str],
-             errors: tuple) -> SoundtrackAnswer:
+             errors: tuple, online: bool = True) -> SoundtrackAnswer:
     import musicbrainzngs
 
     try:
@@ -225,10 +228,12 @@ def _release(release_id: str, cache: JsonCache, warnings: list[str],
     if entry is not None:
         if isinstance(entry.data, dict) and entry.data.get("id") == release_id:
             cached = entry.data
-            if not entry.stale:
+            if not entry.stale or not online:
                 return _answer(cached, "cache")
         else:
             cache.damaged("release", release_id, "not a MusicBrainz release")
+    if not online:
+        return SoundtrackAnswer()
     try:
         release = musicbrainzngs.get_release_by_id(release_id, includes=["recordings"])
         release = release["release"]

@@ -101,6 +101,9 @@ def process(request: StageRequest, state) -> StageOutcome:
     credential = keys.find("tmdb")
     key = credential.value if credential else None
     version = project_version()
+    params = _online(params, credential is not None, warnings)
+    if not params.online:
+        key = None  # nothing over the network: the caches only
     if not params.enabled:
         _warn(warnings, "film metadata is off (metadata.enabled=false): nothing looked up")
     elif not params.title:
@@ -129,6 +132,19 @@ def process(request: StageRequest, state) -> StageOutcome:
             "year": document["year"], "cast": len(document["cast"]),
             "soundtrack_tracks": len(sound["tracks"]), "warnings": len(document["warnings"])}
     return StageOutcome(outputs=[output], info=info)
+
+
+def _online(params: MetadataParams, has_key: bool, warnings: list[str]) -> MetadataParams:
+    """The params with ``online`` decided (unset: online when a TMDB key is configured); an
+    offline run says so once, with how to turn the lookups on."""
+    online = params.online if params.online is not None else has_key
+    if not online and params.enabled and params.title:
+        why = "metadata.online=false" if params.online is False else "no TMDB key configured"
+        _warn(warnings, f"online lookups are off ({why}): the film's names and soundtrack come "
+              "from the application caches only (fix: export TMDB_API_KEY=... to look up TMDB "
+              "and MusicBrainz, or --set metadata.online=true for MusicBrainz, which needs "
+              "no key)")
+    return params.model_copy(update={"online": online})
 
 
 def _log_summary(document: dict) -> None:

@@ -85,7 +85,9 @@ def _warn(warnings: list[str], message: str) -> None:
     warnings.append(message)
 
 
-def _no_key(warnings: list[str]) -> None:
+def _no_key(params, warnings: list[str]) -> None:
+    if params.online is False:  # an offline run: the stage has said so once
+        return
     _warn(warnings, "no TMDB API key: the film's cast and crew were not looked up "
           f"(fix: {keys.missing_key_fix('tmdb')})")
 
@@ -128,10 +130,10 @@ def _find(params, getter: JsonGetter | None, cache: JsonCache,
         return cached
     if getter is None:
         if cached is None:
-            _no_key(warnings)
+            _no_key(params, warnings)
         else:
-            _warn(warnings, f"TMDB: no API key to refresh the cached search of "
-                  f"{entry.fetched_at:%Y-%m-%d}; using it")
+            _warn(warnings, "TMDB: not looked up again (no API key, or offline): using the "
+                  f"cached search of {entry.fetched_at:%Y-%m-%d}")
         return cached
     try:
         result = _search(getter, title, year, language)
@@ -170,9 +172,10 @@ def _details(movie_id: int, params, getter: JsonGetter | None, cache: JsonCache,
             cache.damaged("movie", name, "not a TMDB movie entry")
     if getter is None:
         if cached is None:
-            _no_key(warnings)
+            _no_key(params, warnings)
             return None, "none"
-        _warn(warnings, f"TMDB: no API key to refresh the cached film {movie_id}; using it")
+        _warn(warnings, "TMDB: not looked up again (no API key, or offline): using the cached "
+              f"film {movie_id}")
         return cached, "cache"
     try:
         details = getter.get(f"movie/{movie_id}", {"language": params.language,

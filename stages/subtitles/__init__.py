@@ -56,6 +56,12 @@ class SubtitleParams(StageParams):
         3.0, ge=0, description="a stretch of speech (the speech regions) longer than this many "
         "seconds with no cue on screen is listed in qc.json, and on the source track makes the "
         "job degraded (speech the transcript left out); 0: not checked")
+    unreadable_cps: float = Field(
+        50.0, ge=0, description="a cue over this many characters a second, after the fixing "
+        "pass, cannot be read at all and makes the job degraded (over the style's max_cps it "
+        "is a qc.json flag only); above asr's hallucination limit (35: not speech), so such a "
+        "cue is a timing failure. A cue under min_duration that the pass could not lengthen "
+        "is degraded too. 0: reading speed not checked")
     formats: list[Literal["srt", "vtt", "ass"]] = Field(
         default_factory=lambda: ["srt", "vtt", "ass"])
     bilingual: bool = Field(

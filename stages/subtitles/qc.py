@@ -199,3 +199,85 @@ def log_summary(qc: dict[str, Any]) -> None:
     for row in qc.get("unsubtitled_speech", {}).get("spans", []):
         logger.warning("%.1f s of speech at %s-%s has no subtitle", row["length_s"],
                        row["start"], row["end"])
+    for row in qc.get("unreadable", {}).get("cues", []):
+        logger.warning("cue %d at %s cannot be read: %.2f s, %g characters a second",
+                       row["cue"], row["start"], row["duration_s"], row["cps"])
+    for row in qc.get("doubtful_language", {}).get("spans", []):
+        logger.warning("%s-%s: cues %s show '%s' text of speech detected as '%s': flagged",
+                       row["start"], row["end"], row["cue_numbers"], row["decoded_as"],
+                       row["detected"])
+
+
+def unreadable(cues: list[Cue], rules: Timing, max_cps: float) -> dict[str, Any]:
+    """The cues the fixing pass left unreadable: shorter than the minimum duration (the next
+    cue starts too soon; 10-ms cues come from word times that collapsed, a repetition loop or
+    a failed alignment), or, longer ones, over ``max_cps`` characters per second (an extreme
+    no reader keeps up with, far over the style's limit, which stays a flag only; 0: not
+    checked). Each makes the job degraded (``unreadable_reason``)."""
+    rows = []
+    for i, cue in enumerate(cues):
+        short = cue.duration < rules.min_duration
+        if short or (max_cps > 0 and cps(cue) > max_cps):
+            rows.append({"cue": i + 1, "start": clock(cue.start), "end": clock(cue.end),
+                         "start_s": cue.start / 1000, "duration_s": cue.duration / 1000,
+                         "cps": round(cps(cue), 1), "why": "min_duration" if short else
+                         "max_cps", "text": " / ".join(cue.lines)})
+    return {"min_duration_s": rules.min_duration / 1000, "max_cps": max_cps,
+            "count": len(rows), "cues": rows}
+
+
+def unreadable_reason(found: dict[str, Any], fix: str) -> str | None:
+    """The degraded sentence for ``unreadable``'s cues, the first three named with time."""
+    rows = found["cues"]
+    if not rows:
+        return None
+
+    def one(row: dict[str, Any]) -> str:
+        what = (f"shows for {row['duration_s']:.2f} s" if row["why"] == "min_duration"
+                else f"needs {row['cps']:g} characters a second")
+        return f"cue {row['cue']} at {short_clock(row['start_s'])} {what}"
+
+    named = "; ".join(one(row) for row in rows[:3]) + ("; ..." if len(rows) > 3 else "")
+    limits = (f"minimum {found['min_duration_s']:g} s" + (
+        f", most {found['max_cps']:g} characters a second" if found["max_cps"] else ""))
+    count = "1 cue cannot" if len(rows) == 1 else f"{len(rows)} cues cannot"
+    return f"{count} be read ({limits}): {named}; fix: {fix}"
+
+
+def doubtful_language(cues: list[Cue], checks: list[dict[str, Any]], offset: float
+                      ) -> dict[str, Any]:
+    """The cues that overlap a region asr's per-chunk language check left doubtful
+    (segments.json ``language_detection.rechecks`` with outcome "doubtful": Whisper detected
+    another language there but decoded it with confidence in neither): their text may be
+    gibberish in the track's language. Each cue is flagged with the region and what was
+    detected; the text is kept (see ARCHITECTURE, "Doubtful language")."""
+    spans = []
+    for row in checks:
+        if row.get("outcome") != "doubtful":
+            continue
+        start, end = round((row["start"] + offset) * 1000), round((row["end"] + offset) * 1000)
+        numbers = [i + 1 for i, c in enumerate(cues) if c.start < end and c.end > start]
+        spans.append({"start": clock(start), "end": clock(end), "start_s": start / 1000,
+                      "length_s": round((end - start) / 1000, 3),
+                      "decoded_as": row.get("decoded_as"), "detected": row.get("detected"),
+                      "probability": row.get("probability"), "cue_numbers": numbers})
+    flagged = [{"cue": n, "start": clock(cues[n - 1].start), "end": clock(cues[n - 1].end),
+                "text": " / ".join(cues[n - 1].lines), "span": f"{s['start']}-{s['end']}",
+                "detected": s["detected"]} for s in spans for n in s["cue_numbers"]]
+    return {"count": len(flagged), "spans": spans, "cues": flagged}
+
+
+def doubtful_reason(found: dict[str, Any], fix: str) -> str | None:
+    """The degraded sentence naming each doubtful span and its flagged cues."""
+    if not found["spans"]:
+        return None
+    parts = []
+    for span in found["spans"]:
+        numbers = span["cue_numbers"]
+        cues_named = (f"cues {numbers[0]}-{numbers[-1]}" if len(numbers) > 1 else
+                      f"cue {numbers[0]}" if numbers else "no cue")
+        parts.append(f"{cues_named} at {short_clock(span['start_s'])} ({span['length_s']:.1f} "
+                     f"s) show Whisper's '{span['decoded_as']}' text of speech it detected as "
+                     f"'{span['detected']}' (p={span['probability']:.2f})")
+    return (f"{'; '.join(parts)}: flagged doubtful_language in qc.json, the text may be "
+            f"gibberish; fix: {fix}")

@@ -97,12 +97,16 @@ def _transcript(request: StageRequest, source: Transcript, lang: str, offset: fl
 def make_cues(segments: list[Segment] | list[Line], profile: StyleProfile, fps: float,
               offset: float = 0.0, language: str = "und", notes: list[str] | None = None,
               speech: Speech | None = None, end: float | None = None,
-              unsubtitled_s: float = 0.0) -> tuple[list[Cue], dict[str, Any]]:
+              unsubtitled_s: float = 0.0, unreadable_cps: float = 0.0,
+              rechecks: list[dict[str, Any]] | None = None
+              ) -> tuple[list[Cue], dict[str, Any]]:
     """Segments -> timed, checked cues and the QC report (the stage minus its files).
     ``speech``: where the speech is on the media's timeline (word times are clipped to it);
     ``offset``: where the audio starts on it (no cue starts before), ``end`` where it ends
     (no cue ends after); ``unsubtitled_s``: speech longer than this with no cue is listed in
-    the report (0: not checked)."""
+    the report (0: not checked); ``unreadable_cps``: see qc.unreadable; ``rechecks``: asr's
+    per-chunk language checks (segments.json), whose doubtful regions flag the cues over
+    them (qc.doubtful_language)."""
     report = InputReport(notes=list(notes or []))
     before = segmentation.naive(segments, profile, offset)
     cues = segmentation.build(segments, profile, offset, report, speech)
@@ -111,22 +115,33 @@ def make_cues(segments: list[Segment] | list[Line], profile: StyleProfile, fps: 
     quality = qc.report(before, cues, profile, rules, language, report)
     quality["speech_regions"] = len(speech.regions) if speech is not None else None
     quality["unsubtitled_speech"] = qc.unsubtitled_speech(cues, speech, unsubtitled_s)
-    quality["ok"] = quality["ok"] and not quality["unsubtitled_speech"]["count"]
+    quality["unreadable"] = qc.unreadable(cues, rules, unreadable_cps)
+    quality["doubtful_language"] = qc.doubtful_language(cues, rechecks or [], offset)
+    quality["ok"] = quality["ok"] and not any(
+        quality[kind]["count"] for kind in ("unsubtitled_speech", "unreadable",
+                                            "doubtful_language"))
     return cues, quality
 
 
-def _unsubtitled(quality: dict[str, Any], doc: Transcript | Translation, is_source: bool,
-                 lang: str) -> list[str]:
-    """The degraded reason of a source track with speech no cue shows (a target track, made
-    from the same segments, lists the same spans in its qc.json only)."""
-    if not is_source:
-        return []
-    fix = ("listen there (asr's hallucinations.json lists any text its filter removed); "
-           "speech in another language needs --set asr.multilingual=true or -s with that "
-           f"language; speech in '{lang}' a larger model: "
-           f"{better_model_fix(lang, getattr(doc, 'model', None))}")
-    reason = qc.unsubtitled_reason(quality["unsubtitled_speech"], fix)
-    return [reason] if reason else []
+def _degraded(quality: dict[str, Any], doc: Transcript | Translation, is_source: bool,
+              lang: str) -> list[str]:
+    """The track's degraded reasons: cues no one can read (every track); on a source track
+    also speech no cue shows and cues over a region of doubtful language (a target track,
+    made from the same segments, lists the same spans in its qc.json only)."""
+    model_fix = better_model_fix(lang, getattr(doc, "model", None))
+    reasons = [qc.unreadable_reason(quality["unreadable"], (
+        "listen there and merge, retime or condense the cue by hand (word times that "
+        "collapse to one instant come from a repetition loop or a failed alignment: asr's "
+        "segments.jsonl and hallucinations.json show what Whisper wrote there)"))]
+    if is_source:
+        reasons.append(qc.unsubtitled_reason(quality["unsubtitled_speech"], (
+            "listen there (asr's hallucinations.json lists any text its filter removed); "
+            "speech in another language needs --set asr.multilingual=true or -s with that "
+            f"language; speech in '{lang}' a larger model: {model_fix}")))
+        reasons.append(qc.doubtful_reason(quality["doubtful_language"], (
+            "check those cues; for speech in another language -s with it or "
+            f"--set asr.multilingual=true; a larger model hears more: {model_fix}")))
+    return [reason for reason in reasons if reason]
 
 
 def media_end(media_info: dict) -> float | None:
@@ -160,8 +175,11 @@ def _cues(request: StageRequest, params: SubtitleParams, doc: Transcript | Trans
     if regions is None:
         notes.append("no speech regions (no vad stage, and asr recorded none): cue ends "
                      "follow the word times and linger_s alone")
+    checks = (doc.language_detection or {}).get("rechecks") \
+        if isinstance(doc, Transcript) else None
     cues, quality = make_cues(doc.segments, profile, fps, offset, lang, notes, regions,
-                              media_end(media_info), params.unsubtitled_speech_s)
+                              media_end(media_info), params.unsubtitled_speech_s,
+                              params.unreadable_cps, checks)
     return cues, quality, profile
 
 
@@ -235,4 +253,4 @@ def process(request: StageRequest, state: Any) -> StageOutcome:
     if quality["unsubtitled_speech"]["count"]:
         info["unsubtitled_speech_s"] = quality["unsubtitled_speech"]["total_s"]
     return StageOutcome(outputs=outputs, info=info,
-                        degraded=_unsubtitled(quality, doc, is_source, lang))
+                        degraded=_degraded(quality, doc, is_source, lang))

@@ -154,8 +154,9 @@ def qc_flags(job_dir: Path) -> set[tuple[str, int, str]]:
     for path in job_dir.glob("stages/*_subtitles_*/qc.json"):
         qc = json.loads(path.read_text("utf-8"))
         flags |= {(qc["language"], n, rule) for rule, t in qc["rules"].items() for n in t["cues"]}
-        flags |= {(qc["language"], c["cue"], "untranslated")
-                  for c in qc["untranslated"]["cues"]}
+        flags |= {(qc["language"], c["cue"], kind) for kind in ("untranslated",
+                                                                "doubtful_language")
+                  for c in qc.get(kind, {}).get("cues", [])}
     return flags
 
 

@@ -263,13 +263,39 @@ def test_corrupt_cache_file_is_ignored_and_refetched(tmp_path):
 
 
 def test_no_key_makes_no_tmdb_request(tmp_path):
-    job = Job(tmp_path, "Lagaan", 2001)
+    """No key and metadata.online=true: MusicBrainz (which needs no key) is looked up."""
+    job = Job(tmp_path, "Lagaan", 2001, online=True)
     with MetadataServer() as server:
         doc = ok(job, job.run(server, key=None))
         assert server.count("tmdb") == 0
     assert not doc["found"] and warned(doc, "no TMDB API key")
     assert warned(doc, "TMDB_API_KEY")  # the warning names the fix
     assert doc["soundtrack"]["found"]  # MusicBrainz needs no key
+
+
+def test_an_offline_run_makes_no_request_says_so_once_and_uses_the_caches(tmp_path):
+    """No key configured (metadata.online unset) or metadata.online=false with a key: not one
+    request to either service, one warning saying lookups are off and how to turn them on;
+    what an online run cached is still used, even when stale."""
+    online = Job(tmp_path, "Lagaan", 2001)
+    with MetadataServer() as server:
+        ok(online, online.run(server))
+        assert server.count("tmdb") == 2 and server.count("musicbrainz") >= 2
+    for params in ({}, {"online": False}):
+        job = Job(tmp_path, "Lagaan", 2001, max_age_days=0, **params)
+        with MetadataServer() as server:
+            doc = ok(job, job.run(server, key=None if not params else KEY))
+            assert server.count() == 0
+        offline = [w for w in doc["warnings"] if "online lookups are off" in w]
+        assert len(offline) == 1 and "--set metadata.online=true" in offline[0], doc
+        assert not any("no TMDB API key" in w or "failed" in w for w in doc["warnings"])
+        assert doc["found"] and doc["source"] == "cache" and doc["soundtrack"]["found"]
+        assert job.outputs[-1].count("online lookups are off") == 1
+    fresh = Job(tmp_path / "elsewhere", "Lagaan", 2001)
+    with MetadataServer() as server:
+        doc = ok(fresh, fresh.run(server, key=None))
+        assert server.count() == 0
+    assert not doc["found"] and not doc["soundtrack"]["found"]
 
 
 def test_v4_token_from_the_keys_file_is_sent_as_a_bearer_header(tmp_path):

@@ -164,3 +164,66 @@ def test_uncovered_parts_of_regions_between_and_around_cues():
                                          (6000, 7000)]
     assert uncovered(regions, []) == list(regions)
     assert uncovered((), shown) == []
+
+
+def test_a_cue_the_pass_cannot_lengthen_or_that_no_one_can_read_is_a_degraded_reason():
+    """The Long Night's loop: three cues 0.01 s long at 14:43 (the next starts too soon) ->
+    unreadable, named with their times; a cue over the style's max_cps but under
+    unreadable_cps stays a flag only."""
+    from stages.subtitles import qc
+
+    loop = "my uncle left her parcel by the blue gate,".split()
+    segs = [segment(*[(w, 881.48 + 0.25 * i, 881.73 + 0.25 * i) for i, w in enumerate(loop)]),
+            segment(*[(w, 883.86, 883.86) for w in loop]),
+            segment(*[(w, 883.96, 883.96) for w in loop]),
+            segment(("the", 884.06, 884.2), ("sister", 884.2, 884.5), ("left", 884.5, 884.7),
+                    ("a", 884.7, 884.8), ("parcel.", 884.8, 885.5)),
+            segment(("Tell", 900.0, 900.2), ("the", 900.2, 900.3), ("driver", 900.3, 900.6),
+                    ("to", 900.6, 900.7), ("wait", 900.7, 900.9), ("outside.", 900.9, 901.2)),
+            segment(("We", 901.35, 901.6), ("will", 901.6, 901.8), ("not", 901.8, 902.0),
+                    ("be", 902.0, 902.2), ("long.", 902.2, 903.0))]
+    cues, quality = make_cues(segs, PROFILE, 24.0, speech=Speech.of([[881.4, 885.6],
+                                                                      [899.9, 903.1]]),
+                              unreadable_cps=50.0)
+    found = quality["unreadable"]
+    assert [row["cue"] for row in found["cues"]] == [2, 3] and not quality["ok"]
+    assert all(row["why"] == "min_duration" and row["duration_s"] < 0.84
+               for row in found["cues"])
+    reason = qc.unreadable_reason(found, "listen there")
+    assert reason.startswith("2 cues cannot be read (minimum 0.84 s, most 50 characters a "
+                             "second): cue 2 at 14:43 shows for "), reason
+    assert reason.endswith("; fix: listen there")
+    fast = [row for row in quality["rules"]["max_cps"]["cues"] if row not in (2, 3)]
+    assert fast, quality["rules"]["max_cps"]  # over 20 cps: flagged, not degraded
+    _, off = make_cues(segs[2:], PROFILE, 24.0, unreadable_cps=0.0)
+    assert off["unreadable"]["count"] == 0 and qc.unreadable_reason(off["unreadable"], "") \
+        is None
+
+
+def test_cues_over_a_doubtful_language_region_are_flagged_with_its_span_and_language():
+    """asr's check left 782.1-793.4 s doubtful (detected fr, decoded as en): the two cues over
+    it are flagged in qc.json (the report's only-flagged filter reads the kind), the English
+    ones around it are not, and the degraded reason names the span and the cues."""
+    from shared.report.timeline import qc_flags
+    from stages.subtitles import qc
+
+    segs = [segment(("The", 780.0, 780.2), ("tailor", 780.2, 780.6), ("waited.", 780.6, 781.1)),
+            segment(("Muswaratus.", 782.59, 783.07)),
+            segment(("Je", 786.17, 786.5), ("ne", 786.5, 786.7), ("sais", 786.7, 787.0),
+                    ("pas.", 787.0, 787.4)),
+            segment(("The", 797.46, 797.7), ("teacher", 797.7, 798.1), ("forgot.", 798.1, 799.0))]
+    checks = [{"start": 778.22, "end": 780.82, "decoded_as": "en", "detected": "en",
+               "probability": 0.83, "outcome": "same"},
+              {"start": 782.124, "end": 793.428, "decoded_as": "en", "detected": "fr",
+               "probability": 0.8598, "outcome": "doubtful"}]
+    cues, quality = make_cues(segs, PROFILE, 24.0, rechecks=checks)
+    found = quality["doubtful_language"]
+    assert [row["cue"] for row in found["cues"]] == [2, 3] and not quality["ok"]
+    assert found["cues"][0]["detected"] == "fr"
+    assert found["cues"][0]["span"] == "00:13:02.124-00:13:13.428"
+    assert qc_flags(quality) == {2: ["doubtful_language"], 3: ["doubtful_language"]}
+    reason = qc.doubtful_reason(found, "check those cues")
+    assert reason.startswith("cues 2-3 at 13:02 (11.3 s) show Whisper's 'en' text of speech "
+                             "it detected as 'fr' (p=0.86): flagged doubtful_language"), reason
+    _, none = make_cues(segs, PROFILE, 24.0, rechecks=checks[:1])
+    assert none["doubtful_language"]["count"] == 0 and none["ok"]
