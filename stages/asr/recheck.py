@@ -9,8 +9,11 @@ region alone, so a chunk whose text is all confident costs nothing more. When an
 language is confidently detected (asr.language_switch_probability) the region is decoded
 again in it: confident text there replaces the first; otherwise the first is kept and the
 region is a degraded reason naming its time and both languages (base hears espeak French
-as Thai, p=0.82, and writes Thai gibberish at -0.56). Each check is recorded in
-segments.json's ``language_detection.rechecks``."""
+as Thai, p=0.82, and writes Thai gibberish at -0.56). A region whose doubtful text the
+detection neither confirms nor confidently places elsewhere is "unconfirmed": kept and a
+degraded reason too. Each check is recorded in segments.json's
+``language_detection.rechecks``; the subtitles stage flags the cues over a doubtful or
+unconfirmed region (qc.json ``doubtful_language``)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from shared.model_registry import better_model_fix
 logger = logging.getLogger("stages.asr")
 
 Region = tuple[float, float]
+DOUBTFUL = ("doubtful", "unconfirmed")  # outcomes whose first text is kept, and doubted
 
 
 def _overlap(segment, region: Region) -> float:
@@ -54,13 +58,20 @@ def mean_logprob(segments: list) -> float:
     return sum(float(s.avg_logprob) for s in segments) / len(segments)
 
 
-def verdict(language: str, detected: str, probability: float, again: float, params) -> str:
+def verdict(language: str, detected: str, probability: float, again: float, params,
+            wrote_text: bool = True) -> str:
     """What a doubtful region becomes: "same" (its detected language is the job's, or not
-    confidently another), "switched" (decoded again in the detected language with confident
-    text: ``again`` is that decode's mean log-probability) or "doubtful" (neither decode is
-    confident: the first is kept and the job is degraded)."""
-    if detected == language or probability < params.language_switch_probability:
+    confidently another and the first decode wrote nothing there), "switched" (decoded again
+    in the detected language with confident text: ``again`` is that decode's mean
+    log-probability), "doubtful" (neither decode is confident: the first is kept and the job
+    is degraded) or "unconfirmed" (the first decode wrote doubtful text and the region's own
+    detection says neither the job's language nor another with confidence: 5 s more of
+    espeak French gave "If you have any questions, please let me know in the comments
+    below." at -1.10 and detected 'ms' p=0.26; kept, and the job is degraded)."""
+    if detected == language:
         return "same"
+    if probability < params.language_switch_probability:
+        return "unconfirmed" if wrote_text else "same"
     return "switched" if again >= params.language_check_logprob else "doubtful"
 
 
@@ -83,9 +94,11 @@ def checked_chunk(model, audio, params, chunk, result: dict) -> Iterator[tuple]:
         detected, probability, _ = _detect(
             model, JoinedSpeech(audio, [[(start, end)]]).audio, allowed, result)
         first = [s for s in segments if _overlap(s, (start, end)) > 0]
-        again = [] if verdict(language, detected, probability, 0.0, params) == "same" else \
+        again = [] if verdict(language, detected, probability, 0.0, params, bool(first)) in \
+            ("same", "unconfirmed") else \
             list(decode_chunk(model, audio, params, ([[(start, end)]], detected), result))
-        outcome = verdict(language, detected, probability, mean_logprob(again), params)
+        outcome = verdict(language, detected, probability, mean_logprob(again), params,
+                          bool(first))
         _record(result, (start, end), language, detected, probability, first, again, outcome)
         if outcome == "switched":
             replaced[(start, end)] = (detected, again)
@@ -110,8 +123,10 @@ def _record(result: dict, region: Region, language: str, detected: str, probabil
     if outcome != "same":
         logger.warning("%.1f-%.1f s: decoded as '%s' it gave no confident text; detected '%s' "
                        "(p=%.2f) there: %s", region[0], region[1], language, detected,
-                       probability, "decoded in it" if outcome == "switched" else
-                       "decoded in it, no more confident: the first text is kept")
+                       probability, {"switched": "decoded in it", "doubtful": "decoded in "
+                                     "it, no more confident: the first text is kept",
+                                     "unconfirmed": "not confidently: the doubtful text is "
+                                     "kept"}[outcome])
 
 
 def degraded_reasons(result: dict, fix: str) -> list[str]:
@@ -120,10 +135,13 @@ def degraded_reasons(result: dict, fix: str) -> list[str]:
 
     return [f"{row['end'] - row['start']:.1f} s of speech at {short_clock(row['start'])} "
             f"({row['start']:.1f}-{row['end']:.1f} s) may not be '{row['decoded_as']}': "
-            f"Whisper detected '{row['detected']}' there (p={row['probability']:.2f}) but "
-            f"decoded it with confidence in neither; fix: {fix}"
+            + (f"Whisper detected '{row['detected']}' there (p={row['probability']:.2f}) but "
+               "decoded it with confidence in neither" if row["outcome"] == "doubtful" else
+               f"its text there is doubtful (mean log-probability {row['logprob']}) and "
+               f"its language unconfirmed (detected '{row['detected']}', "
+               f"p={row['probability']:.2f})") + f"; fix: {fix}"
             for row in result.get("language_detection", {}).get("rechecks", [])
-            if row["outcome"] == "doubtful"]
+            if row["outcome"] in DOUBTFUL]
 
 
 def recheck_fix(language: str, model: str | None) -> str:

@@ -253,7 +253,7 @@ def doubtful_language(cues: list[Cue], checks: list[dict[str, Any]], offset: flo
     detected; the text is kept (see ARCHITECTURE, "Doubtful language")."""
     spans = []
     for row in checks:
-        if row.get("outcome") != "doubtful":
+        if row.get("outcome") not in ("doubtful", "unconfirmed"):  # asr.recheck.DOUBTFUL
             continue
         start, end = round((row["start"] + offset) * 1000), round((row["end"] + offset) * 1000)
         numbers = [i + 1 for i, c in enumerate(cues) if c.start < end and c.end > start]
@@ -269,15 +269,17 @@ def doubtful_language(cues: list[Cue], checks: list[dict[str, Any]], offset: flo
 
 def doubtful_reason(found: dict[str, Any], fix: str) -> str | None:
     """The degraded sentence naming each doubtful span and its flagged cues."""
-    if not found["spans"]:
+    spans = [span for span in found["spans"] if span["cue_numbers"]]  # no cue: asr names it
+    if not spans:
         return None
     parts = []
-    for span in found["spans"]:
+    for span in spans:
         numbers = span["cue_numbers"]
-        cues_named = (f"cues {numbers[0]}-{numbers[-1]}" if len(numbers) > 1 else
-                      f"cue {numbers[0]}" if numbers else "no cue")
+        cues_named = f"cues {numbers[0]}-{numbers[-1]}" if len(numbers) > 1 else \
+            f"cue {numbers[0]}"
+        verb = "show" if len(numbers) > 1 else "shows"
         parts.append(f"{cues_named} at {short_clock(span['start_s'])} ({span['length_s']:.1f} "
-                     f"s) show Whisper's '{span['decoded_as']}' text of speech it detected as "
-                     f"'{span['detected']}' (p={span['probability']:.2f})")
+                     f"s) {verb} Whisper's '{span['decoded_as']}' text of speech it detected "
+                     f"as '{span['detected']}' (p={span['probability']:.2f})")
     return (f"{'; '.join(parts)}: flagged doubtful_language in qc.json, the text may be "
             f"gibberish; fix: {fix}")

@@ -187,16 +187,20 @@ def test_auto_on_one_language_keeps_one_decode_and_only_the_window_detections(
                                     "share": 1.0}]
 
 
-FRENCH = "Bonsoir mes amis. Le train pour Paris part à neuf heures ce soir."
+FRENCH = ("Bonsoir mes amis. Le train pour Paris part à neuf heures ce soir. Je ne sais pas "
+          "où est la clé, je la cherche depuis ce matin.")
 
 
 def test_foreign_speech_the_detection_windows_missed_is_checked_per_chunk_and_reported(
         test_cache, jobs_root, tmp_path):
     """A short film in English (two voices, a music bed under every second line and the
-    pause after it) closing with espeak French, -s auto with one detection window (so the
-    French is never in one, as when it shares a window with English in a long film): the
-    chunk's check finds the region with no confident text, detects its language, decodes it
-    again, and since neither decode is confident the job ends degraded naming its time."""
+    pause after it) closing with 7 s of espeak French, -s auto with one detection window (so
+    the French is never in one, as when it shares a window with English in a long film): the
+    first decode writes an English outro there ("If you have any questions, please let me
+    know in the comments below.", -1.10); the chunk's check finds the region's text
+    doubtful, detects its language (not 'en', and nothing with confidence), so the job ends
+    degraded naming its time and the cue over it is flagged doubtful_language (qc.json, the
+    report). The loop filter keeps every real segment of the decode."""
     from shared.clock import short_clock
     from tests.film_audio import make_film
     from tests.helpers import concat_audio, degraded_stages, espeak, make_silence
@@ -228,3 +232,44 @@ def test_foreign_speech_the_detection_windows_missed_is_checked_per_chunk_and_re
     assert all(row["start_s"] > truth[-1].end for row in quality["unsubtitled_speech"]["spans"])
     english = [s for s in data["segments"] if s["end"] < truth[-1].end + 0.5]
     assert wer(" ".join(t.text for t in truth), " ".join(s["text"] for s in english)) < 0.2
+    _doubtful_cues_are_flagged(job_dir, quality, check, reasons)
+    _the_loop_filter_keeps_every_real_segment(job_dir)
+
+
+def _doubtful_cues_are_flagged(job_dir, quality, check, reasons):
+    """Every cue over the doubtful region, and no other, is flagged doubtful_language in
+    qc.json and in the report's data (its only-flagged filter), and named by the subtitles
+    stage's degraded reason."""
+    from shared.clock import short_clock
+    from shared.report.data import collect
+
+    cues = json.loads(next(job_dir.glob("subtitles/*.en.json")).read_text("utf-8"))["cues"]
+    over = [cue["id"] for cue in cues if cue["start"] < check["end"] and
+            cue["end"] > check["start"]]
+    found = quality["doubtful_language"]
+    assert [row["cue"] for row in found["cues"]] == over, (found, over)
+    assert found["spans"][0]["detected"] == check["detected"]
+    (track,) = collect(job_dir)["data"]["tracks"]
+    assert [c["n"] for c in track["cues"] if "doubtful_language" in c["flags"]] == over
+    assert over  # the first decode wrote text there: the track says which cues may be wrong
+    assert any(f"at {short_clock(check['start'])}" in r and "flagged doubtful_language" in r
+               for r in reasons["subtitles:source"]), reasons
+
+
+def _the_loop_filter_keeps_every_real_segment(job_dir):
+    """The raw decode (segments.jsonl) of this real speech: no segment's text compresses
+    near the loop limit, nothing was removed as a loop; the same segment looped the way
+    Whisper loops is removed."""
+    from shared.hallucination import FilterOptions, compression_ratio, filter_segments
+
+    raw = [json.loads(line) for line in
+           next(job_dir.glob("stages/*_asr/segments.jsonl")).read_text("utf-8").splitlines()]
+    raw = [row for row in raw if "text" in row]
+    assert raw and max(compression_ratio(row["text"]) for row in raw) < 3.0
+    removed = json.loads(next(job_dir.glob("stages/*_asr/hallucinations.json")).read_text())
+    assert not any("compresses" in r["reason"] for r in removed["removed"])
+    real = max(raw, key=lambda row: len(row["text"]))
+    looped = {**real, "id": 99, "start": real["end"] + 1, "end": real["end"] + 31,
+              "text": ", ".join([real["text"].rstrip(".")] * 8)}
+    report = filter_segments([real, looped], options=FilterOptions(max_cps=1000))
+    assert report.kept == [real] and report.removed[0]["segment"]["id"] == 99

@@ -35,9 +35,12 @@ def test_a_region_with_no_text_or_only_doubtful_text_is_checked_and_a_confident_
 
 
 def test_the_detection_and_the_second_decode_decide_what_a_region_becomes():
-    # detected as the job's language, or not confidently another: nothing more is done
+    # detected as the job's language, or not confidently another over no text: nothing more
     assert verdict("en", "en", 0.95, float("-inf"), PARAMS) == "same"
-    assert verdict("en", "fr", 0.55, float("-inf"), PARAMS) == "same"
+    assert verdict("en", "fr", 0.55, float("-inf"), PARAMS, wrote_text=False) == "same"
+    # not confidently another over doubtful text (espeak French decoded as an English
+    # outro at -1.10, detected 'ms' p=0.26): kept, doubted
+    assert verdict("en", "ms", 0.2618, float("-inf"), PARAMS) == "unconfirmed"
     # confidently another language, and its decode is confident: it replaces the first
     assert verdict("en", "es", 0.89, -0.3, PARAMS) == "switched"
     # base hears espeak French as Thai (p=0.82) and writes Thai gibberish at -0.56: doubtful
@@ -52,9 +55,14 @@ def test_each_doubtful_region_is_one_degraded_sentence_with_time_languages_and_f
         {"start": 20.0, "end": 24.0, "decoded_as": "en", "detected": "en", "probability": 0.9,
          "outcome": "same"},
         {"start": 40.0, "end": 44.0, "decoded_as": "en", "detected": "es", "probability": 0.9,
-         "outcome": "switched"}]}}
+         "outcome": "switched"},
+        {"start": 37.04, "end": 43.856, "decoded_as": "en", "logprob": -1.097, "detected": "ms",
+         "probability": 0.2618, "outcome": "unconfirmed"}]}}
     assert degraded_reasons(result, "listen") == [
         "3.8 s of speech at 2:47 (167.3-171.1 s) may not be 'en': Whisper detected 'th' there "
-        "(p=0.82) but decoded it with confidence in neither; fix: listen"]
+        "(p=0.82) but decoded it with confidence in neither; fix: listen",
+        "6.8 s of speech at 0:37 (37.0-43.9 s) may not be 'en': its text there is doubtful "
+        "(mean log-probability -1.097) and its language unconfirmed (detected 'ms', p=0.26); "
+        "fix: listen"]
     assert degraded_reasons({"language_detection": {"calls": 4, "windows": []}}, "x") == []
     assert degraded_reasons({}, "x") == []
