@@ -59,3 +59,25 @@ def test_cue_ends_follow_the_speech_on_a_film_with_pauses(test_cache, jobs_root,
     assert held["count"] == len(held["cues"]) == sum(held["by_reason"].values())
     assert all(row["reason"] in ("min_duration", "max_cps", "close_gap")
                and row["past_speech_s"] >= 0 for row in held["cues"])
+    if not vad:
+        _cues_no_one_can_read_make_the_job_degraded(job_id, job_dir, jobs_root)
+
+
+def _cues_no_one_can_read_make_the_job_degraded(job_id, job_dir, jobs_root):
+    """The same job with a minimum duration its lines cannot have (5 s: the next line starts
+    sooner): only the subtitles stage re-runs, the cues the pass could not lengthen are listed
+    in qc.json `unreadable` and named with their times in the degraded reason, exit 3."""
+    from shared.clock import short_clock
+    from tests.helpers import degraded_stages
+
+    proc = run_pipeline(job_id, "--set", "subtitles.min_duration=5", out=jobs_root,
+                        check=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "asr: done in" not in proc.stdout  # only the subtitles stage ran again
+    found = json.loads((stage_dir(job_dir, "subtitles:source") / "qc.json")
+                       .read_text("utf-8"))["unreadable"]
+    assert found["count"] and all(row["duration_s"] < 5 for row in found["cues"])
+    (reason,) = degraded_stages(job_dir)["subtitles:source"]
+    first = found["cues"][0]
+    assert f"cue {first['cue']} at {short_clock(first['start_s'])} shows for" in reason, reason
+    assert reason.startswith(f"{found['count']} cue") and "fix: listen there" in reason
