@@ -16,6 +16,7 @@ from tests.helpers import (
     JFK_TEXT,
     NO_NETWORK,
     ROOT,
+    assert_finished,
     lock,
     make_model_cache,
     network_namespace_works,
@@ -89,9 +90,11 @@ def tiny_job(tmp_path_factory, speech):
         proc = subprocess.run(["unshare", "--net", str(ROOT / "run-pipeline.sh"), "-j", job_id,
                                "--out", str(out)], capture_output=True, text=True,
                               env={**os.environ, **env}, timeout=900)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
     else:
-        run_pipeline(job_id, out=out, env=env)
+        proc = run_pipeline(job_id, out=out, env=env, check=False)
+    # the random-weight aligner's word times can crowd a cue past what anyone can read
+    # (54 characters a second on JFK's first line): the subtitles say so, nothing else may
+    assert_finished(proc, out / job_id, may_degrade=("subtitles:source",))
     return cache, out / job_id
 
 
