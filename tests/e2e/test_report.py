@@ -272,6 +272,34 @@ def test_screenshot_is_not_blank(library, browser, tmp_path):
     assert grey_variance(path) > 100, f"{path} looks blank"
 
 
+def drawn_by_chromium(driver, text: str, font: str) -> bytes:
+    """``text`` in CSS ``font``, black on white at the page's top left: a PNG of it."""
+    probe = driver.execute_script(
+        "let s = document.getElementById('font-probe');"
+        "if (!s) { s = document.createElement('span'); s.id = 'font-probe';"
+        " document.body.append(s); }"
+        "s.style.cssText = 'position:fixed;left:0;top:0;z-index:99;background:#fff;"
+        "color:#000;font:' + arguments[1]; s.textContent = arguments[0]; return s;", text, font)
+    return probe.screenshot_as_png
+
+
+def test_hindi_is_drawn_as_letters_not_boxes(library, browser):
+    """The title's Hindi words are drawn by a font that covers Devanagari (bootstrap installs
+    Debian's fonts-lohit-deva): in the title's font, two different Hindi words draw two
+    different pictures, where two words of a script no font covers (Unicode's private use
+    plane: the control) draw the same boxes."""
+    open_page(browser, library["root"] / library["good"] / "report.html")
+    title = browser.find_element("id", "title")
+    assert "हिन्दी" in title.text
+    font = browser.execute_script("return getComputedStyle(arguments[0]).font", title)
+    boxes = {drawn_by_chromium(browser, t, font) for t in ("\U000f0000\U000f0001",
+                                                           "\U000f0002\U000f0003")}
+    assert len(boxes) == 1, "the control: a script no font covers should draw the same boxes"
+    hindi = {drawn_by_chromium(browser, t, font) for t in ("कखगघङ", "चछजझञ")}
+    assert len(hindi) == 2, "Chromium drew Devanagari as boxes: sudo apt-get install " \
+        "fonts-lohit-deva (./bootstrap.sh does it when run as root)"
+
+
 def assert_failure_shown(driver, job_dir: Path, key: str) -> None:
     """The open report says failed and shows stage ``key``'s failure: its name, the message of
     its result.json and the fix (the stage's own, else: read its log, then re-run)."""
