@@ -324,6 +324,9 @@ def test_failed_job_shows_the_failure_and_its_fix(library, browser):
     job_dir = library["root"] / library["broken"]
     open_page(browser, job_dir / "report.html")
     assert_failure_shown(browser, job_dir, "demux")
+    assert browser.find_element("id", "cue-count").text == \
+        "no cues: the subtitles stage has not finished"  # and no transcript to show
+    assert not browser.find_element("id", "cue-note").is_displayed()
     assert "demux" not in lockfile.load(job_dir).stages  # nothing of the job finished
 
 
@@ -332,7 +335,8 @@ def test_a_job_failed_mid_way_shows_what_ran_the_failure_and_what_exists(library
     the stages between ran; translation:fr failed loading the weights (the real loader's
     error); the subtitles never started. Its report says failed with the stage, message and
     fix, shows each finished stage as ran with its time, and draws what exists (the
-    waveform, the speech regions, no cues yet) with no console error."""
+    waveform, the speech regions, the transcript as cues marked not subtitled) with no
+    console error."""
     job_dir = library["root"] / library["midway"]
     records = lockfile.load(job_dir).stages
     last_run = run_record.load(job_dir)
@@ -353,10 +357,8 @@ def test_a_job_failed_mid_way_shows_what_ran_the_failure_and_what_exists(library
     assert rows["translation:fr"][2:5] == [
         "failed", " ".join(last_run.stages["translation:fr"].error.split()), ""]
     assert all(rows[k][2] == "pending" for k in order[failed + 1:]) and order[failed + 1:]
+    assert_transcript_shown_not_subtitled(browser, job_dir, "translation:fr")
     data = json.loads(browser.find_element("id", "report-data").get_attribute("textContent"))
-    assert data["tracks"] == [] and browser.find_elements("css selector", "#cue-body tr") == []
-    assert browser.find_element("id", "cue-count").text == \
-        "no cues: the subtitles stage has not finished"
     wave = browser.find_element("css selector", "#overview path.wave").get_attribute("d")
     assert data["peaks"]["peaks"] and wave.count("M") == len(data["peaks"]["peaks"])
     regions = speech_regions_on_disk(job_dir)
@@ -365,6 +367,29 @@ def test_a_job_failed_mid_way_shows_what_ran_the_failure_and_what_exists(library
     audio = browser.find_element("id", "audio").get_attribute("src")
     assert audio == (stage_dir(job_dir, "demux") / "audio_16k.wav").as_uri()
     assert console_errors(browser) == []
+
+
+def assert_transcript_shown_not_subtitled(driver, job_dir: Path, failed: str) -> None:
+    """No subtitles were written: the cue table shows the latest transcript on disk (songs',
+    alignment's or asr's segments), one row per segment, marked not subtitled."""
+    from shared.report.timeline import TRANSCRIPTS
+
+    stage, path = next((stage, p) for stage, name in TRANSCRIPTS
+                       for p in job_dir.glob(f"stages/*_{stage}/{name}"))
+    segments = json.loads(path.read_text("utf-8"))["segments"]
+    assert segments and not list(job_dir.glob("stages/*_subtitles_*/tracks.json"))
+    note = f"not subtitled: the job failed at {failed}"
+    data = json.loads(driver.find_element("id", "report-data").get_attribute("textContent"))
+    assert [(t["role"], t.get("note")) for t in data["tracks"]] == [
+        (f"{stage}, not subtitled", note)]
+    assert driver.find_element("id", "cue-note").text == note
+    rows = driver.find_elements("css selector", "#cue-body tr")
+    assert [r.find_element("css selector", ".cue.unsubtitled .line").text for r in rows] == [
+        s["text"].strip() for s in segments]
+    assert [float(b.get_attribute("data-start")) for b in driver.find_elements(
+        "css selector", "#lanes rect.cue-block.unsubtitled")] == pytest.approx(
+        [s["start"] for s in segments])
+    assert driver.find_element("id", "cue-count").text.endswith(f"({len(segments)} cues)")
 
 
 def speech_regions_on_disk(job_dir: Path) -> list:
