@@ -93,7 +93,9 @@ class EnvironmentManager:
         spec = self.registry.get(env)
         child = {k: os.environ[k] for k in BASE_VARIABLES if k in os.environ}
         child.update({k: os.environ[k] for k in spec.passthrough if k in os.environ})
-        child.update(spec.variables)
+        # the registry's variables; one the caller's environment sets wins (a user tuning
+        # glibc malloc; bench/asr_memory.py --malloc comparing settings)
+        child.update({k: os.environ.get(k, v) for k, v in spec.variables.items()})
         cache = self.hardware.cache
         venv_dir = self.venv_dir(env)
         bin_dir = venv_python(venv_dir).parent
