@@ -33,10 +33,22 @@ def module_file(name: str, root: Path) -> Path | None:
     return None
 
 
+# source -> the project modules it imports: a run fingerprints every stage, and the stages'
+# closures share most of shared/, so each distinct source is parsed once per process
+_IMPORTS: dict[bytes, frozenset[str]] = {}
+
+
 def imported_names(path: Path) -> set[str]:
     """The project modules one file imports (every import statement, at any depth)."""
+    source = path.read_bytes()
+    if source not in _IMPORTS:
+        _IMPORTS[source] = frozenset(_parse_imports(source, path))
+    return set(_IMPORTS[source])
+
+
+def _parse_imports(source: bytes, path: Path) -> set[str]:
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+    for node in ast.walk(ast.parse(source, filename=str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

@@ -58,6 +58,17 @@ class StageWorker:
         """Can this process run a launch in ``env`` with ``extra_env``?"""
         return self.proc.poll() is None and env == self.env and extra_env == self.extra_env
 
+    def resident_mb(self) -> float | None:
+        """The idle process's resident memory (Linux /proc), None where unknown or gone."""
+        try:
+            with open(f"/proc/{self.proc.pid}/status", encoding="ascii") as handle:
+                for line in handle:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        return None
+
     def run(self, stage: str, job_dirs: Sequence[Path], key: str, *,
             log_paths: Sequence[Path] = (), timeout: float | None = None,
             on_line: Callable[[str], None] | None = None) -> RunResult:

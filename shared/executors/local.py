@@ -1,8 +1,10 @@
 """The local executor: the whole group in one child process on this machine.
 
-Consecutive launches in the same venv share one warm stage process (shared/stage_worker.py)
-unless config/pipeline.toml says ``warm_stage_processes = false``; a launch in another venv
-ends it, so at most one warm process waits at a time.
+Launches in the same venv share one warm stage process (shared/stage_worker.py) unless
+config/pipeline.toml says ``warm_stage_processes = false``. When a launch goes to another
+venv, the warm processes of the others are ended, except small ones (resident memory under
+IDLE_KEEP_MB: the common venv's, which the subtitles stage uses again after asr): a process
+that held a model never waits idle beside the next stage's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from shared.executors import Launch, Needs, Outcome
 from shared.paths import CONFIG_DIR
 from shared.stage_worker import StageWorker
 
+IDLE_KEEP_MB = 256
+
 
 def warm_by_default() -> bool:
     runner = load_toml(CONFIG_DIR / "pipeline.toml").get("runner", {})
@@ -30,7 +34,7 @@ class LocalExecutor:
         self.manager = manager
         self.node = socket.gethostname()
         self.warm = warm_by_default() if warm is None else warm
-        self.worker: StageWorker | None = None
+        self.workers: dict[str, StageWorker] = {}  # venv -> its warm stage process
 
     def check_ready(self, needs: Needs) -> None:
         self.manager.check_ready(needs.env)  # the plan checked the models are cached here
@@ -53,21 +57,26 @@ class LocalExecutor:
                 launch.env, stage_argv(launch.stage, launch.job_dirs, launch.key),
                 log_paths=launch.log_paths, timeout=launch.timeout, on_line=on_line,
                 extra_env=launch.extra_env)
-        if self.worker is not None and not self.worker.fits(launch.env, launch.extra_env):
-            self.close()
-        if self.worker is None:
-            self.worker = StageWorker(self.manager, launch.env, launch.extra_env)
-        result = self.worker.run(launch.stage, launch.job_dirs, launch.key,
-                                 log_paths=launch.log_paths, timeout=launch.timeout,
-                                 on_line=on_line)
+        for env, worker in list(self.workers.items()):
+            if env == launch.env and worker.fits(launch.env, launch.extra_env):
+                continue
+            if env == launch.env or (worker.resident_mb() or IDLE_KEEP_MB) >= IDLE_KEEP_MB:
+                del self.workers[env]
+                worker.close()
+        worker = self.workers.get(launch.env)
+        if worker is None:
+            worker = self.workers[launch.env] = StageWorker(self.manager, launch.env,
+                                                            launch.extra_env)
+        result = worker.run(launch.stage, launch.job_dirs, launch.key,
+                            log_paths=launch.log_paths, timeout=launch.timeout, on_line=on_line)
         if not result.ok:
-            self.worker = None  # it ended the process
+            del self.workers[launch.env]  # it ended the process
         return result
 
     def slots(self) -> int:
         return 1
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker, worker = None, self.worker
+        while self.workers:
+            _, worker = self.workers.popitem()
             worker.close()
