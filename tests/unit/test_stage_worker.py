@@ -80,3 +80,30 @@ def test_a_launch_past_its_timeout_is_killed(worker, tmp_path):
     assert result.timed_out and not result.ok
     assert worker.proc.poll() is not None
     assert "killed after 2s timeout" in (tmp_path / "hang.log").read_text()
+
+
+@pytest.mark.parametrize("setting", ["true", "false"])
+def test_the_local_executor_follows_warm_stage_processes(setting, cache, tmp_path,  # noqa: F811
+                                                         monkeypatch):
+    """config/pipeline.toml `warm_stage_processes`: true runs launches in a warm process
+    (`shared.stage_main --serve`), false starts `shared.stage_main stages.<name>` per launch.
+    The launch names a job folder that does not exist: the stage fails the same way in both."""
+    from shared.executors import Launch, local
+
+    fake_venv(tmp_path, cache, "common")
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "pipeline.toml").write_text(
+        f"[runner]\nwarm_stage_processes = {setting}\n")
+    monkeypatch.setattr(local, "CONFIG_DIR", tmp_path / "config")
+    executor = local.LocalExecutor(EnvironmentManager(cache))
+    assert executor.warm is (setting == "true")
+    log = tmp_path / "demux.log"
+    launch = Launch("demux", "demux", "common", [tmp_path / "no-such-job"], [log], 60, {})
+    try:
+        (outcome,) = executor.run(launch, None)
+    finally:
+        executor.close()
+    assert outcome.result is not None and outcome.result.returncode == 1
+    assert "no-such-job/job.json" in "\n".join(outcome.result.tail)
+    assert ("(warm stage process " in log.read_text().splitlines()[0]) is (setting == "true")
+    assert not executor.workers
