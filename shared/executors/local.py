@@ -38,5 +38,8 @@ class LocalExecutor:
     def slots(self) -> int:
         return 1
 
+    def offered_models(self) -> dict[str, str | None]:
+        return {}  # stages run here: only this machine's cache counts
+
     def close(self) -> None:
         pass
