@@ -175,10 +175,15 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
         _warn_weak_asr(source, overrides.get("asr", {}).get("model"), opts.profile)
 
     probed = []
+    demux = overrides.get("demux", {})
     for path in files:
         info = media.probe(path)
-        if not info.audio_streams:
-            raise InputError(f"{path} has no audio stream", fix="choose a file with sound")
+        track = media.pick_audio_stream(info, demux.get("audio_stream"),
+                                        demux.get("audio_language"),
+                                        None if source == AUTO else source)
+        if len(info.audio_streams) > 1:
+            logger.info("%s: transcribing audio track %d (%s) of %s", path.name, track.index,
+                        track.language or "untagged", media.describe_tracks(info))
         if start is not None and info.duration is not None and start >= info.duration:
             raise InputError(f"--start-time {start:g}s is beyond the end of {path.name} "
                              f"({info.duration:.1f}s)", fix="choose a start inside the media")

@@ -110,3 +110,60 @@ def probe(path: Path) -> MediaInfo:
                 duration=_float(stream.get("duration")),
                 default=bool(disposition.get("default"))))
     return info
+
+
+def track_language(tag: str | None) -> str | None:
+    """A stream's language tag as the language table's key ('hin' -> 'hi'); None when the
+    stream is untagged, tagged 'und'/'mul'/'zxx', or tagged with a code the table lacks."""
+    from shared.languages import load_languages
+
+    if not tag or tag.lower() in ("und", "mul", "zxx", "mis"):
+        return None
+    try:
+        return load_languages().normalize(tag)
+    except InputError:
+        return None
+
+
+def describe_tracks(info: MediaInfo) -> str:
+    """'1 hin (default), 2 eng, 3 untagged': the audio streams by ffprobe index."""
+    return ", ".join(f"{s.index} {s.language or 'untagged'}{' (default)' if s.default else ''}"
+                     f"{f' {s.title!r}' if s.title else ''}" for s in info.audio_streams)
+
+
+def pick_audio_stream(info: MediaInfo, index: int | None = None, language: str | None = None,
+                      spoken: str | None = None) -> AudioStream:
+    """The audio stream a job transcribes: ``index`` (demux.audio_stream) if given; else the
+    first tagged ``language`` (demux.audio_language); else, on a file with several audio
+    tracks, the one tagged with the language the job says is spoken (``spoken``, -s; None for
+    -s auto); else the default stream, else the first. Raises InputError, naming the tracks and
+    the fix, where the choice would be untrue: an index or language the file lacks, or a file
+    whose tracks are all tagged with languages and none is the spoken one (a Hindi film with
+    Tamil and Telugu dubs prepared with -s ml would transcribe a dub as Malayalam)."""
+    streams = info.audio_streams
+    if not streams:
+        raise InputError(f"{info.path} has no audio stream",
+                         fix="choose a file with sound; check it with `ffprobe FILE`")
+    name, tracks = info.path.name, f"its audio tracks: {describe_tracks(info)}"
+    choose = "prepare the job with --set demux.audio_stream=INDEX (an index above)"
+    if index is not None:
+        found = next((s for s in streams if s.index == index), None)
+        if found is None:
+            raise InputError(f"{name} has no audio stream {index}; {tracks}", fix=choose)
+        return found
+    wanted = language or spoken
+    if language is not None or (wanted is not None and len(streams) > 1):
+        key = track_language(wanted) or wanted.lower()
+        found = next((s for s in streams if track_language(s.language) == key
+                      or (s.language or "").lower() == wanted.lower()), None)
+        if found is not None:
+            return found
+        if language is not None:
+            raise InputError(f"no audio track of {name} is tagged {language}; {tracks}",
+                             fix=f"{choose}, or drop demux.audio_language")
+        if all(track_language(s.language) for s in streams):
+            raise InputError(f"the job says the speech is '{spoken}' but no audio track of "
+                             f"{name} is tagged so; {tracks}",
+                             fix=f"{choose}, or give the language of the track to transcribe "
+                             "with -s (or -s auto)")
+    return next((s for s in streams if s.default), streams[0])

@@ -40,6 +40,9 @@ class DemuxParams(StageParams):
         "stream, else the first")
     audio_language: str | None = Field(
         None, description="pick the first audio stream tagged with this language (e.g. hin)")
+    spoken_language: str | None = Field(
+        None, description="the job's source language (-s; from the job): on a file with several "
+        "audio tracks, the one tagged with it is used; None: the default track")
     start_time: float | None = Field(None, description="clip start in seconds (from the job)")
     end_time: float | None = Field(None, description="clip end in seconds (from the job)")
     channel: Literal["mix", "left", "right"] = Field(
@@ -55,32 +58,12 @@ STEREO_RATE = 44100
 
 
 def resolve(params: DemuxParams, ctx: ResolveContext) -> DemuxParams:
+    several = (ctx.job.media.audio_streams or 0) > 1  # one track: params as before
     return params.model_copy(update={
+        "spoken_language": ctx.job.source_lang if several and ctx.job.source_lang != "auto"
+        else None,
         "start_time": ctx.job.start_time, "end_time": ctx.job.end_time,
         "stereo_44k": params.stereo_44k or "separation" in ctx.job.features})
-
-
-def _pick_stream(info, params: DemuxParams):
-    from shared.errors import InputError
-
-    streams = info.audio_streams
-    if not streams:
-        raise InputError(f"{info.path} has no audio stream",
-                         fix="choose a file with sound; check it with `ffprobe FILE`")
-    if params.audio_stream is not None:
-        for stream in streams:
-            if stream.index == params.audio_stream:
-                return stream
-        raise InputError(f"audio stream {params.audio_stream} not found in {info.path}; it has "
-                         f"{[s.index for s in streams]}",
-                         fix="prepare-job.sh --set demux.audio_stream=<index>")
-    if params.audio_language:
-        for stream in streams:
-            if (stream.language or "").lower() == params.audio_language.lower():
-                return stream
-        logger.warning("no audio stream tagged %s; using the default one",
-                       params.audio_language)
-    return next((s for s in streams if s.default), streams[0])
 
 
 SPEC = StageSpec(
@@ -103,7 +86,8 @@ def process(request: StageRequest, state) -> StageOutcome:
     ffmpeg = system_tools.require("ffmpeg")
     source = Path(request.inputs["media"])
     info = media.probe(source)
-    stream = _pick_stream(info, params)
+    stream = media.pick_audio_stream(info, params.audio_stream, params.audio_language,
+                                     params.spoken_language)
     start = params.start_time or 0.0
     cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     if start > 0:

@@ -17,7 +17,7 @@ from shared import atomic, transcript
 from shared.errors import ModelMissingError
 from shared.stage import StageOutcome, StageRequest, report_progress
 from shared.transcript import Segment, Transcript
-from stages.asr import AsrParams, checkpoint, languages, recheck
+from stages.asr import AsrParams, checkpoint, languages, recheck, verify
 from stages.asr.audio import block_speech, open_audio, whole
 from stages.asr.coverage import transcript_shortfall
 
@@ -209,14 +209,8 @@ def detect_language(model, audio, params: AsrParams, regions: list[Region],
     not just the opening credits), kept in ``result["language_detection"]["windows"]``; the
     job's language is the windows' speech-weighted vote."""
     result["language_detection"] = {"calls": 0, "windows": []}
-    windows = []
-    for group in languages.detection_windows(regions, params.language_detection_windows):
-        lang, probability, top = _detect(model, JoinedSpeech(audio, [group]).audio,
-                                         params.language_candidates, result)
-        windows.append({"start": group[0][0], "end": group[-1][1],
-                        "speech_s": round(sum(e - s for s, e in group), 3),
-                        "language": lang, "probability": probability, "probabilities": top})
-    result["language_detection"]["windows"] = windows
+    windows = window_languages(model, audio, params.language_detection_windows, regions,
+                               params.language_candidates, result)
     if not windows:
         logger.warning("no speech found to detect the language on")
         return
@@ -226,6 +220,21 @@ def detect_language(model, audio, params: AsrParams, regions: list[Region],
     logger.info("language %s (p=%.2f) over %d window(s): %s", language, probability,
                 len(windows), ", ".join(f"{w['start']:.1f}-{w['end']:.1f} s {w['language']} "
                                         f"{w['probability']:.2f}" for w in windows))
+
+
+def window_languages(model, audio, count: int, regions: list[Region],
+                     allowed: list[str] | None, result: dict) -> list[dict]:
+    """The language of each of ``count`` detection windows spread over the speech, kept in
+    ``result["language_detection"]["windows"]``."""
+    windows = []
+    for group in languages.detection_windows(regions, count):
+        lang, probability, top = _detect(model, JoinedSpeech(audio, [group]).audio, allowed,
+                                         result)
+        windows.append({"start": group[0][0], "end": group[-1][1],
+                        "speech_s": round(sum(e - s for s, e in group), 3),
+                        "language": lang, "probability": probability, "probabilities": top})
+    result["language_detection"]["windows"] = windows
+    return windows
 
 
 def multilingual_plan(params: AsrParams, result: dict) -> dict:
@@ -283,6 +292,8 @@ def plan_languages(model, audio, params: AsrParams, groups, regions: list[Region
     if params.language is None:
         assert regions is not None
         detect_language(model, audio, params, regions, result)
+    elif regions:
+        verify.check_set_language(model, audio, params, regions, result)
     plan = multilingual_plan(params, result)
     result["multilingual"] = plan
     language = params.language or result["language"]
@@ -447,7 +458,8 @@ def process(request: StageRequest, models) -> StageOutcome:
         outputs=[request.output(name) for name in ("segments.json", "segments.jsonl",
                                                    "hallucinations.json")],
         info=info, degraded=([shortfall] if shortfall else []) + recheck.degraded_reasons(
-            result, recheck.recheck_fix(result["language"], params.model)))
+            result, recheck.recheck_fix(result["language"], params.model))
+        + verify.degraded_reasons(result))
 
 
 def _stream(stream, record: dict, result: dict, duration: float) -> None:
@@ -486,10 +498,7 @@ def _decode_chunks(request: StageRequest, model, audio, params: AsrParams,
             result["speech_decoded_s"] = round(sum(e - s for g in groups for s, e in g), 3)
             logger.info("faster-whisper's VAD: %d speech region(s) -> %d chunk(s) of %.1f s of "
                         "speech", len(speech), len(groups), result["speech_decoded_s"])
-        if params.language is None:
-            regions = speech or [(s, e) for group in groups for s, e in group]
-        else:
-            regions = None
+        regions = speech or [(s, e) for group in groups for s, e in group]
         chunks = plan_chunks(model, audio, params, groups, regions, result)
         saved.chunks = [[chunk_groups, language] for chunk_groups, language in chunks]
     first = saved.done

@@ -28,6 +28,34 @@ def test_batched_backend_transcribes_with_word_times(test_cache, speech, jobs_ro
     words = [w for s in segments for w in s["words"]]
     assert words and all(s["start"] <= w["start"] <= w["end"] <= s["end"] + 0.01
                          for s in segments for w in s["words"])
+    verified = asr_output(job_dir)["language_detection"]["verification"]  # -s en: checked
+    assert verified["language"] == "en" and verified["windows"] >= 1
+    assert verified["contradicting"] == 0
+
+
+def test_a_set_language_the_speech_contradicts_ends_degraded_naming_it(test_cache, speech,
+                                                                      jobs_root, tmp_path):
+    """Told the language, Whisper writes every line in it (JFK under -s es comes out as
+    Spanish): the windows of -s auto check it first. All of the speech in another language
+    names that language and the fix; part of it names where."""
+    from tests.helpers import concat_audio, degraded_stages, espeak, make_silence
+
+    spanish = espeak(" ".join(SPANISH[:2]), tmp_path / "es.wav", voice="es")
+    mixed = concat_audio([speech / "jfk.flac", make_silence(tmp_path / "gap.wav", 1.0),
+                          spanish], tmp_path / "mixed.wav")
+    wrong = prepare("--media", str(speech / "jfk.flac"), "-s", "es", out=jobs_root)
+    part = prepare("--media", str(mixed), "-s", "en", out=jobs_root)
+    proc = run_pipeline(wrong, "-j", part, out=jobs_root, check=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    [reason] = degraded_stages(jobs_root / wrong)["asr"]
+    assert "the speech sounds like 'en', not 'es' as the job says" in reason, reason
+    assert "-s en (or -s auto)" in reason and "demux.audio_stream" in reason
+    reasons = degraded_stages(jobs_root / part)["asr"]
+    assert any("sounds like 'es'" in r and "not 'en'" in r and "-s auto" in r
+               for r in reasons), reasons
+    windows = asr_output(jobs_root / part)["language_detection"]["windows"]
+    flagged = [w for w in windows if w.get("contradicts")]
+    assert flagged and all(w["start"] >= duration(speech / "jfk.flac") for w in flagged)
 
 
 def test_glossary_terms_reach_whisper_and_fix_a_name_it_mishears(test_cache, speech, jobs_root,

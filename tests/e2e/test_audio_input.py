@@ -17,6 +17,7 @@ from tests.helpers import (
     make_silence,
     prepare,
     run_pipeline,
+    run_script,
     srt_text,
     wer,
 )
@@ -119,7 +120,11 @@ def test_synthetic_hindi_is_written_in_devanagari_or_the_job_says_it_is_not(
             assert sum(detected["language_candidates"].values()) == pytest.approx(1, abs=1e-3)
 
 
-def test_audio_track_chosen_by_language_tag(test_cache, speech, jobs_root, tmp_path):
+def test_audio_track_chosen_by_the_spoken_language(test_cache, speech, jobs_root, tmp_path):
+    """A film with a silent 'hin' track (the default) and JFK on an 'eng' track: -s en
+    transcribes the eng track, -s auto the default, demux.audio_stream the one named; -s ta
+    (no track is) and a track or tag the file lacks are refused at prepare, naming the
+    tracks."""
     silence = make_silence(tmp_path / "quiet.wav", 11.0)
     film = tmp_path / "two tracks.mkv"
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=11", "-i", str(silence),
@@ -127,16 +132,33 @@ def test_audio_track_chosen_by_language_tag(test_cache, speech, jobs_root, tmp_p
            "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
            "-metadata:s:a:0", "language=hin", "-metadata:s:a:1", "language=eng",
            "-disposition:a:0", "default", "-disposition:a:1", "0", str(film))
-    default = prepare("--media", str(film), "-s", "en", out=jobs_root)
-    run_pipeline(default, out=jobs_root)
-    info = json.loads((jobs_root / default / "stages" / "01_demux" / "media_info.json")
-                      .read_text())
-    assert info["audio_streams"] == 2 and info["audio_stream"]["language"] == "hin"
-    english = prepare("--media", str(film), "-s", "en", "--set", "demux.audio_language=eng",
-                      out=jobs_root)
+
+    def track(job_id: str) -> dict:
+        run_pipeline(job_id, "--to", "demux", out=jobs_root)
+        return json.loads((jobs_root / job_id / "stages" / "01_demux" / "media_info.json")
+                          .read_text())["audio_stream"]
+
+    assert track(prepare("--media", str(film), "-s", "auto", out=jobs_root))["language"] \
+        == "hin"
+    assert track(prepare("--media", str(film), "-s", "auto", "--set",
+                         "demux.audio_stream=2", out=jobs_root))["language"] == "eng"
+    english = prepare("--media", str(film), "-s", "en", out=jobs_root)
     run_pipeline(english, out=jobs_root)
     info = json.loads((jobs_root / english / "stages" / "01_demux" / "media_info.json")
                       .read_text())
-    assert info["audio_stream"]["language"] == "eng"
+    assert info["audio_streams"] == 2 and info["audio_stream"]["language"] == "eng"
     assert wer(JFK_TEXT, srt_text(jobs_root / english / "subtitles" / "two tracks.en.srt")) \
         <= 0.15
+    jobs = set(jobs_root.iterdir())
+    for args, said in ((["-s", "ta"], "the job says the speech is 'ta' but no audio track of "
+                        "two tracks.mkv is tagged so"),
+                       (["-s", "en", "--set", "demux.audio_stream=5"],
+                        "two tracks.mkv has no audio stream 5"),
+                       (["-s", "en", "--set", "demux.audio_language=tam"],
+                        "no audio track of two tracks.mkv is tagged tam")):
+        proc = run_script("prepare-job.sh", "--media", str(film), *args, "--out",
+                          str(jobs_root))
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert said in proc.stderr and "its audio tracks: 1 hin (default), 2 eng" in \
+            proc.stderr and "--set demux.audio_stream=INDEX" in proc.stderr, proc.stderr
+    assert set(jobs_root.iterdir()) == jobs  # nothing prepared
