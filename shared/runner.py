@@ -171,7 +171,7 @@ class Runner:
                                    selected=select_keys(job, options)))
         problems = plan_jobs(job_runs, self.hardware, self.models, self.executor)
         self.batch = job_runs
-        for jr in job_runs:
+        for jr in job_runs if len(job_runs) > 1 else []:  # a batch's ETA (_progress)
             jr.expected = self._expected_runs(jr, options)
         if problems and not options.dry_run:
             for jr in job_runs:

@@ -49,11 +49,12 @@ def offered(nodes: list[dict]) -> dict[str, str | None]:
         if not node.get("Alive"):
             continue
         for resource in node["Resources"]:
+            if not resource.startswith("model:"):
+                continue
             name, at, revision = resource.removeprefix("model:").partition("@")
-            if resource.startswith("model:"):
-                found = revisions.setdefault(name, set())
-                if at:
-                    found.add(revision)
+            found = revisions.setdefault(name, set())
+            if at:
+                found.add(revision)
     return {name: next(iter(found)) if len(found) == 1 else None
             for name, found in revisions.items()}
 
