@@ -264,10 +264,9 @@ def run_measured(cmd: list[str], log_file: Path, env: dict[str, str] | None = No
                     maxrss_mb=usage.ru_maxrss / scale, returncode=proc.returncode)
 
 
-def check(measured: Measured, what: str, log_file: Path, finished: tuple[int, ...] = (0,)
-          ) -> None:
-    """Stop the benchmark unless the command ended with one of the ``finished`` codes."""
-    if measured.returncode not in finished:
+def check(measured: Measured, what: str, log_file: Path, ok: tuple[int, ...] = (0,)) -> None:
+    """Stop with the log's tail unless the command exited with one of ``ok``."""
+    if measured.returncode not in ok:
         tail = "\n".join(log_file.read_text("utf-8", errors="replace").splitlines()[-30:])
         raise SystemExit(f"{what} failed (exit {measured.returncode}); log {log_file}:\n{tail}")
 

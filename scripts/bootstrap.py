@@ -81,7 +81,8 @@ def base_python() -> str:
 
 
 def check_system_tools(opts: BootstrapOptions) -> dict[str, str | None]:
-    found = {t: system_tools.find(t) for t in (*system_tools.REQUIRED, *system_tools.FOR_TESTS)}
+    found = {t: system_tools.find(t) for t in (*system_tools.REQUIRED, *system_tools.FOR_TESTS,
+                                               *system_tools.fonts())}
     missing = [t for t, p in found.items() if p is None]
     if not missing:
         return found
@@ -99,7 +100,9 @@ def check_system_tools(opts: BootstrapOptions) -> dict[str, str | None]:
         found = {t: system_tools.find(t) for t in found}
         missing = [t for t, p in found.items() if p is None]
     for tool in missing:
-        need = "required" if tool in system_tools.REQUIRED else "used by the tests"
+        need = ("required" if tool in system_tools.REQUIRED else
+                "burn-in and the report draw that script as boxes without it"
+                if tool.startswith("font:") else "used by the tests")
         logger.warning("%s is missing (%s): install it with: %s", tool, need,
                        system_tools.install_command([tool], manager))
     return found

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README, CI): set up what the tests need on a clean machine, then pytest.
 #   - system tools: ffmpeg/ffprobe (pipeline), espeak-ng and sox (test audio), chromium and
-#     chromedriver (the report's browser tests; skipped, saying why, when missing); bootstrap
-#     installs them with apt-get when it can, or prints the command
+#     chromedriver (the report's browser tests; skipped, saying why, when missing), a font
+#     per Indian script (Debian's fonts-lohit-*: burn-in and the report draw boxes without);
+#     bootstrap installs them with apt-get when it can, or prints the command
 #   - every applicable venv and the embedded model: ./bootstrap.sh --skip-cache (no model
 #     downloads; a no-op in seconds when everything is ready), with Ray (`--with cluster`)
 #     for tests/e2e/test_ray_cluster.py and tests/unit/test_executors.py

@@ -93,7 +93,9 @@ class EnvironmentManager:
         spec = self.registry.get(env)
         child = {k: os.environ[k] for k in BASE_VARIABLES if k in os.environ}
         child.update({k: os.environ[k] for k in spec.passthrough if k in os.environ})
-        child.update(spec.variables)
+        # the registry's variables; one the caller's environment sets wins (a user tuning
+        # glibc malloc; bench/asr_memory.py --malloc comparing settings)
+        child.update({k: os.environ.get(k, v) for k, v in spec.variables.items()})
         cache = self.hardware.cache
         venv_dir = self.venv_dir(env)
         bin_dir = venv_python(venv_dir).parent
@@ -137,22 +139,8 @@ class EnvironmentManager:
         logger.debug("run in %s: %s", env, " ".join(cmd))
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         started = time.monotonic()
-        log_handles = []
-        for path in log_paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(path, "a", encoding="utf-8")
-            handle.write(f"$ [{env}] {' '.join(cmd)}\n")
-            handle.flush()
-            log_handles.append(handle)
-        popen_kwargs: dict = {}
-        if os.name == "nt":
-            popen_kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-        else:
-            popen_kwargs["start_new_session"] = True
-        proc = subprocess.Popen(
-            cmd, env=child_env, cwd=str(cwd or self.project_root), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-            errors="replace", bufsize=1, **popen_kwargs)
+        log_handles = open_logs(log_paths, f"$ [{env}] {' '.join(cmd)}")
+        proc = self.start(cmd, child_env, cwd, stdin=subprocess.DEVNULL)
         reader = threading.Thread(target=self._pump, args=(proc, log_handles, tail, on_line),
                                   daemon=True)
         reader.start()
@@ -180,38 +168,75 @@ class EnvironmentManager:
               on_line: Callable[[str], None] | None) -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
-            line = raw.rstrip("\n")
-            if on_line is not None:
-                try:
-                    on_line(line)
-                except Exception:  # a display problem must never kill the run
-                    logger.debug("on_line callback failed", exc_info=True)
-            if line.startswith(PROGRESS_PREFIX):
-                continue
-            tail.append(line)
-            for handle in log_handles:
-                handle.write(line + "\n")
-                handle.flush()
+            deliver(raw.rstrip("\n"), log_handles, tail, on_line)
+
+    def start(self, cmd: Sequence[str], child_env: dict[str, str], cwd: Path | None = None,
+              stdin: int = subprocess.DEVNULL) -> subprocess.Popen:
+        """A child in its own process group (so a timeout takes its children down too), its
+        stdout and stderr merged into one text pipe."""
+        popen_kwargs: dict = {}
+        if os.name == "nt":
+            popen_kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
+        else:
+            popen_kwargs["start_new_session"] = True
+        return subprocess.Popen(
+            list(cmd), env=child_env, cwd=str(cwd or self.project_root), stdin=stdin,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+            errors="replace", bufsize=1, **popen_kwargs)
 
     @staticmethod
     def _kill(proc: subprocess.Popen) -> None:
-        if proc.poll() is not None:
-            return
+        kill(proc)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    """Stop ``proc`` and its process group: SIGTERM, then SIGKILL after 10 s."""
+    if proc.poll() is not None:
+        return
+    try:
+        if os.name == "nt":
+            proc.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+        else:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except (subprocess.TimeoutExpired, ProcessLookupError, PermissionError, OSError):
+        if os.name == "nt":
+            proc.kill()
+        else:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc.wait()
+
+
+def open_logs(log_paths: Sequence[Path], header: str) -> list:
+    """Each log opened for appending, ``header`` (the command) written first."""
+    handles = []
+    for path in log_paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - the caller closes it
+        handle.write(header + "\n")
+        handle.flush()
+        handles.append(handle)
+    return handles
+
+
+def deliver(line: str, log_handles: list, tail: collections.deque,
+            on_line: Callable[[str], None] | None) -> None:
+    """One output line of a stage process: to ``on_line``, and unless it is a progress line,
+    to the tail kept for error messages and to every log."""
+    if on_line is not None:
         try:
-            if os.name == "nt":
-                proc.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
-            else:
-                os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (subprocess.TimeoutExpired, ProcessLookupError, PermissionError, OSError):
-            if os.name == "nt":
-                proc.kill()
-            else:
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            proc.wait()
+            on_line(line)
+        except Exception:  # a display problem must never kill the run
+            logger.debug("on_line callback failed", exc_info=True)
+    if line.startswith(PROGRESS_PREFIX):
+        return
+    tail.append(line)
+    for handle in log_handles:
+        handle.write(line + "\n")
+        handle.flush()
 
 
 def stage_argv(stage: str, job_dirs: Sequence[Path], key: str | None = None) -> list[str]:

@@ -4,11 +4,17 @@
 Loads the requests, calls the stage's ``setup`` once for the whole batch (so a model loads
 once per batch), then ``process`` per job, writing each job's result.json as soon as that
 job is done: a crash in job 7 loses nothing of jobs 1-6.
+
+`python -m shared.stage_main --serve` is a warm stage process (shared/stage_worker.py starts
+it): it reads one order per line on stdin (``{"stage", "jobs", "key", "token"}``), runs that
+batch exactly as above, and prints ``@@stage-done <token> <exit code>`` when it is done, so
+consecutive stages of one venv pay the interpreter start and the imports once.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -37,14 +43,18 @@ from shared.stage import (
 logger = logging.getLogger("stages")
 
 PARENT_PID_ENV = "SUBPIPE_PARENT_PID"
+DONE_PREFIX = "@@stage-done "
+_watching: list[bool] = []  # the parent watchdog runs once per process
+_children_peak_kib: list[int] = [0]  # children's peak RSS before this batch (--serve)
 
 
 def _watch_parent() -> None:
     """Exit when the runner that started us dies (kill -9, closed terminal): an orphaned
     stage must not keep writing into a job that the next run will redo."""
     expected = os.environ.get(PARENT_PID_ENV)
-    if not expected or os.name == "nt":
+    if not expected or os.name == "nt" or _watching:
         return
+    _watching.append(True)
 
     def watch() -> None:
         while True:
@@ -65,6 +75,9 @@ def stage_dir_for(job_dir: Path, key: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--serve"]:
+        return serve()
     parser = argparse.ArgumentParser(prog="python -m shared.stage_main",
                                      description="run one stage for a batch of jobs")
     parser.add_argument("stage", help="the stage's package, e.g. stages.asr")
@@ -74,6 +87,50 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     spec = load_spec(args.stage.removeprefix("stages."))
     return run_batch(spec, args.job, args.key or spec.name)
+
+
+def serve() -> int:
+    """Run the batches ordered on stdin one after another until stdin closes. Orders come on
+    a private copy of stdin; fd 0 becomes /dev/null, so a child (ffmpeg) cannot eat them."""
+    orders = os.fdopen(os.dup(0), "r", encoding="utf-8")  # os.dup: not inherited
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - for the process's life
+    for line in orders:
+        if not line.strip():
+            continue
+        order = json.loads(line)
+        _reset_peak_rss()
+        try:
+            spec = load_spec(order["stage"].removeprefix("stages."))
+            code = run_batch(spec, [Path(j) for j in order["jobs"]], order.get("key") or spec.name)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        except Exception as e:  # noqa: BLE001 - the runner reads the missing result.json
+            _describe(e)
+            code = 1
+        gc.collect()  # the batch's models go before the next stage loads its own
+        sys.stderr.flush()
+        sys.stdout.write(f"{DONE_PREFIX}{order.get('token', '')} {code}\n")
+        sys.stdout.flush()
+    return 0
+
+
+def _reset_peak_rss() -> None:
+    """A warm process measures each batch's peak on its own: reset the kernel's high-water
+    mark (Linux; elsewhere the figure is the process's peak so far) and remember the
+    children's, which cannot be reset."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:
+        return
+    _children_peak_kib[0] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
 
 def run_batch(spec: StageSpec, job_dirs: list[Path], key: str) -> int:
@@ -118,16 +175,33 @@ def run_batch(spec: StageSpec, job_dirs: list[Path], key: str) -> int:
 
 
 def peak_rss_mb() -> float | None:
-    """This stage process's peak resident memory so far, or that of a child it waited for
-    (ffmpeg) when larger, in MB (lock.json info: bench/long_film.py reads it)."""
+    """This stage process's peak resident memory in this batch, or that of a child it waited
+    for (ffmpeg) when larger, in MB (lock.json info: bench/long_film.py reads it). A child's
+    peak counts only if it grew in this batch (a warm process ran earlier stages' children)."""
     try:
         import resource
     except ImportError:  # Windows
         return None
     scale = 2**20 if sys.platform == "darwin" else 2**10  # bytes on macOS, KiB on Linux
-    peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-               resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    return round(peak / scale, 1)
+    own = _high_water_kib() if scale == 2**10 else None
+    if own is None:
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if children <= _children_peak_kib[0]:
+        children = 0
+    return round(max(own, children) / scale, 1)
+
+
+def _high_water_kib() -> int | None:
+    """VmHWM of /proc/self/status (reset by _reset_peak_rss, unlike getrusage's figure)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _describe(error: BaseException) -> str:

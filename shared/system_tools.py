@@ -1,10 +1,12 @@
 """System tools that come from the OS (ffmpeg, ffprobe; espeak-ng, sox and Chromium with its
-chromedriver for tests):
-where they are, and the exact command that installs them on this machine."""
+chromedriver for tests; fonts for the Indian scripts, which burn-in (libass) and the report
+(Chromium) draw as boxes without one): where they are, and the exact command that installs
+them on this machine."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 
 from shared.errors import PipelineError
@@ -22,6 +24,15 @@ PACKAGES = {
     "chromium": {"apt": "chromium", "brew": "--cask chromium", "winget": "Hibbiki.Chromium"},
     "chromedriver": {"apt": "chromium-driver", "brew": "--cask chromedriver", "winget": None},
 }
+# A font per Indian script, named "font:<fontconfig language>": Debian's Lohit fonts, 0.06 to
+# 0.4 MB each (1.4 MB for the nine; fonts-noto-core covers them all in 42 MB). macOS and
+# Windows ship fonts for these scripts.
+FONT_PACKAGES = {"hi": "fonts-lohit-deva", "bn": "fonts-lohit-beng-bengali",
+                 "gu": "fonts-lohit-gujr", "pa": "fonts-lohit-guru", "kn": "fonts-lohit-knda",
+                 "ml": "fonts-lohit-mlym", "or": "fonts-lohit-orya", "ta": "fonts-lohit-taml",
+                 "te": "fonts-lohit-telu"}
+PACKAGES.update({f"font:{lang}": {"apt": package, "brew": None, "winget": None}
+                 for lang, package in FONT_PACKAGES.items()})
 
 
 def package_manager() -> str | None:
@@ -47,8 +58,24 @@ def install_command(tools: list[str], manager: str | None = None) -> str:
     return f"install {', '.join(tools)} with your system's package manager and put it on PATH"
 
 
+def fonts() -> tuple[str, ...]:
+    """The font checks that apply here: where fontconfig lists fonts or apt can install them."""
+    if shutil.which("fc-list") or package_manager() == "apt":
+        return tuple(f"font:{lang}" for lang in FONT_PACKAGES)
+    return ()
+
+
 def find(tool: str) -> str | None:
-    return shutil.which(tool)
+    """The tool's path; for "font:<lang>", the file of a font covering that language."""
+    if not tool.startswith("font:"):
+        return shutil.which(tool)
+    fc_list = shutil.which("fc-list")
+    if not fc_list:
+        return None
+    proc = subprocess.run([fc_list, f":lang={tool.removeprefix('font:')}", "file"],
+                          capture_output=True, text=True)
+    files = sorted(line.strip().rstrip(":") for line in proc.stdout.splitlines() if line.strip())
+    return files[0] if proc.returncode == 0 and files else None
 
 
 def require(tool: str) -> str:

@@ -2,8 +2,10 @@
 
 The runner decides what runs, writes each job's request.json and, after each success, the
 job's lock.json; an executor only launches stage processes and reports how each ended:
-`local` (one child process on this machine, through the EnvironmentManager: the default) or
-`ray` (the group split over the nodes of a Ray cluster that have the stage's venv).
+`local` (one child process on this machine, through the EnvironmentManager: the default;
+consecutive launches in one venv share a warm process, shared/stage_worker.py) or `ray` (the
+group split over the nodes of a Ray cluster that have the stage's venv; a fresh process per
+part).
 """
 
 from __future__ import annotations

@@ -1,21 +1,40 @@
-"""The local executor: the whole group in one child process on this machine."""
+"""The local executor: the whole group in one child process on this machine.
+
+Launches in the same venv share one warm stage process (shared/stage_worker.py) unless
+config/pipeline.toml says ``warm_stage_processes = false``. When a launch goes to another
+venv, the warm processes of the others are ended, except small ones (resident memory under
+IDLE_KEEP_MB: the common venv's, which the subtitles stage uses again after asr): a process
+that held a model never waits idle beside the next stage's.
+"""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
 
-from shared.environment_manager import EnvironmentManager, stage_argv
+from shared.config_files import load_toml
+from shared.environment_manager import EnvironmentManager, RunResult, stage_argv
 from shared.errors import PipelineError
 from shared.executors import Launch, Needs, Outcome
+from shared.paths import CONFIG_DIR
+from shared.stage_worker import StageWorker
+
+IDLE_KEEP_MB = 256
+
+
+def warm_by_default() -> bool:
+    runner = load_toml(CONFIG_DIR / "pipeline.toml").get("runner", {})
+    return bool(runner.get("warm_stage_processes", True))
 
 
 class LocalExecutor:
     name = "local"
 
-    def __init__(self, manager: EnvironmentManager) -> None:
+    def __init__(self, manager: EnvironmentManager, warm: bool | None = None) -> None:
         self.manager = manager
         self.node = socket.gethostname()
+        self.warm = warm_by_default() if warm is None else warm
+        self.workers: dict[str, StageWorker] = {}  # venv -> its warm stage process
 
     def check_ready(self, needs: Needs) -> None:
         self.manager.check_ready(needs.env)  # the plan checked the models are cached here
@@ -26,14 +45,33 @@ class LocalExecutor:
         if on_start is not None:
             on_start(everyone, self.node)
         try:
-            result = self.manager.run_in_environment(
-                launch.env, stage_argv(launch.stage, launch.job_dirs, launch.key),
-                log_paths=launch.log_paths, timeout=launch.timeout, on_line=on_line,
-                extra_env=launch.extra_env)
+            result = self._run(launch, on_line)
         except PipelineError as e:
             yield Outcome(everyone, self.node, error=e)
             return
         yield Outcome(everyone, self.node, result=result)
+
+    def _run(self, launch: Launch, on_line: Callable[[str], None] | None) -> RunResult:
+        if not self.warm:
+            return self.manager.run_in_environment(
+                launch.env, stage_argv(launch.stage, launch.job_dirs, launch.key),
+                log_paths=launch.log_paths, timeout=launch.timeout, on_line=on_line,
+                extra_env=launch.extra_env)
+        for env, worker in list(self.workers.items()):
+            if env == launch.env and worker.fits(launch.env, launch.extra_env):
+                continue
+            if env == launch.env or (worker.resident_mb() or IDLE_KEEP_MB) >= IDLE_KEEP_MB:
+                del self.workers[env]
+                worker.close()
+        worker = self.workers.get(launch.env)
+        if worker is None:
+            worker = self.workers[launch.env] = StageWorker(self.manager, launch.env,
+                                                            launch.extra_env)
+        result = worker.run(launch.stage, launch.job_dirs, launch.key,
+                            log_paths=launch.log_paths, timeout=launch.timeout, on_line=on_line)
+        if not result.ok:
+            del self.workers[launch.env]  # it ended the process
+        return result
 
     def slots(self) -> int:
         return 1
@@ -42,4 +80,6 @@ class LocalExecutor:
         return {}  # stages run here: only this machine's cache counts
 
     def close(self) -> None:
-        pass
+        while self.workers:
+            _, worker = self.workers.popitem()
+            worker.close()

@@ -13,7 +13,7 @@ from shared import job as jobs
 from shared import job_state, lockfile, run_record
 from shared.report.peaks import waveform_peaks
 from shared.report.sources import JobFiles, read_json
-from shared.report.timeline import hallucinations, songs, speech_regions, tracks
+from shared.report.timeline import hallucinations, songs, speech_regions, tracks, unsubtitled_track
 from shared.report.translation import glossary_terms, translations
 from shared.stage import RESULT_FILE
 
@@ -36,7 +36,8 @@ def collect(job_dir: Path) -> dict[str, Any]:
     state = job_state.state_of(failure is not None, degraded, unfinished(stages))
     audio = files.path("demux", "audio_16k.wav")
     peaks = waveform_peaks(audio) if audio is not None and audio.is_file() else None
-    track_list = tracks(files)
+    track_list = tracks(files) or [t for t in [unsubtitled_track(
+        files, failure["stage"] if failure else None)] if t is not None]
     media_duration = duration or (peaks or {}).get("duration", 0.0)
     # the timeline spans the media and every cue (a cue may be held past the audio's end)
     duration = max([media_duration] + [c["end"] for t in track_list for c in t["cues"][-1:]])

@@ -1,5 +1,6 @@
 """The report's timeline lanes from a job's outputs: speech regions, cues per language with
-their QC flags, songs with the soundtrack title they matched, removed hallucinations."""
+their QC flags (or, before the subtitles exist, the transcript's segments marked not
+subtitled), songs with the soundtrack title they matched, removed hallucinations."""
 
 from __future__ import annotations
 
@@ -37,18 +38,50 @@ def tracks(files: JobFiles) -> list[dict]:
         if not srt or not (files.job_dir / srt).is_file():
             continue
         flags = qc_flags(files.json(key, "qc.json") or {})
-        cues = []
-        for n, cue in enumerate(read(files.job_dir / srt), start=1):  # the stage's reader
-            lines = cue["lines"]
-            seconds = max((cue["end"] - cue["start"]) / 1000, 1e-3)
-            cues.append({"n": n, "start": cue["start"] / 1000, "end": cue["end"] / 1000,
-                         "text": "\n".join(lines), "lines": [graphemes(x) for x in lines],
-                         "cps": round(graphemes(" ".join(lines)) / seconds, 1),
-                         "lyrics": cue["lyrics"], "flags": flags.get(n, [])})
+        cues = [cue_entry(n, cue["start"] / 1000, cue["end"] / 1000, cue["lines"],
+                          cue["lyrics"], flags.get(n, []))
+                for n, cue in enumerate(read(files.job_dir / srt), start=1)]  # stage's reader
         found.append({"lang": meta.get("language") or key.split(":")[-1],
                       "role": "source" if key.endswith(":source") else "target",
                       "cues": cues})
     return found
+
+
+def cue_entry(n: int, start: float, end: float, lines: list[str], lyrics: bool,
+              flags: list[str]) -> dict:
+    """A cue as the page shows it: times in seconds, its lines, characters per second and
+    graphemes per line."""
+    seconds = max(end - start, 1e-3)
+    return {"n": n, "start": start, "end": end, "text": "\n".join(lines),
+            "lines": [graphemes(x) for x in lines],
+            "cps": round(graphemes(" ".join(lines)) / seconds, 1), "lyrics": bool(lyrics),
+            "flags": flags}
+
+
+# the transcript files before the subtitles, latest first: (stage, file)
+TRANSCRIPTS = (("songs", "segments.json"), ("alignment", "aligned.json"),
+               ("asr", "segments.json"))
+
+
+def unsubtitled_track(files: JobFiles, failed_stage: str | None) -> dict | None:
+    """For a job with no subtitles yet: the latest transcript a stage wrote (songs',
+    alignment's or asr's segments) as one track of cues marked not subtitled, so a job that
+    failed before its subtitles still shows what was heard. None when there is none."""
+    for key, name in TRANSCRIPTS:
+        doc = files.json(key, name)
+        segments = [s for s in (doc or {}).get("segments") or []
+                    if isinstance(s, dict) and isinstance(s.get("start"), (int, float))
+                    and isinstance(s.get("end"), (int, float))]
+        if segments:
+            break
+    else:
+        return None
+    why = (f"the job failed at {failed_stage}" if failed_stage
+           else "the subtitles stage has not finished")
+    cues = [cue_entry(n, float(s["start"]), float(s["end"]), [str(s.get("text", "")).strip()],
+                      s.get("lyrics") or False, []) for n, s in enumerate(segments, start=1)]
+    return {"lang": doc.get("language") or files.job.source_lang,
+            "role": f"{key}, not subtitled", "note": f"not subtitled: {why}", "cues": cues}
 
 
 def songs(files: JobFiles) -> list[dict]:

@@ -29,6 +29,7 @@ def setup(requests: list[StageRequest]) -> dict:
 def _aligner(loaded: dict, ref: str, language: str, params: AlignmentParams):
     from stages.alignment.wav2vec2 import Aligner
 
+    assert params.device, "resolve() sets the device (shared.model_choice.device_for)"
     key = (ref, params.device)
     if key not in loaded:
         import torch
@@ -37,7 +38,7 @@ def _aligner(loaded: dict, ref: str, language: str, params: AlignmentParams):
             torch.set_num_threads(params.cpu_threads)
         started = time.monotonic()
         hub = os.environ.get("HF_HUB_CACHE")
-        loaded[key] = Aligner(ref, language, params.device or "cpu", Path(hub) if hub else None)
+        loaded[key] = Aligner(ref, language, params.device, Path(hub) if hub else None)
         logger.info("loaded %s on %s in %.1fs", ref, params.device, time.monotonic() - started)
     return loaded[key]
 

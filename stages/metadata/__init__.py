@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+from pathlib import Path
 
 from pydantic import Field
 
@@ -92,6 +93,31 @@ def parse_filename(name: str) -> tuple[str | None, int | None]:
     return title or None, int(year) if isinstance(year, int) else None
 
 
+def parse_filename_cached(name: str, folder: Path) -> tuple[str | None, int | None]:
+    """parse_filename, remembered in ``folder``/filenames.json per guessit version: guessit
+    builds its rules for ~0.3 s on each run's plan, for the same answer."""
+    import json
+    from importlib.metadata import version
+
+    from shared import atomic
+
+    path = folder / "filenames.json"
+    key = f"guessit {version('guessit')}: {name}"
+    try:
+        memo = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        memo = {}
+    if isinstance(memo.get(key), list) and len(memo[key]) == 2:
+        return memo[key][0], memo[key][1]
+    title, year = parse_filename(name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(path, json.dumps({**memo, key: [title, year]}, ensure_ascii=False))
+    except OSError as e:  # a read-only cache only costs the parse next time
+        logger.debug("could not remember the parse of %r: %s", name, e)
+    return title, year
+
+
 def split_year(title: str) -> tuple[str, int | None]:
     """"Mughal-e-Azam (1960)" -> ("Mughal-e-Azam", 1960)."""
     match = _YEAR_SUFFIX.match(title.strip())
@@ -107,19 +133,19 @@ def resolve(params: MetadataParams, ctx: ResolveContext) -> MetadataParams:
     from shared import keys
 
     job = ctx.job
+    base = ctx.hardware.cache.base_dir / "app"
     title, year, parsed = params.title, params.year, params.parsed_from_filename
     if not title:
         title, parsed = job.title, False
         media = job.media.path
         if title == media.stem:
-            guessed_title, guessed_year = parse_filename(media.name)
+            guessed_title, guessed_year = parse_filename_cached(media.name, base)
             if guessed_title:
                 title, parsed = guessed_title, True
                 year = year or job.year or guessed_year
         title, title_year = split_year(title)
         year = year or job.year or title_year
     caches = ctx.hardware.cache.application_caches
-    base = ctx.hardware.cache.base_dir / "app"
     credential = keys.find("tmdb")
     return params.model_copy(update={
         "title": title or None,

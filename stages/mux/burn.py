@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from shared import system_tools
 from stages.mux.tracks import Track
 
 logger = logging.getLogger(__name__)
@@ -41,9 +42,10 @@ def warn_if_no_font(track: Track, fonts_dir: Path | None) -> None:
     proc = subprocess.run([fc_list, f":lang={track.language}", "family"], capture_output=True,
                           text=True)
     if proc.returncode == 0 and not proc.stdout.strip():
+        package = system_tools.FONT_PACKAGES.get(track.language, "fonts-noto-core")
         logger.warning("no installed font covers %s: the burned-in text may show as boxes. "
-                       "Install one (Debian/Ubuntu: sudo apt-get install fonts-noto-core) or "
-                       "--set mux.burn_in_fonts_dir=<folder of .ttf/.otf>", track.name)
+                       "Install one (Debian/Ubuntu: sudo apt-get install %s) or "
+                       "--set mux.burn_in_fonts_dir=<folder of .ttf/.otf>", track.name, package)
 
 
 def prepare_scratch(scratch: Path, track: Track) -> str:

@@ -70,7 +70,7 @@ def _load_model(params: SeparationParams, repo_id: str | None) -> LoadedModel:
     torch.hub.download_url_to_file = _no_downloads
     if params.cpu_threads:
         torch.set_num_threads(params.cpu_threads)
-    device = params.device or "cpu"
+    device = params.device  # resolved in the plan (setup asserts it)
     if device == "cuda" and not torch.cuda.is_available():
         logger.warning("CUDA is not available in this process: separating on the CPU")
         device = "cpu"

@@ -20,7 +20,8 @@ def scorer_key(params: VadParams) -> tuple:
     """What a loaded backend depends on (thresholds are applied per job)."""
     if params.backend == "silero":
         return ("silero",)
-    return ("pyannote", params.device or "cpu", params.pyannote_step)
+    assert params.device, "resolve() sets the device (shared.model_choice.device_for)"
+    return ("pyannote", params.device, params.pyannote_step)
 
 
 def load_scorer(params: VadParams):
@@ -32,8 +33,8 @@ def load_scorer(params: VadParams):
     else:
         from stages.vad.pyannote_vad import Pyannote
 
-        scorer = Pyannote(params.device or "cpu", params.pyannote_step)
-    logger.info("loaded %s on %s in %.1fs (venv %s)", params.backend, params.device or "cpu",
+        scorer = Pyannote(scorer_key(params)[1], params.pyannote_step)
+    logger.info("loaded %s on %s in %.1fs (venv %s)", params.backend, params.device,
                 time.monotonic() - started, Path(sys.prefix).name)
     return scorer
 

@@ -239,6 +239,13 @@ def test_foreign_speech_the_detection_windows_missed_is_checked_per_chunk_and_re
     proc = run_pipeline(job_id, out=jobs_root, check=False)
     job_dir = jobs_root / job_id
     detail = f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    found = list(job_dir.glob("stages/*_asr/segments.json"))
+    if found:  # what decided the exit: the checks, the segments' languages and confidence
+        data = asr_output(job_dir)
+        detail += "\n" + json.dumps({"language_detection": data.get("language_detection"),
+                                     "segments": [(s["start"], s["end"], s.get("language"),
+                                                   s.get("avg_logprob"), s.get("temperature"),
+                                                   s["text"]) for s in data["segments"]]})
     assert proc.returncode == 3, detail
     data = asr_output(job_dir)
     french_start = duration(film)

@@ -272,6 +272,34 @@ def test_screenshot_is_not_blank(library, browser, tmp_path):
     assert grey_variance(path) > 100, f"{path} looks blank"
 
 
+def drawn_by_chromium(driver, text: str, font: str) -> bytes:
+    """``text`` in CSS ``font``, black on white at the page's top left: a PNG of it."""
+    probe = driver.execute_script(
+        "let s = document.getElementById('font-probe');"
+        "if (!s) { s = document.createElement('span'); s.id = 'font-probe';"
+        " document.body.append(s); }"
+        "s.style.cssText = 'position:fixed;left:0;top:0;z-index:99;background:#fff;"
+        "color:#000;font:' + arguments[1]; s.textContent = arguments[0]; return s;", text, font)
+    return probe.screenshot_as_png
+
+
+def test_hindi_is_drawn_as_letters_not_boxes(library, browser):
+    """The title's Hindi words are drawn by a font that covers Devanagari (bootstrap installs
+    Debian's fonts-lohit-deva): in the title's font, two different Hindi words draw two
+    different pictures, where two words of a script no font covers (Unicode's private use
+    plane: the control) draw the same boxes."""
+    open_page(browser, library["root"] / library["good"] / "report.html")
+    title = browser.find_element("id", "title")
+    assert "हिन्दी" in title.text
+    font = browser.execute_script("return getComputedStyle(arguments[0]).font", title)
+    boxes = {drawn_by_chromium(browser, t, font) for t in ("\U000f0000\U000f0001",
+                                                           "\U000f0002\U000f0003")}
+    assert len(boxes) == 1, "the control: a script no font covers should draw the same boxes"
+    hindi = {drawn_by_chromium(browser, t, font) for t in ("कखगघङ", "चछजझञ")}
+    assert len(hindi) == 2, "Chromium drew Devanagari as boxes: sudo apt-get install " \
+        "fonts-lohit-deva (./bootstrap.sh does it when run as root)"
+
+
 def assert_failure_shown(driver, job_dir: Path, key: str) -> None:
     """The open report says failed and shows stage ``key``'s failure: its name, the message of
     its result.json and the fix (the stage's own, else: read its log, then re-run)."""
@@ -296,6 +324,9 @@ def test_failed_job_shows_the_failure_and_its_fix(library, browser):
     job_dir = library["root"] / library["broken"]
     open_page(browser, job_dir / "report.html")
     assert_failure_shown(browser, job_dir, "demux")
+    assert browser.find_element("id", "cue-count").text == \
+        "no cues: the subtitles stage has not finished"  # and no transcript to show
+    assert not browser.find_element("id", "cue-note").is_displayed()
     assert "demux" not in lockfile.load(job_dir).stages  # nothing of the job finished
 
 
@@ -304,7 +335,8 @@ def test_a_job_failed_mid_way_shows_what_ran_the_failure_and_what_exists(library
     the stages between ran; translation:fr failed loading the weights (the real loader's
     error); the subtitles never started. Its report says failed with the stage, message and
     fix, shows each finished stage as ran with its time, and draws what exists (the
-    waveform, the speech regions, no cues yet) with no console error."""
+    waveform, the speech regions, the transcript as cues marked not subtitled) with no
+    console error."""
     job_dir = library["root"] / library["midway"]
     records = lockfile.load(job_dir).stages
     last_run = run_record.load(job_dir)
@@ -325,10 +357,8 @@ def test_a_job_failed_mid_way_shows_what_ran_the_failure_and_what_exists(library
     assert rows["translation:fr"][2:5] == [
         "failed", " ".join(last_run.stages["translation:fr"].error.split()), ""]
     assert all(rows[k][2] == "pending" for k in order[failed + 1:]) and order[failed + 1:]
+    assert_transcript_shown_not_subtitled(browser, job_dir, "translation:fr")
     data = json.loads(browser.find_element("id", "report-data").get_attribute("textContent"))
-    assert data["tracks"] == [] and browser.find_elements("css selector", "#cue-body tr") == []
-    assert browser.find_element("id", "cue-count").text == \
-        "no cues: the subtitles stage has not finished"
     wave = browser.find_element("css selector", "#overview path.wave").get_attribute("d")
     assert data["peaks"]["peaks"] and wave.count("M") == len(data["peaks"]["peaks"])
     regions = speech_regions_on_disk(job_dir)
@@ -337,6 +367,29 @@ def test_a_job_failed_mid_way_shows_what_ran_the_failure_and_what_exists(library
     audio = browser.find_element("id", "audio").get_attribute("src")
     assert audio == (stage_dir(job_dir, "demux") / "audio_16k.wav").as_uri()
     assert console_errors(browser) == []
+
+
+def assert_transcript_shown_not_subtitled(driver, job_dir: Path, failed: str) -> None:
+    """No subtitles were written: the cue table shows the latest transcript on disk (songs',
+    alignment's or asr's segments), one row per segment, marked not subtitled."""
+    from shared.report.timeline import TRANSCRIPTS
+
+    stage, path = next((stage, p) for stage, name in TRANSCRIPTS
+                       for p in job_dir.glob(f"stages/*_{stage}/{name}"))
+    segments = json.loads(path.read_text("utf-8"))["segments"]
+    assert segments and not list(job_dir.glob("stages/*_subtitles_*/tracks.json"))
+    note = f"not subtitled: the job failed at {failed}"
+    data = json.loads(driver.find_element("id", "report-data").get_attribute("textContent"))
+    assert [(t["role"], t.get("note")) for t in data["tracks"]] == [
+        (f"{stage}, not subtitled", note)]
+    assert driver.find_element("id", "cue-note").text == note
+    rows = driver.find_elements("css selector", "#cue-body tr")
+    assert [r.find_element("css selector", ".cue.unsubtitled .line").text for r in rows] == [
+        s["text"].strip() for s in segments]
+    assert [float(b.get_attribute("data-start")) for b in driver.find_elements(
+        "css selector", "#lanes rect.cue-block.unsubtitled")] == pytest.approx(
+        [s["start"] for s in segments])
+    assert driver.find_element("id", "cue-count").text.endswith(f"({len(segments)} cues)")
 
 
 def speech_regions_on_disk(job_dir: Path) -> list:

@@ -58,8 +58,8 @@ def wavs(tmp_path_factory) -> tuple[Path, Path]:
         pytest.skip("needs sox")
     folder = tmp_path_factory.mktemp("asr-audio")
     period, short, long = folder / "period.wav", folder / "short.wav", folder / "long.wav"
-    subprocess.run(["sox", str(speech_dir() / "jfk.flac"), "-r", "16000", "-c", "1", "-b", "16",
-                    str(period), "pad", "0", "15", "trim", "0", str(PERIOD_S)], check=True)
+    subprocess.run(["sox", "-R", str(speech_dir() / "jfk.flac"), "-r", "16000", "-c", "1", "-b",
+                    "16", str(period), "pad", "0", "15", "trim", "0", str(PERIOD_S)], check=True)
     subprocess.run(["sox", str(period), str(short), "repeat", str(REPEATS - 1)], check=True)
     subprocess.run(["sox", str(short), str(long), "repeat", "1"], check=True)
     return short, long

@@ -448,3 +448,36 @@ def test_filter_value_escapes_a_path_for_the_filter_graph(media, tmp_path):
 
     assert burn(path) == 0
     assert burn(folder / "missing.srt") != 0
+
+
+# two strings of one script, the same number of letters, no two alike: boxes when no font
+# covers the script (every letter the same box), different pictures when one does
+SCRIPT_PAIRS = {"hi": ("कखगघङ", "चछजझञ"), "ta": ("கஙசஞட", "ணதநபம"),
+                "te": ("కఖగఘఙ", "చఛజఝఞ")}
+NO_FONT_PAIR = ("\U000f0000\U000f0001\U000f0002", "\U000f0003\U000f0004\U000f0005")
+
+
+def _drawn_by_libass(folder: Path, text: str) -> bytes:
+    """``text`` as one cue drawn by libass with the system's fonts (ffmpeg's subtitles filter,
+    what burn-in runs) on a black frame: its grey pixels."""
+    (folder / "cue.srt").write_text(srt([(0.0, 2.0, text)]), "utf-8")
+    return subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                           "color=black:size=320x120:duration=1", "-vf", "subtitles=cue.srt",
+                           "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                          cwd=folder, capture_output=True, check=True).stdout
+
+
+@pytest.mark.parametrize("lang", sorted(SCRIPT_PAIRS))
+def test_an_indian_script_burns_in_as_letters_not_boxes(lang, tmp_path):
+    """A font covers the script (bootstrap installs Debian's fonts-lohit-*): two different
+    words draw two different pictures, where two words of a script no font covers (Unicode's
+    private use plane: the control) draw the same row of boxes."""
+    from shared import system_tools
+
+    assert system_tools.find(f"font:{lang}"), (
+        f"no font covers {lang}: {system_tools.install_command([f'font:{lang}'])}")
+    boxes = [_drawn_by_libass(tmp_path, text) for text in NO_FONT_PAIR]
+    assert boxes[0] == boxes[1] and any(boxes[0]), "the control drew no boxes"
+    letters = [_drawn_by_libass(tmp_path, text) for text in SCRIPT_PAIRS[lang]]
+    assert all(any(picture) for picture in letters)
+    assert letters[0] != letters[1], f"libass drew {lang} as boxes"

@@ -53,7 +53,7 @@ class Track:
 
 
 def sox(*args: str) -> None:
-    subprocess.run(["sox", *args], check=True)
+    subprocess.run(["sox", "-R", *args], check=True)  # repeatable dither: the same audio each run
 
 
 def read_pcm16(path: Path) -> array.array:

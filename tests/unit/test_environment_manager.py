@@ -51,7 +51,8 @@ def test_child_environment_is_minimal_and_points_every_cache_at_the_project(cach
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     for var in ("USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ",
                 "TMPDIR", "TEMP", "TMP", "TERM", "LD_LIBRARY_PATH", "SSL_CERT_FILE",
-                "REQUESTS_CA_BUNDLE", "NVIDIA_VISIBLE_DEVICES"):
+                "REQUESTS_CA_BUNDLE", "NVIDIA_VISIBLE_DEVICES", "MALLOC_ARENA_MAX",
+                "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
         monkeypatch.delenv(var, raising=False)
     manager = EnvironmentManager(cache)
     env = manager.build_env("whisperx")
@@ -89,6 +90,10 @@ def test_child_environment_is_minimal_and_points_every_cache_at_the_project(cach
     assert llm["ANTHROPIC_API_KEY"] == "fake-anthropic-key"  # listed under passthrough for llm only
     assert "HF_TOKEN" not in llm
     assert "MALLOC_ARENA_MAX" not in llm  # fixed variables are the environment's own
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4194304")  # the caller's value wins
+    tuned = manager.build_env("whisperx")
+    assert (tuned["MALLOC_MMAP_THRESHOLD_"], tuned["MALLOC_ARENA_MAX"]) == ("4194304", "2")
+    assert "MALLOC_MMAP_THRESHOLD_" not in manager.build_env("llm")
 
 
 def test_missing_half_built_and_stale_venvs_name_the_bootstrap_command(cache, tmp_path):

@@ -16,7 +16,13 @@ from pydantic import ValidationError
 
 from shared.hardware_cache import CachePaths
 from shared.stage import ResolveContext
-from stages.metadata import MetadataParams, parse_filename, resolve, split_year
+from stages.metadata import (
+    MetadataParams,
+    parse_filename,
+    parse_filename_cached,
+    resolve,
+    split_year,
+)
 from stages.metadata.cache import JsonCache, query_key
 from stages.metadata.films import choose, same_title, summarize
 from stages.metadata.musicbrainz import choose_release, host_of, search_titles, tracks_of
@@ -239,6 +245,19 @@ def test_release_file_names_and_year_suffixes():
     assert parse_filename("मुग़ल-ए-आज़म.1960.mkv") == ("मुग़ल-ए-आज़म", 1960)
     assert split_year("Devdas (1955)") == ("Devdas", 1955)
     assert split_year("Blade Runner 2049") == ("Blade Runner 2049", None)
+
+
+def test_a_file_name_is_parsed_once_then_read_from_the_cache(tmp_path):
+    name = "Lagaan.2001.1080p.BluRay.mkv"
+    assert parse_filename_cached(name, tmp_path / "app") == ("Lagaan", 2001)
+    memo_file = tmp_path / "app" / "filenames.json"
+    memo = json.loads(memo_file.read_text("utf-8"))
+    (key, answer), = memo.items()
+    assert key.startswith("guessit ") and key.endswith(": " + name) and answer == ["Lagaan", 2001]
+    memo_file.write_text(json.dumps({key: ["From the cache", 1999]}), "utf-8")
+    assert parse_filename_cached(name, tmp_path / "app") == ("From the cache", 1999)
+    memo_file.write_text("not json", "utf-8")  # a damaged memo only costs a parse
+    assert parse_filename_cached(name, tmp_path / "app") == ("Lagaan", 2001)
 
 
 def ctx_for(tmp_path: Path, title: str, year=None, media="film.mkv") -> ResolveContext:

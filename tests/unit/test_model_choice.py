@@ -81,3 +81,28 @@ def test_a_model_the_cluster_nodes_offer_counts_though_this_cache_lacks_it(ctx):
     first = load_models().candidates("cpu", "asr")[0]
     ctx.offered = {first.name: None}
     assert choose_model(None, ctx, what="ASR model", slot="asr") == first.repo_id
+
+
+def test_the_process_bodies_load_on_the_device_the_plan_resolved(monkeypatch):
+    """device_for (in resolve) is the one place a device defaults: the vad and alignment
+    bodies load on the resolved device (cuda here, not their own "cpu") and refuse params
+    that never went through resolve rather than guessing."""
+    import sys
+
+    from stages.alignment import AlignmentParams
+    from stages.alignment.run import _aligner
+    from stages.vad import VadParams
+    from stages.vad.run import scorer_key
+
+    assert scorer_key(VadParams(backend="pyannote", device="cuda"))[1] == "cuda"
+    with pytest.raises(AssertionError, match="resolve\\(\\) sets the device"):
+        scorer_key(VadParams(backend="pyannote"))
+    built = []
+    fake = SimpleNamespace(Aligner=lambda *args: built.append(args) or "aligner")
+    monkeypatch.setitem(sys.modules, "stages.alignment.wav2vec2", fake)
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(set_num_threads=lambda n: None))
+    loaded: dict = {}
+    assert _aligner(loaded, "org/tiny", "hi", AlignmentParams(device="cuda")) == "aligner"
+    assert built[0][:3] == ("org/tiny", "hi", "cuda") and list(loaded) == [("org/tiny", "cuda")]
+    with pytest.raises(AssertionError, match="resolve\\(\\) sets the device"):
+        _aligner(loaded, "org/tiny", "hi", AlignmentParams())

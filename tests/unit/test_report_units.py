@@ -93,3 +93,33 @@ def test_a_report_that_cannot_be_written_is_a_warning(tmp_path, caplog, capsys):
     index = (tmp_path / "out" / "index.html").read_text("utf-8")
     assert "0 job(s)" in index and f"index: {tmp_path / 'out' / 'index.html'}" in \
         capsys.readouterr().out
+
+
+def test_before_the_subtitles_the_transcript_is_shown_marked_not_subtitled(tmp_path):
+    """No subtitles track on disk: the cues are the transcript's segments, marked not
+    subtitled with why: the failed stage, else not finished."""
+    from bench.report_scale import build_job
+    from shared import job as jobs
+    from shared.report.data import collect
+    from shared.report.sources import JobFiles
+    from shared.report.timeline import unsubtitled_track
+    from shared.subtitle_text import graphemes
+
+    job_dir = build_job(tmp_path, hours=0.01, count=5)
+    for tracks in job_dir.glob("stages/*_subtitles_*/tracks.json"):
+        tracks.unlink()
+    asr = next(job_dir.glob("stages/*_asr/segments.json"))
+    segments = [{"id": 0, "start": 1.0, "end": 2.5, "text": " नमस्ते दुनिया", "words": []},
+                {"id": 1, "start": 3.0, "end": 4.0, "text": " यह एक परीक्षण है", "words": []}]
+    asr.write_text(json.dumps({"language": "hi", "segments": segments}), "utf-8")
+    [track] = collect(job_dir)["data"]["tracks"]
+    assert (track["lang"], track["role"], track["note"]) == (
+        "hi", "asr, not subtitled", "not subtitled: the subtitles stage has not finished")
+    assert [(c["n"], c["start"], c["end"], c["text"], c["flags"]) for c in track["cues"]] == [
+        (1, 1.0, 2.5, "नमस्ते दुनिया", []), (2, 3.0, 4.0, "यह एक परीक्षण है", [])]
+    assert track["cues"][0]["cps"] == round(graphemes("नमस्ते दुनिया") / 1.5, 1)
+    files = JobFiles(job_dir, jobs.load(job_dir))
+    assert unsubtitled_track(files, "translation:en")["note"] == \
+        "not subtitled: the job failed at translation:en"
+    asr.write_text(json.dumps({"language": "hi", "segments": []}), "utf-8")
+    assert collect(job_dir)["data"]["tracks"] == []  # nothing heard, nothing shown

@@ -67,9 +67,9 @@
   const cueIndex = {};
   (D.tracks || []).forEach((track) => {
     lanes.push({
-      label: `cues ${track.lang}`, items: track.cues.map((c) => {
+      label: track.note ? `${track.lang} (not subtitled)` : `cues ${track.lang}`, items: track.cues.map((c) => {
         cueIndex[`${track.lang}:${c.n}`] = c;
-        return { start: c.start, end: c.end, cls: "cue-block" + (c.flags.length ? " flagged" : ""), lang: track.lang, n: c.n, title: `${track.lang} #${c.n} ${clock(c.start)} ${c.text}` };
+        return { start: c.start, end: c.end, cls: "cue-block" + (c.flags.length ? " flagged" : "") + (track.note ? " unsubtitled" : ""), lang: track.lang, n: c.n, title: `${track.lang} #${c.n} ${clock(c.start)} ${c.text}` };
       }),
     });
   });
@@ -214,8 +214,12 @@
   let page = 0;
   let shown = rows;
   const onlyFlagged = document.getElementById("only-flagged");
-  function cueCell(lang, c) {
-    const box = el("div", { class: "cue" + (c.flags.length ? " flagged" : ""), "data-lang": lang, "data-n": c.n, "data-flags": c.flags.join(" ") });
+  const notes = tracks.filter((t) => t.note).map((t) => t.note);
+  const cueNote = document.getElementById("cue-note");
+  cueNote.textContent = notes.join("; ");
+  cueNote.hidden = !notes.length;
+  function cueCell(lang, c, note) {
+    const box = el("div", { class: "cue" + (c.flags.length ? " flagged" : "") + (note ? " unsubtitled" : ""), "data-lang": lang, "data-n": c.n, "data-flags": c.flags.join(" ") });
     box.appendChild(el("div", { class: "meta" }, `#${c.n} ${clock(c.start)}–${clock(c.end)} · ${c.cps.toFixed(1)} cps · lines ${c.lines.join("/")}`));
     c.text.split("\n").forEach((line) => box.appendChild(el("div", { class: "line", dir: "auto" }, c.lyrics ? `♪ ${line}` : line)));
     c.flags.forEach((f) => box.appendChild(el("span", { class: "badge" }, f)));
@@ -232,7 +236,7 @@
       tr.appendChild(el("td", { class: "time" }, clock(r.start)));
       tracks.forEach((t) => {
         const td = tr.appendChild(el("td"));
-        (r.cells[t.lang] || []).forEach((c) => td.appendChild(cueCell(t.lang, c)));
+        (r.cells[t.lang] || []).forEach((c) => td.appendChild(cueCell(t.lang, c, t.note)));
       });
       body.appendChild(tr);
     });
