@@ -16,7 +16,7 @@ from shared import venvs
 from shared.env_registry import load_registry
 from shared.environment_manager import EnvironmentManager
 from shared.errors import InputError
-from shared.executors.ray import env_resource, model_resource
+from shared.executors.ray import env_resource, model_resource, revision_resource
 from shared.hardware_cache import HardwareCache
 from shared.model_registry import load_models
 from shared.paths import PROJECT_ROOT
@@ -59,9 +59,15 @@ def verified_models(cache: HardwareCache, verify: bool = True) -> list[str]:
 
 
 def node_resources(cache: HardwareCache, verify_models: bool) -> dict[str, float]:
+    """env:<name> per ready venv, model:<name> per verified model and model:<name>@<commit>
+    for its revision (a driver without the model puts it in the stage's fingerprint)."""
     resources = {env_resource(name): 1.0 for name in ready_envs(cache)}
-    resources.update({model_resource(name): 1.0
-                      for name in verified_models(cache, verify_models)})
+    registry = load_models()
+    for name in verified_models(cache, verify_models):
+        resources[model_resource(name)] = 1.0
+        revision = registry.model(name).cached_revision(cache.cache.hf_hub_cache)
+        if revision:
+            resources[revision_resource(name, revision)] = 1.0
     return resources
 
 

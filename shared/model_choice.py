@@ -2,8 +2,10 @@
 
 A user's setting (``--set asr.model=...``: a registry name, a hub repo id or a local folder)
 or, without one, the first cached candidate of the profile's slot -> what the stage loads
-(repo id or folder), which must be in the cache (a run never downloads); otherwise the
-standard missing-model error with the command that fixes it (shared/model_fix.py).
+(repo id or folder), which must be in the cache (a run never downloads), or, with
+``--executor ray``, offered by the cluster's nodes (ctx.offered: the node loads it from its
+own cache); otherwise the standard missing-model error with the command that fixes it
+(shared/model_fix.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def choose_model(setting: str | None, ctx: ResolveContext, *, what: str,
     hub = ctx.hardware.cache.hf_hub_cache
     if setting is None:
         assert slot is not None, "a model setting or a profile slot"
-        spec = ctx.models.resolve(ctx.profile, slot, hub)  # raises with the fix
+        spec = ctx.models.resolve(ctx.profile, slot, hub, ctx.offered)  # raises with the fix
         assert spec.repo_id, spec.name
         return spec.repo_id
     folder = Path(setting).expanduser()
@@ -44,7 +46,7 @@ def choose_model(setting: str | None, ctx: ResolveContext, *, what: str,
         raise InputError(f"unknown {what} '{setting}'", fix=unknown_fix or (
             "use a registry name (./cache-models.sh --list), a hub repo id (org/name) or a "
             "local folder"))
-    if not hf_cache.is_cached(hub, repo_id):
+    if not hf_cache.is_cached(hub, repo_id) and not (spec and spec.name in ctx.offered):
         raise ModelMissingError(f"{what} {repo_id} is not in the cache ({hub})",
                                 fix=cache_model_fix(repo_id, hub, spec.name if spec else None)
                                 + missing_fix)
@@ -53,12 +55,15 @@ def choose_model(setting: str | None, ctx: ResolveContext, *, what: str,
 
 def model_ref(model: str, ctx: ResolveContext) -> ModelRef:
     """What the fingerprint records of a model ``choose_model`` picked: its registry name
-    and the cached revision (a folder: its path, revision "local")."""
+    and the cached revision (a folder: its path, revision "local"); a model not cached
+    here that a cluster's nodes offer: the revision they advertise."""
     if Path(model).is_dir():
         return ModelRef(name=model, repo_id=None, revision=LOCAL)
     spec = ctx.models.by_repo_or_name(model)
-    return ModelRef(name=spec.name if spec else model, repo_id=model,
-                    revision=hf_cache.read_ref(ctx.hardware.cache.hf_hub_cache, model))
+    revision = hf_cache.read_ref(ctx.hardware.cache.hf_hub_cache, model)
+    if revision is None and spec is not None:  # not cached here: the nodes' revision
+        revision = ctx.offered.get(spec.name)
+    return ModelRef(name=spec.name if spec else model, repo_id=model, revision=revision)
 
 
 def device_for(setting: str | None, ctx: ResolveContext,

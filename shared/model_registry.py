@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -89,14 +90,16 @@ class ModelRegistry(BaseModel):
     def candidates(self, profile: str, slot: str) -> list[ModelSpec]:
         return [self.model(n) for n in self.profile(profile).models.get(slot, [])]
 
-    def resolve(self, profile: str, slot: str, hub_cache: Path) -> ModelSpec:
-        """The first cached candidate for ``slot`` in ``profile``; raise naming the fix if none."""
+    def resolve(self, profile: str, slot: str, hub_cache: Path,
+                offered: Container[str] = ()) -> ModelSpec:
+        """The first candidate for ``slot`` in ``profile`` cached here (or ``offered`` by a
+        cluster's nodes); raise naming the fix if none."""
         candidates = self.candidates(profile, slot)
         if not candidates:
             raise ConfigError(f"profile '{profile}' lists no model for '{slot}'",
                               fix=f"add models.{slot} to [profiles.{profile}] in {MODELS_FILE}")
         for spec in candidates:
-            if spec.is_cached(hub_cache):
+            if spec.is_cached(hub_cache) or spec.name in offered:
                 return spec
         names = ", ".join(s.name for s in candidates)
         raise ModelMissingError(
@@ -107,12 +110,13 @@ class ModelRegistry(BaseModel):
                if any(s.embedded for s in candidates) else ""),
         )
 
-    def aligner(self, language: str, hub_cache: Path) -> ModelSpec | None:
-        """The first cached alignment model listed for ``language``; None if none is (the
-        alignment stage then uses Whisper's word timestamps)."""
+    def aligner(self, language: str, hub_cache: Path,
+                offered: Container[str] = ()) -> ModelSpec | None:
+        """The first alignment model listed for ``language`` cached here (or ``offered``);
+        None if none is (the alignment stage then uses Whisper's word timestamps)."""
         for name in self.aligners.get(language, []):
             spec = self.model(name)
-            if spec.is_cached(hub_cache):
+            if spec.is_cached(hub_cache) or name in offered:
                 return spec
         return None
 

@@ -43,15 +43,18 @@ class PlannedStage:
 
 
 def resolve_context(job: Job, lang: str | None, hardware: HardwareCache,
-                    models: ModelRegistry) -> ResolveContext:
+                    models: ModelRegistry, offered: dict[str, str | None] | None = None
+                    ) -> ResolveContext:
     return ResolveContext(hardware=hardware, models=models, job=job,
-                          profile=job.profile or hardware.defaults.profile, lang=lang)
+                          profile=job.profile or hardware.defaults.profile, lang=lang,
+                          offered=offered or {})
 
 
 def plan_stage(job: Job, job_dir: Path, key: str, hardware: HardwareCache,
-               models: ModelRegistry) -> PlannedStage:
+               models: ModelRegistry, offered: dict[str, str | None] | None = None
+               ) -> PlannedStage:
     """Params, resolve, environment, models and inputs of one stage instance (raises what a
-    user must fix)."""
+    user must fix); ``offered``: the models the executor's nodes have (ResolveContext)."""
     instance = job.instance(key)
     spec = load_spec(instance.stage)
     try:
@@ -60,7 +63,7 @@ def plan_stage(job: Job, job_dir: Path, key: str, hardware: HardwareCache,
         raise InputError(f"job {job.job_id}: invalid overrides for {spec.name}:\n"
                          f"{format_validation_error(e)}",
                          fix="prepare the job again with valid --set values") from e
-    ctx = resolve_context(job, instance.lang, hardware, models)
+    ctx = resolve_context(job, instance.lang, hardware, models, offered)
     params = spec.resolve(params, ctx)
     env = spec.environment(params, ctx)
     refs, inputs = stage_inputs(job, job_dir, instance, spec)
@@ -109,10 +112,11 @@ def plan_jobs(job_runs: list, hardware: HardwareCache, models: ModelRegistry,
     not built here, or on no node of the cluster, an input nothing makes), equal ones
     grouped across jobs."""
     found: dict[tuple[str, str], tuple[list[str], PipelineError]] = {}
+    offered = executor.offered_models()
     for jr in job_runs:
         for key in jr.selected:
             try:
-                jr.plan[key] = plan_stage(jr.job, jr.job_dir, key, hardware, models)
+                jr.plan[key] = plan_stage(jr.job, jr.job_dir, key, hardware, models, offered)
                 executor.check_ready(jr.plan[key].needs)
                 check_inputs(jr.job, jr.job_dir, jr.selected, jr.plan[key])
             except PipelineError as e:
@@ -121,14 +125,15 @@ def plan_jobs(job_runs: list, hardware: HardwareCache, models: ModelRegistry,
                 where, _ = found.setdefault((type(e).__name__, str(e)), ([], e))
                 where.append(f"job {jr.job.job_id} {key}")
         try:
-            plan_pruned_makers(jr, hardware, models)
+            plan_pruned_makers(jr, hardware, models, offered)
         except PipelineError as e:
             where, _ = found.setdefault((type(e).__name__, str(e)), ([], e))
             where.append(f"job {jr.job.job_id}")
     return list(found.values())
 
 
-def plan_pruned_makers(jr, hardware: HardwareCache, models: ModelRegistry) -> None:
+def plan_pruned_makers(jr, hardware: HardwareCache, models: ModelRegistry,
+                       offered: dict[str, str | None] | None = None) -> None:
     """Plan, too, each stage that must make again an input --prune removed (it runs first
     when the stage reading it runs), and the makers of its own pruned inputs."""
     pruned = lockfile.pruned_outputs(jr.job_dir)
@@ -140,7 +145,8 @@ def plan_pruned_makers(jr, hardware: HardwareCache, models: ModelRegistry) -> No
                 continue
             source = maker(jr.job, jr.job_dir, path)
             if source is not None and source not in jr.plan:
-                jr.plan[source] = plan_stage(jr.job, jr.job_dir, source, hardware, models)
+                jr.plan[source] = plan_stage(jr.job, jr.job_dir, source, hardware, models,
+                                             offered)
                 pending.append(jr.plan[source])
 
 

@@ -6,12 +6,15 @@ prints the same from the lock files alone."""
 
 from __future__ import annotations
 
+import json
+import os
+import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared import job as jobs
-from shared import lockfile
+from shared import lockfile, run_record
 
 
 def measured_rtfs(batch: Iterable[tuple[Path, float | None]]) -> dict[str, float]:
@@ -71,14 +74,48 @@ def line(done: int, total: int, running: dict[str, dict[str, int]], eta: Eta) ->
 
 
 def batch_status(job_dirs: list[Path]) -> str:
-    """--status's progress line: jobs whose every stage is recorded, of all, and the ETA
+    """--status's progress line: jobs whose every stage is recorded, of all, the stages a
+    run in progress is running (on which node, from its logs/last_run.json), and the ETA
     of what is not recorded yet, from the RTFs measured so far (one stage at a time)."""
     loaded = [(job_dir, jobs.load(job_dir)) for job_dir in job_dirs]
     rtfs = measured_rtfs((job_dir, job.media.duration) for job_dir, job in loaded)
     done, remaining = 0, []
+    running: dict[str, dict[str, int]] = {}
     for job_dir, job in loaded:
         recorded = lockfile.load(job_dir).stages
         left = [i.stage for i in job.stages if i.key not in recorded]
         done += not left
         remaining += [(stage, job.media.duration) for stage in left]
-    return line(done, len(job_dirs), {}, eta_seconds(remaining, rtfs))
+        for key, node in running_stages(job_dir).items():
+            nodes = running.setdefault(key, {})
+            nodes[node] = nodes.get(node, 0) + 1
+    return line(done, len(job_dirs), running, eta_seconds(remaining, rtfs))
+
+
+def running_stages(job_dir: Path) -> dict[str, str]:
+    """Stage key -> node of the stages a run of the job holds running now (its run record
+    says running, and the run that wrote it still holds the job)."""
+    last = run_record.load(job_dir)
+    if last is None or last.finished_at is not None or not run_in_progress(job_dir):
+        return {}
+    return {key: entry.node or "?" for key, entry in last.stages.items()
+            if entry.state == "running" and entry.started_at is not None}
+
+
+def run_in_progress(job_dir: Path) -> bool:
+    """run.pid names a live run: another host's is taken on trust, this host's pid must
+    still exist (a killed run leaves its run.pid behind)."""
+    try:
+        holder = json.loads((job_dir / lockfile.RUN_PID_FILE).read_text("utf-8"))
+        pid, host = int(holder["pid"]), holder.get("host")
+    except (OSError, ValueError, TypeError, KeyError):
+        return False
+    if host != socket.gethostname() or os.name == "nt":  # (signal 0 is Ctrl-C on Windows)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -32,6 +32,7 @@ class StageEntry(BaseModel):
     started_at: str | None = None
     finished_at: str | None = None
     wall_s: float | None = None  # started -> ended, as the runner saw it
+    node: str | None = None  # where the stage process runs (the executor's node label)
 
 
 class LastRun(BaseModel):
@@ -81,6 +82,12 @@ class RunRecord:
         self._clock[key] = time.monotonic()
         self.run.stages[key].started_at = utc_now()
         self._save()
+
+    def on_node(self, key: str, node: str) -> None:
+        """The stage's process started on ``node`` (a batch's --status shows it)."""
+        if key in self.run.stages:
+            self.run.stages[key].node = node
+            self._save()
 
     def ended(self, key: str, error: PipelineError | None) -> None:
         """The stage process is over: ran, or failed with ``error``."""

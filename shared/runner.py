@@ -78,6 +78,7 @@ class JobRun:
     plan: dict[str, PlannedStage] = field(default_factory=dict)  # made before anything runs
     unplanned: dict[str, PipelineError] = field(default_factory=dict)  # why a key has none
     planned: dict[str, StagePlan] = field(default_factory=dict)  # decided, as the run walks
+    expected: set[str] = field(default_factory=set)  # keys the plan expects to run (ETA)
     error: PipelineError | None = None
     record: RunRecord = field(default_factory=RunRecord.off)  # logs/last_run.json
 
@@ -170,6 +171,8 @@ class Runner:
                                    selected=select_keys(job, options)))
         problems = plan_jobs(job_runs, self.hardware, self.models, self.executor)
         self.batch = job_runs
+        for jr in job_runs if len(job_runs) > 1 else []:  # a batch's ETA (_progress)
+            jr.expected = self._expected_runs(jr, options)
         if problems and not options.dry_run:
             for jr in job_runs:
                 jr.log(f"nothing run: {len(problems)} problem(s) found before the first stage")
@@ -195,6 +198,30 @@ class Runner:
         if problems:  # a dry run shows the plan, then every problem it found
             raise PreflightError(problems)
         return RunReport(job_runs)
+
+    def _expected_runs(self, jr: JobRun, options: RunOptions) -> set[str]:
+        """The selected keys the plan expects to run (the ETA counts only these): forced,
+        not recorded, fingerprint changed, or reading what an expected stage makes; a
+        recorded, unchanged stage will be skipped."""
+        expected: set[str] = set()
+        recorded = lockfile.load(jr.job_dir).stages
+        for key in jr.selected:
+            planned = jr.plan.get(key)
+            upstream = {ref.split(":")[0] for ref in planned.refs.values()} if planned else set()
+            record = recorded.get(key)
+            if (planned is None or record is None or FORCE_ALL in options.force
+                    or key in options.force or planned.spec.name in options.force
+                    or any(jr.job.instance(k).stage in upstream for k in expected)):
+                expected.add(key)
+                continue
+            try:
+                parts = components(planned, jr.job, jr.job_dir, jr.memo, self.registry)
+            except (PipelineError, OSError, KeyError):  # an input missing: it will run
+                expected.add(key)
+                continue
+            if fingerprint.digest(parts) != record.fingerprint:
+                expected.add(key)
+        return expected
 
     @staticmethod
     def _record_environments(jr: JobRun) -> None:
@@ -313,6 +340,8 @@ class Runner:
 
         def started(indices: list[int], node: str) -> None:
             running[node] = running.get(node, 0) + len(indices)
+            for index in indices:  # --status names the node of a stage in progress
+                group[index][0].record.on_node(key, node)
             self._progress()
 
         for outcome in self.executor.run(launch, self.display.on_line, started):
@@ -339,11 +368,16 @@ class Runner:
         left = {id(jr): [k for k in jr.selected if k not in jr.ran and k not in jr.skipped]
                 for jr in self.batch if jr.error is None}
         done = len(self.batch) - sum(1 for keys in left.values() if keys)
-        remaining = [(jr.job.instance(k).stage, jr.job.media.duration)
-                     for jr in self.batch for k in left.get(id(jr), [])]
+        remaining = [(jr.job.instance(k).stage, jr.job.media.duration)  # what will run
+                     for jr in self.batch for k in left.get(id(jr), [])
+                     if k in jr.expected or self._decided_run(jr, k)]
         rtfs = progress.measured_rtfs((jr.job_dir, jr.job.media.duration) for jr in self.batch)
         eta = progress.eta_seconds(remaining, rtfs, self.executor.slots())
         self.display.progress(progress.line(done, len(self.batch), self.running, eta))
+
+    @staticmethod
+    def _decided_run(jr: JobRun, key: str) -> bool:
+        return key in jr.planned and jr.planned[key].action == "run"
 
     def _collect(self, jr: JobRun, plan: StagePlan, key: str, env: str, result, log_path: Path,
                  started_at: str, node: str | None = None) -> None:

@@ -119,6 +119,9 @@ class ResolveContext:
     job: Job
     profile: str
     lang: str | None
+    # registry models the nodes of a cluster offer (--executor ray: model:<name> resources)
+    # -> the revision they advertise (None: not one): available though not cached here
+    offered: dict[str, str | None] = field(default_factory=dict)
 
 
 def _unchanged(params, ctx: ResolveContext):

@@ -85,6 +85,10 @@ class Executor(Protocol):
     def slots(self) -> int:
         """How many stage processes run at once (the ETA divides by it)."""
 
+    def offered_models(self) -> dict[str, str | None]:
+        """Registry models the machines that run stages have though this one may not (name
+        -> revision, None when not one): the plan counts them as available."""
+
     def close(self) -> None: ...
 
 

@@ -76,6 +76,9 @@ class LocalExecutor:
     def slots(self) -> int:
         return 1
 
+    def offered_models(self) -> dict[str, str | None]:
+        return {}  # stages run here: only this machine's cache counts
+
     def close(self) -> None:
         while self.workers:
             _, worker = self.workers.popitem()

@@ -36,6 +36,29 @@ def model_resource(name: str) -> str:
     return f"model:{name}"
 
 
+def revision_resource(name: str, revision: str) -> str:
+    """The resource naming the revision of a model a node holds (the fingerprint's)."""
+    return f"{model_resource(name)}@{revision}"
+
+
+def offered(nodes: list[dict]) -> dict[str, str | None]:
+    """Model name -> the revision the alive nodes advertise for it (None: none or several),
+    for every model:<name> resource an alive node has."""
+    revisions: dict[str, set[str]] = {}
+    for node in nodes:
+        if not node.get("Alive"):
+            continue
+        for resource in node["Resources"]:
+            if not resource.startswith("model:"):
+                continue
+            name, at, revision = resource.removeprefix("model:").partition("@")
+            found = revisions.setdefault(name, set())
+            if at:
+                found.add(revision)
+    return {name: next(iter(found)) if len(found) == 1 else None
+            for name, found in revisions.items()}
+
+
 def lacking(node: dict, needs: Needs) -> list[str]:
     """What of ``needs`` a node of ray.nodes() does not offer (empty: it qualifies)."""
     have = node["Resources"]
@@ -168,14 +191,11 @@ def unfinished(launch: Launch, node: str) -> list[int]:
     """The indices of the launch's jobs this attempt must run (their media checked): those
     without an ok result.json. Each job's log says which node takes it."""
     from shared import job as jobs
-    from shared.stage import RESULT_FILE, StageResult
 
     todo = []
     for index, (job_dir, log) in enumerate(zip(launch.job_dirs, launch.log_paths, strict=True)):
         job = jobs.load(job_dir)
-        result = job_dir / job.instance(launch.key).dir / RESULT_FILE
-        if result.is_file() and StageResult.model_validate_json(
-                result.read_text("utf-8")).status == "ok":
+        if finished_ok(launch, index):
             note(log, f"{launch.key}: finished by an earlier attempt; not run again on {node}")
             continue
         if not job.media.path.is_file():
@@ -193,6 +213,35 @@ def ran_on(log: Path, key: str) -> str:
     lines = [line for line in log.read_text("utf-8", errors="replace").splitlines()
              if line.startswith(mark)]
     return lines[-1][len(mark):].strip() if lines else "?"
+
+
+def finished_ok(launch: Launch, index: int) -> bool:
+    """The stage process wrote an ok result.json for the launch's job at ``index``."""
+    from shared import job as jobs
+    from shared.stage import RESULT_FILE, StageResult
+
+    job_dir = launch.job_dirs[index]
+    result = job_dir / jobs.load(job_dir).instance(launch.key).dir / RESULT_FILE
+    try:
+        return StageResult.model_validate_json(result.read_text("utf-8")).status == "ok"
+    except (OSError, ValueError):
+        return False
+
+
+def failed_part(launch: Launch, indices: list[int], node: str,
+                error: PipelineError) -> Iterator[Outcome]:
+    """The outcomes of a part that failed for good: its jobs whose stage finished ok (on the
+    node their log names) are ok, with a result for the runner to check and record; only
+    the others fail with ``error``."""
+    from shared.environment_manager import RunResult
+
+    finished = [i for i in indices if finished_ok(launch, i)]
+    for where in dict.fromkeys(ran_on(launch.log_paths[i], launch.key) for i in finished):
+        yield Outcome([i for i in finished if ran_on(launch.log_paths[i], launch.key) == where],
+                      where, result=RunResult(launch.env, [], 0, 0.0))
+    rest = [i for i in indices if i not in finished]
+    if rest:
+        yield Outcome(rest, node, error=error)
 
 
 def log_size(log: Path) -> int:
@@ -261,26 +310,31 @@ class RayExecutor:
                     on_start(pending[ref], node)
             for ref in done:
                 unseen = [r for r in unseen if r != ref]
-                yield from self._outcomes(ref, pending.pop(ref))
+                yield from self._outcomes(launch, ref, pending.pop(ref))
+
+    def offered_models(self) -> dict[str, str | None]:
+        return offered(self.ray.nodes())
 
     def slots(self) -> int:
         return max(1, sum(1 for n in self.ray.nodes()
                           if n.get("Alive") and n["Resources"].get("CPU")))
 
-    def _outcomes(self, ref: Any, indices: list[int]) -> Iterator[Outcome]:
+    def _outcomes(self, launch: Launch, ref: Any, indices: list[int]) -> Iterator[Outcome]:
         """How a part ended: the jobs an earlier attempt finished (on the node that ran
-        them), then the rest."""
+        them), then the rest. A part that failed for good fails only its jobs whose stage
+        did not finish (no ok result.json): the finished ones are recorded ok."""
         try:
             answer = self.ray.get(ref)
         except self.ray.exceptions.RayError as e:
-            yield Outcome(indices, "?", error=PipelineError(
+            error = PipelineError(
                 f"the Ray task failed after {RETRIES} retries: {str(e).splitlines()[0]}",
                 fix="check the nodes (ray status) and run the same command again: finished "
-                "stages are kept"))
+                "stages are kept")
+            yield from failed_part(launch, indices, "?", error)
             return
         if "error" in answer:
-            yield Outcome(indices, answer["node"],
-                          error=PipelineError(answer["error"], fix=answer["fix"]))
+            error = PipelineError(answer["error"], fix=answer["fix"])
+            yield from failed_part(launch, indices, answer["node"], error)
             return
         earlier = answer.get("earlier", {})
         for node in dict.fromkeys(earlier.values()):

@@ -72,7 +72,7 @@ def resolve(params: AlignmentParams, ctx: ResolveContext) -> AlignmentParams:
     else:
         languages = [language] if language else list(ctx.models.aligners)
         for lang in languages:
-            spec = ctx.models.aligner(lang, hub)
+            spec = ctx.models.aligner(lang, hub, ctx.offered)
             if spec is not None and spec.repo_id:
                 aligners[lang] = spec.repo_id
         for lang, ref in params.aligners.items():  # the job's own choices win

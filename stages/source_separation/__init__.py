@@ -105,6 +105,8 @@ def model_refs(params: SeparationParams, ctx: ResolveContext) -> list[ModelRef]:
     spec = ctx.models.model(params.model)
     cache = ctx.hardware.cache
     ref = locate(spec.name, spec.repo_id, cache.hf_hub_cache, cache.torch_home)
+    if ref is None and spec.name in ctx.offered:  # not here: on the cluster's nodes
+        ref = ModelRef(name=spec.name, repo_id=spec.repo_id, revision=ctx.offered[spec.name])
     if ref is None:
         raise missing_model_error(spec.name, spec.repo_id, cache.hf_hub_cache, cache.torch_home)
     return [ref]

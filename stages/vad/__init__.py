@@ -87,7 +87,7 @@ def resolve(params: VadParams, ctx: ResolveContext) -> VadParams:
     if params.backend == "silero":
         return params.model_copy(update={"device": "cpu"})
     spec = ctx.models.model(BACKEND_MODELS["pyannote"])
-    if not spec.is_cached(ctx.hardware.cache.hf_hub_cache):
+    if not spec.is_cached(ctx.hardware.cache.hf_hub_cache) and spec.name not in ctx.offered:
         raise ModelMissingError(
             f"the pyannote segmentation model ({spec.repo_id}) is not in "
             f"{ctx.hardware.cache.hf_hub_cache}",

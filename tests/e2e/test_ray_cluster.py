@@ -1,8 +1,9 @@
 """--executor ray on a real Ray cluster on this machine (ray.cluster_utils.Cluster: a head
 with no CPU and two one-CPU workers on 127.0.0.1), started once for the module and torn down
-after. Nodes advertise the resources `node start` would (env:<name>, model:<name> for every
-registry model: the test cache holds what the jobs use); only the first worker has
-env:demucs."""
+after. Nodes advertise what `node start` would (scripts/node.py: env:<name>, and
+model:<name> plus model:<name>@<commit> for every model the test cache holds); only the
+first worker has env:demucs. Four tests share this cluster; the fault test removes the
+first worker, so the test after it runs on the second alone."""
 
 from __future__ import annotations
 
@@ -18,20 +19,21 @@ from pathlib import Path
 
 import pytest
 
-from shared.paths import PROJECT_ROOT
-from tests.helpers import ROOT, lock, prepare, run_script
+from shared.paths import HARDWARE_CACHE_ENV, PROJECT_ROOT
+from tests.helpers import ROOT, ffmpeg, lock, prepare, run_script
 
 pytestmark = pytest.mark.e2e
 
-def common_resources() -> dict[str, float]:
-    from shared.model_registry import load_models
-
-    return {"env:common": 1.0, "env:whisperx": 1.0,
-            **{f"model:{name}": 1.0 for name in load_models().models}}
-
-
-COMMON = common_resources()
 LOOPBACK = "127.0.0.1"
+
+
+def advertised(test_cache) -> tuple[dict[str, float], dict[str, float]]:
+    """(env resources without demucs, model resources) as node start computes them."""
+    from scripts.node import node_resources
+
+    resources = node_resources(test_cache, verify_models=False)
+    models = {k: v for k, v in resources.items() if k.startswith("model:")}
+    return {"env:common": 1.0, "env:whisperx": 1.0}, models
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +43,15 @@ def cluster(test_cache):
     from tests import tiny_demucs
 
     tiny_demucs.install(test_cache)
+    envs, models = advertised(test_cache)
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = str(PROJECT_ROOT)  # as node start sets it: workers import us
     cluster = Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "node_ip_address": LOOPBACK, "include_dashboard": False})
     workers = [cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK,
-                                resources={**COMMON, "env:demucs": 1.0}),
-               cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK, resources=COMMON)]
+                                resources={**envs, **models, "env:demucs": 1.0}),
+               cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK,
+                                resources={**envs, **models})]
     assert cluster.address.startswith(LOOPBACK + ":")
     try:
         yield cluster, workers
@@ -72,35 +76,69 @@ def copies(speech: Path, folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def run_ray(cluster, ids: list[str], out: Path, *args: str) -> subprocess.CompletedProcess:
+def run_ray(cluster, ids: list[str], out: Path, *args: str,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     jobs = [a for i in ids for a in ("-j", i)]
     return run_script("run-pipeline.sh", *jobs, "--out", str(out), "--executor", "ray",
-                      "--ray-address", cluster.address, *args, timeout=600)
+                      "--ray-address", cluster.address, *args, timeout=600, env=env)
 
 
-def test_six_jobs_spread_over_both_workers_match_a_local_run(cluster, speech, tmp_path):
+def batch_lines(proc: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in proc.stdout.splitlines() if "batch: " in line]
+
+
+def driver_without_models(test_cache, folder: Path) -> Path:
+    """A hardware cache like the test's whose model cache is empty: the driver's machine."""
+    hub = folder / "hub"
+    hub.mkdir(parents=True)
+    paths = test_cache.cache.model_copy(update={"hf_hub_cache": hub})
+    test_cache.model_copy(update={"cache": paths}).save(folder / "hardware_cache.json")
+    return folder / "hardware_cache.json"
+
+
+def test_four_jobs_spread_over_both_workers_match_a_local_run(cluster, speech, tmp_path,
+                                                              test_cache):
+    """A driver whose cache holds no model runs the jobs up to asr (the nodes have the
+    models; the fingerprint takes their revision); a driver with the cache runs the rest:
+    what the first did is skipped, and the ETA counts only the stages that will run."""
     cl, workers = cluster
-    media = copies(speech, tmp_path / "media", 6)
+    media = copies(speech, tmp_path / "media", 4)
     out = tmp_path / "out"
     ids = [prepare("--media", str(m), "-s", "en", "--workflow", "transcribe", out=out)
            for m in media]
-    proc = run_ray(cl, ids, out)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bare = driver_without_models(test_cache, tmp_path / "driver")
+    first = run_ray(cl, ids, out, "--to", "asr", env={HARDWARE_CACHE_ENV: str(bare)})
+    assert first.returncode == 0, first.stdout + first.stderr
     nodes = {r["node"].split("/")[1] for i in ids for r in lock(out / i)["stages"].values()}
     assert nodes == set(node_ids(workers))  # both workers ran stages, the head none
+    from shared.model_registry import load_models
+
+    commit = load_models().model("faster-whisper-base").cached_revision(
+        test_cache.cache.hf_hub_cache)
     for job_id in ids:  # the end table's nodes column
-        asr_node = lock(out / job_id)["stages"]["asr"]["node"]
-        assert any(job_id in line and asr_node in line for line in proc.stdout.splitlines())
-    progress = [line for line in proc.stdout.splitlines() if "batch: " in line]
+        asr = lock(out / job_id)["stages"]["asr"]
+        assert any(job_id in line and asr["node"] in line for line in first.stdout.splitlines())
+        model = asr["components"]["models"]["faster-whisper-base"]
+        assert commit and model == f"Systran/faster-whisper-base@{commit}"  # the nodes'
     for worker in node_ids(workers):  # which stage runs on which node, as parts start
-        assert any(re.search(rf"asr on [^;]*/{worker} \([0-9] jobs?\)", p) for p in progress)
-    assert "batch: 6/6 jobs done" in progress[-1] and " ETA 0m00s" in progress[-1], progress
-    assert any(re.search(r"ETA (>= )?[0-9]+m[0-9]+s", p) for p in progress[:-1])
+        assert any(re.search(rf"asr on [^;]*/{worker} \([0-9] jobs?\)", p)
+                   for p in batch_lines(first))
+    before = {i: lock(out / i)["stages"] for i in ids}
+    second = run_ray(cl, ids, out)
+    assert second.returncode == 0, second.stdout + second.stderr
+    for job_id in ids:  # the driver's own cache gives the same fingerprints: all skipped
+        stages = lock(out / job_id)["stages"]
+        assert {k: stages[k] for k in before[job_id]} == before[job_id]
+    progress = batch_lines(second)
+    # asr and what came before it are measured but skipped: the ETA does not count them
+    assert "ETA >= 0m00s (" in progress[0] and "asr" not in progress[0].split("ETA")[1], \
+        progress
+    assert "batch: 4/4 jobs done" in progress[-1] and " ETA 0m00s" in progress[-1], progress
     status = run_script("run-pipeline.sh", "--status", "--out", str(out), *["-j", ids[0]])
     assert lock(out / ids[0])["stages"]["asr"]["node"] in status.stdout
     batch = run_script("run-pipeline.sh", "--status", "--out", str(out),
                        *[a for i in ids for a in ("-j", i)])
-    assert "batch: 6/6 jobs done; ETA 0m00s" in batch.stdout, batch.stdout
+    assert "batch: 4/4 jobs done; ETA 0m00s" in batch.stdout, batch.stdout
     from shared.report.data import collect
 
     rows = {row["key"]: row for row in collect(out / ids[0])["stages"]}
@@ -115,20 +153,6 @@ def test_six_jobs_spread_over_both_workers_match_a_local_run(cluster, speech, tm
     for job_id in ids:
         got = {p.name: p.read_bytes() for p in (out / job_id / "subtitles").iterdir()}
         assert got == expected, job_id
-    again = run_ray(cl, ids, out)  # nothing to do: every stage skipped, on any executor
-    assert again.returncode == 0 and " done in " not in again.stdout, again.stdout
-
-
-def test_separation_runs_only_where_the_demucs_venv_is(cluster, speech, tmp_path):
-    cl, workers = cluster
-    out = tmp_path / "out"
-    ids = [prepare("--media", str(m), "-s", "en", "--separate", out=out)
-           for m in copies(speech, tmp_path / "media", 2)]
-    proc = run_ray(cl, ids, out, "--to", "source_separation")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    for job_id in ids:
-        record = lock(out / job_id)["stages"]["source_separation"]
-        assert record["node"].split("/")[1] == node_ids(workers)[0]
 
 
 def test_no_cluster_is_a_clear_error_naming_node_start(speech, tmp_path, test_cache):
@@ -167,19 +191,46 @@ def asr_done(job_dir: Path) -> bool:
     return result.is_file() and json.loads(result.read_text())["status"] == "ok"
 
 
-def test_a_killed_driver_resumes_when_the_command_runs_again(cluster, speech, tmp_path):
-    cl, _ = cluster
+def running_on(job_dir: Path, key: str) -> str | None:
+    """The node the job's run record says ``key`` is running on (None: not running)."""
+    from shared import run_record
+
+    last = run_record.load(job_dir)
+    entry = last.stages.get(key) if last is not None else None
+    return entry.node if entry is not None and entry.state == "running" else None
+
+
+def test_separation_stays_on_its_node_and_a_killed_driver_resumes(cluster, speech, tmp_path):
+    """Two jobs, the first (4 s of speech) with separation: it runs on the worker with the
+    demucs venv. The driver is stopped while asr runs: --status names the stage and its
+    node; then it is killed, --status shows nothing running, and the same command finishes
+    without redoing a stage."""
+    cl, workers = cluster
     out = tmp_path / "out"
-    ids = [prepare("--media", str(m), "-s", "en", "--workflow", "transcribe", out=out)
-           for m in copies(speech, tmp_path / "media", 2)]
+    short, whole = copies(speech, tmp_path / "media", 2)
+    clip = short.with_suffix(".wav")
+    ffmpeg("-i", str(short), "-t", "4", str(clip))
+    ids = [prepare("--media", str(clip), "-s", "en", "--workflow", "transcribe", "--separate",
+                   out=out),
+           prepare("--media", str(whole), "-s", "en", "--workflow", "transcribe", out=out)]
+    everyone = [a for i in ids for a in ("-j", i)]
     driver = start_driver(cl, ids, out)
-    logs = [out / i / "logs" / "asr.log" for i in ids]
-    wait_for(driver, lambda: all(p.is_file() and "[whisperx]" in p.read_text() for p in logs),
-             "asr to start")
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and everything on its machine
+    wait_for(driver, lambda: any(running_on(out / i, "asr") for i in ids),
+             "asr to start on a node")
+    os.killpg(driver.pid, signal.SIGSTOP)  # the driver and everything on its machine
+    job_id = next(i for i in ids if running_on(out / i, "asr"))
+    node = running_on(out / job_id, "asr")
+    assert f"asr: running on node {node}" in (out / job_id / "logs" / "asr.log").read_text()
+    status = run_script("run-pipeline.sh", "--status", "--out", str(out), *everyone)
+    assert re.search(rf"batch: 0/2 jobs done; asr on [^;]*{re.escape(node)} \(1 job\)",
+                     status.stdout), status.stdout
+    os.killpg(driver.pid, signal.SIGKILL)
     driver.communicate(timeout=60)
+    status = run_script("run-pipeline.sh", "--status", "--out", str(out), *everyone)
+    assert "batch: 0/2 jobs done; ETA" in status.stdout, status.stdout  # nothing runs now
     before = {i: lock(out / i)["stages"] for i in ids}
     assert all("demux" in b and "asr" not in b for b in before.values()), before
+    assert before[ids[0]]["source_separation"]["node"].split("/")[1] == node_ids(workers)[0]
     again = run_ray(cl, ids, out)
     assert again.returncode == 0, again.stdout + again.stderr
     for job_id in ids:
@@ -189,14 +240,19 @@ def test_a_killed_driver_resumes_when_the_command_runs_again(cluster, speech, tm
         assert (out / job_id / "logs" / "demux.log").read_text().count("$ [common]") == 1
 
 
-def test_a_worker_killed_during_asr_reruns_only_its_unfinished_jobs(cluster, speech, tmp_path):
+def test_a_worker_killed_during_asr_keeps_what_finished_and_reruns_the_rest(cluster, speech,
+                                                                           tmp_path):
     """Four jobs: a part of two on each worker. The first worker (the one with env:demucs)
-    dies after the first job of its part finished asr: only the second runs again, on the
-    other worker; no other finished stage reruns."""
+    dies after the first job of its part finished asr, and the second job's media has gone:
+    Ray retries the part on the other worker, which finds the first job done and cannot see
+    the second's media, so the part fails for good. The first job is recorded ok (on the
+    dead node) and goes on; only the second fails. With its media back, the same command
+    runs its asr on the surviving worker; no other finished stage reruns."""
     cl, workers = cluster
     out = tmp_path / "out"
+    media = copies(speech, tmp_path / "media", 4)
     ids = [prepare("--media", str(m), "-s", "en", "--workflow", "transcribe", out=out)
-           for m in copies(speech, tmp_path / "media", 4)]
+           for m in media]
     driver = start_driver(cl, ids, out)
     doomed, survivor = node_ids(workers)
     logs = {i: out / i / "logs" / "asr.log" for i in ids}
@@ -206,21 +262,32 @@ def test_a_worker_killed_during_asr_reruns_only_its_unfinished_jobs(cluster, spe
     wait_for(driver, lambda: len(on_doomed()) == 2 and any(
         asr_done(out / i) for i in on_doomed()), "a job of the first worker to finish asr")
     part = on_doomed()
+    done, lost = part  # a part's jobs run in order: the first finished, the second runs
+    hidden = media[ids.index(lost)]
+    hidden.rename(hidden.with_suffix(".away"))  # asr reads demux's audio, not the media
     cl.remove_node(workers[0], allow_graceful=False)
     killed_at = time.time()
     output, _ = driver.communicate(timeout=400)
-    assert driver.returncode == 0, output
-    kept = [i for i in part if "finished by an earlier attempt" in logs[i].read_text()]
-    assert len(kept) == 1, (part, kept)
+    assert driver.returncode == 1, output
+    assert "finished by an earlier attempt; not run again on " in logs[done].read_text()
+    from shared import run_record
+
+    failed = run_record.load(out / lost).stages["asr"]
+    assert failed.state == "failed" and "cannot see" in failed.error, failed
+    assert hidden.name in failed.error and "mount the media" in failed.fix
+    assert "subtitles:source" in lock(out / done)["stages"]  # recorded ok, and went on
+    assert "asr" not in lock(out / lost)["stages"]
+    hidden.with_suffix(".away").rename(hidden)
+    again = run_ray(cl, ids, out)
+    assert again.returncode == 0, again.stdout + again.stderr
     for job_id in ids:
         stages = lock(out / job_id)["stages"]
-        assert stages["asr"]["node"].split("/")[1] == (doomed if job_id in kept else survivor)
+        assert stages["asr"]["node"].split("/")[1] == (doomed if job_id == done else survivor)
         before = [r for k, r in stages.items() if k in ("demux", "metadata", "glossary")]
         assert before and all(iso_seconds(r["finished_at"]) <= killed_at for r in before)
         assert (out / job_id / "logs" / "demux.log").read_text().count("$ [common]") == 1
     launches = {i: logs[i].read_text().count("$ [whisperx]") for i in ids}
-    rerun = [i for i in part if i not in kept]
-    assert launches == {i: 2 if i in rerun else 1 for i in ids}, launches
+    assert launches == {i: 2 if i == lost else 1 for i in ids}, launches
 
 
 def test_what_no_node_offers_fails_before_anything_runs(cluster, speech, tmp_path):

@@ -150,7 +150,7 @@ def context(tmp_path, source_lang="hi", overrides=None, cached=()):
         cache=SimpleNamespace(hf_hub_cache=hub, hf_home=tmp_path))
     job = SimpleNamespace(source_lang=source_lang, overrides=overrides or {})
     return SimpleNamespace(hardware=hardware, models=load_models(), job=job, profile="cpu",
-                           lang=None)
+                           lang=None, offered={})
 
 
 def test_resolve_falls_back_when_no_aligner_is_cached(tmp_path):

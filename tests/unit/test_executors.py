@@ -8,7 +8,7 @@ import shlex
 
 from shared import venvs
 from shared.executors import Needs, combined
-from shared.executors.ray import MB, split, task_options, unmet
+from shared.executors.ray import MB, offered, split, task_options, unmet
 from shared.paths import VENVS_DIR
 from tests.helpers import run_script
 
@@ -46,6 +46,19 @@ def test_a_stage_runs_only_where_its_venv_models_gpu_and_memory_are():
     assert venv is not None and "./bootstrap.sh --envs demucs" in venv.fix
 
 
+def test_the_driver_learns_which_models_and_revisions_the_alive_nodes_offer():
+    a = node("a", **{"model:faster-whisper-base": 1.0, "model:faster-whisper-base@c1": 1.0,
+                     "model:htdemucs": 1.0, "env:whisperx": 1.0})
+    b = node("b", **{"model:faster-whisper-base": 1.0, "model:faster-whisper-base@c1": 1.0,
+                     "model:htdemucs": 1.0, "model:htdemucs@c2": 1.0})
+    c = node("c", **{"model:htdemucs@c3": 1.0, "model:htdemucs": 1.0, "model:nllb": 1.0})
+    assert offered([a, b]) == {"faster-whisper-base": "c1", "htdemucs": "c2"}
+    # two revisions of htdemucs: not one to fingerprint; a dead node's models do not count
+    assert offered([a, b, c]) == {"faster-whisper-base": "c1", "htdemucs": None, "nllb": None}
+    assert offered([a, {**c, "Alive": False}]) == {"faster-whisper-base": "c1",
+                                                   "htdemucs": None}
+
+
 def test_a_task_asks_for_what_the_stage_needs():
     options = task_options(Needs("asr", "whisperx", ("faster-whisper-base",), True, 546))
     assert options["num_gpus"] == 1 and options["memory"] == 546 * MB
@@ -63,6 +76,13 @@ def test_node_start_advertises_the_ready_venvs():
     resources = json.loads(command[3])
     assert resources["env:common"] == 1.0 and resources["env:whisperx"] == 1.0
     assert resources["model:faster-whisper-base"] == 1.0  # cached (embedded), not loaded
+    from shared import hardware_cache
+    from shared.model_registry import load_models
+    from shared.paths import hardware_cache_path
+
+    hub = hardware_cache.load(hardware_cache_path()).cache.hf_hub_cache
+    commit = load_models().model("faster-whisper-base").cached_revision(hub)
+    assert resources[f"model:faster-whisper-base@{commit}"] == 1.0  # for the fingerprint
     assert "--head" in command and "6399" in command and "--address" not in command
 
 

@@ -67,6 +67,22 @@ def test_the_device_is_the_users_else_the_machines_when_supported(ctx):
     assert device_for(None, ctx, ("not-this-machine",)) == "cpu"
 
 
+def test_a_model_the_cluster_nodes_offer_counts_though_this_cache_lacks_it(ctx):
+    """--executor ray: the driver's cache need not hold a model the nodes advertise; the
+    stage gets its repo id (the node loads it) and the fingerprint the nodes' revision."""
+    small = "Systran/faster-whisper-small"
+    ctx.offered = {"faster-whisper-small": "c" * 40}
+    assert choose_model("small", ctx, what="ASR model",
+                        aliases=("faster-whisper-small",)) == small
+    ref = model_ref(small, ctx)
+    assert (ref.name, ref.repo_id, ref.revision) == ("faster-whisper-small", small, "c" * 40)
+    assert model_ref(CACHED, ctx).revision == "b" * 40  # cached here: this cache's revision
+    # the profile's first candidate that is cached here or offered
+    first = load_models().candidates("cpu", "asr")[0]
+    ctx.offered = {first.name: None}
+    assert choose_model(None, ctx, what="ASR model", slot="asr") == first.repo_id
+
+
 def test_the_process_bodies_load_on_the_device_the_plan_resolved(monkeypatch):
     """device_for (in resolve) is the one place a device defaults: the vad and alignment
     bodies load on the resolved device (cuda here, not their own "cpu") and refuse params

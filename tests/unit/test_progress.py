@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.progress import Eta, clock, eta_seconds, line
+from shared.progress import Eta, clock, eta_seconds, line, running_stages
 
 
 def test_the_eta_sums_each_remaining_stage_at_its_measured_rtf():
@@ -23,3 +23,32 @@ def test_the_line_names_jobs_done_stages_on_nodes_and_the_eta():
         "batch: 0/1 jobs done; ETA >= 0m05s (asr not measured yet)")
     assert line(2, 2, {"asr": {}}, Eta(0.0, [])) == "batch: 2/2 jobs done; ETA 0m00s"
     assert clock(3 * 3600 + 125) == "3h02m"
+
+
+def test_status_sees_running_stages_only_while_their_run_is_alive(tmp_path):
+    """--status names a stage in progress and its node from logs/last_run.json, while
+    run.pid names a live process; a killed run's leftovers show nothing running."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from shared.run_record import RunRecord
+
+    record = RunRecord(tmp_path)
+    record.decided("demux", "skip", ["up to date"])
+    record.decided("asr", "run", ["not run before"])
+    record.started("asr")
+    record.on_node("asr", "host/1a2b3c4d")
+    pid_file = tmp_path / "run.pid"
+    assert running_stages(tmp_path) == {}  # no run.pid: nobody holds the job
+    pid_file.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    assert running_stages(tmp_path) == {"asr": "host/1a2b3c4d"}
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid_file.write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname()}))
+    assert running_stages(tmp_path) == {}  # its process is gone (killed driver)
+    pid_file.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    record.close()
+    assert running_stages(tmp_path) == {}  # the run ended: asr was interrupted

@@ -62,7 +62,7 @@ def _ctx(tmp_path, device="cuda"):
     defaults = SimpleNamespace(device=device, cpu_threads=6)
     hardware = SimpleNamespace(cache=cache, defaults=defaults)
     return SimpleNamespace(hardware=hardware, models=load_models(), job=None, profile="cpu",
-                           lang=None)
+                           lang=None, offered={})
 
 
 def test_resolve_fills_device_and_threads_and_checks_the_model(tmp_path):
