@@ -62,23 +62,63 @@ def whole(audio):
     return audio[0:len(audio)] if isinstance(audio, WavAudio) else audio
 
 
+class RememberedVad:
+    """faster-whisper's Silero model, remembering the speech probabilities of the last blocks
+    it was given. The asr stage runs the VAD twice over the same blocks (its chunks, then the
+    regions for cue timing with another pad and no length limit): the probabilities depend on
+    the samples alone, so the second pass costs no ONNX run (the regions are the same)."""
+
+    KEEP = 64  # blocks (5.7 hours of audio; 40 KB each)
+
+    def __init__(self) -> None:
+        self.probabilities: dict[bytes, object] = {}
+        self.model = None  # faster-whisper's SileroVADModel, set by block_speech
+
+    def __call__(self, samples):
+        import hashlib
+
+        import numpy as np
+
+        key = hashlib.blake2b(np.ascontiguousarray(samples), digest_size=16).digest()
+        if key not in self.probabilities:
+            if len(self.probabilities) >= self.KEEP:
+                self.probabilities.pop(next(iter(self.probabilities)))
+            self.probabilities[key] = self.model(samples)
+        return self.probabilities[key]
+
+
+REMEMBERED_VAD = RememberedVad()
+
+
 def block_speech(audio, options, block: int = VAD_BLOCK) -> list[tuple[int, int]]:
     """faster-whisper's Silero VAD (get_speech_timestamps with ``options``) block by block,
     as (start, end) samples on the whole file. A region still open at a block's end (it
     ends on the edge) is joined to the next block's first region when that starts within the
     options' minimum silence of the edge, as one pass over the whole file would have."""
-    from faster_whisper.vad import get_speech_timestamps
+    from faster_whisper import vad
 
     tolerance = int(SAMPLE_RATE * options.min_silence_duration_ms / 1000)
     found: list[tuple[int, int]] = []
-    for offset in range(0, len(audio), block):
-        samples = audio[offset:offset + block]
-        for n, chunk in enumerate(get_speech_timestamps(samples, options)):
-            start, end = offset + chunk["start"], offset + chunk["end"]
-            if n == 0 and found and offset and found[-1][1] == offset \
-                    and chunk["start"] <= tolerance:
-                found[-1] = (found[-1][0], end)
-            else:
-                found.append((start, end))
-        del samples
+    model = vad.get_vad_model
+    REMEMBERED_VAD.model = model()
+    vad.get_vad_model = lambda: REMEMBERED_VAD  # what get_speech_timestamps runs
+    try:
+        for offset in range(0, len(audio), block):
+            _block_regions(audio[offset:offset + block], offset, options, tolerance, found)
+    finally:
+        vad.get_vad_model = model
     return found
+
+
+def _block_regions(samples, offset: int, options, tolerance: int,
+                   found: list[tuple[int, int]]) -> None:
+    """One block's regions appended to ``found`` (joined to the last across the edge)."""
+    from faster_whisper.vad import get_speech_timestamps
+
+    for n, chunk in enumerate(get_speech_timestamps(samples, options)):
+        start, end = offset + chunk["start"], offset + chunk["end"]
+        if n == 0 and found and offset and found[-1][1] == offset \
+                and chunk["start"] <= tolerance:
+            found[-1] = (found[-1][0], end)
+        else:
+            found.append((start, end))

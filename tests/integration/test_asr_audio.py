@@ -2,7 +2,8 @@
 slice of the WAV equals the same samples faster-whisper decodes; faster-whisper's Silero VAD
 run block by block finds the regions one pass finds (block edges inside speech joined); and
 on 22 minutes the block-by-block speech search takes no more memory than on 11, where
-one pass over the decoded file takes far more."""
+one pass over the decoded file takes far more; a second pass over the same blocks (asr's
+cue-timing regions) reuses the first's speech probabilities."""
 
 from __future__ import annotations
 
@@ -47,6 +48,20 @@ report["sample_len"] = len(sample)
 report["whole"] = [(c["start"], c["end"]) for c in get_speech_timestamps(whole, options)]
 report["whole_grew_mb"] = peak_mb() - before
 report["other"] = type(open_audio(flac)).__name__
+# a second pass over the same blocks with other options (asr's cue-timing regions) runs no
+# Silero model: the probabilities of the first are remembered; the regions are a fresh pass's
+from stages.asr.audio import REMEMBERED_VAD
+runs = []
+model_type = type(get_vad_model())
+real_call = model_type.__call__
+model_type.__call__ = lambda self, *a, **k: runs.append(1) or real_call(self, *a, **k)
+cue = VadOptions(min_silence_duration_ms=500, speech_pad_ms=100)
+report["again"] = block_speech(open_audio(short), cue)
+report["again_runs"] = len(runs)
+REMEMBERED_VAD.probabilities.clear()
+report["fresh"] = block_speech(open_audio(short), cue)
+report["fresh_runs"] = len(runs) - report["again_runs"]
+report["first"] = block_speech(open_audio(short), options)
 sys.stdout.write("@@report " + json.dumps(report) + "\n")
 """
 
@@ -104,3 +119,7 @@ def test_blocks_read_and_find_what_one_pass_does_in_flat_memory(wavs, test_cache
     # one pass over the decoded file (83 MB as float32) grows by far more: the measure sees
     assert grew["whole"] - grew["long"] > 100, grew
     assert report["other"] == "ndarray"  # a FLAC is decoded whole, as before
+    # the cue-timing pass over blocks already searched: no Silero run, a fresh pass's regions
+    assert report["again_runs"] == 0 and report["fresh_runs"] == 3  # 650 s: 3 blocks
+    assert report["again"] == report["fresh"] and len(report["again"]) >= REPEATS
+    assert report["again"] != report["first"]  # its own options (a 100 ms pad, not 400)
