@@ -99,8 +99,9 @@ class AsrParams(StageParams):
                                "killed run resumes after the last finished chunk")
     task: Literal["transcribe"] = Field(
         "transcribe", description="always transcribe: translation is its own stage")
-    seed: int = Field(0, description="seed of the sampling used by temperature fallback: the "
-                      "same audio and params give the same transcript")
+    seed: int = Field(0, description="seed of the sampling used by temperature fallback; each "
+                      "chunk starts from it, so the same audio and params give the same "
+                      "transcript, resumed or not")
     hallucination_filter: bool = Field(
         True, description="remove repetition loops, boilerplate (\"thanks for watching\"), "
         "segments over non-speech and impossible reading speeds; listed in hallucinations.json")

@@ -17,7 +17,7 @@ from shared import atomic, transcript
 from shared.errors import ModelMissingError
 from shared.stage import StageOutcome, StageRequest, report_progress
 from shared.transcript import Segment, Transcript
-from stages.asr import AsrParams, checkpoint, languages, recheck, verify
+from stages.asr import AsrParams, checkpoint, languages, recheck, seeded, verify
 from stages.asr.audio import block_speech, open_audio, whole
 from stages.asr.coverage import transcript_shortfall
 
@@ -65,11 +65,25 @@ def _load_model(params: AsrParams):
         raise
     logger.info("loaded %s on %s/%s in %.1fs", params.model, params.device, compute,
                 time.monotonic() - started)
+    seeded.watch(model, lambda: _ctranslate2_model(params, compute))
     if params.backend == "batched":
         from faster_whisper import BatchedInferencePipeline
 
         return BatchedInferencePipeline(model)
     return model
+
+
+def _ctranslate2_model(params: AsrParams, compute: str):
+    """The ctranslate2 model WhisperModel loads, loaded again (stages.asr.seeded)."""
+    import os
+
+    import ctranslate2
+    from faster_whisper.utils import download_model
+
+    path = params.model if os.path.isdir(params.model) else \
+        download_model(params.model, local_files_only=True)
+    return ctranslate2.models.Whisper(path, device=params.device, compute_type=compute,
+                                      intra_threads=params.cpu_threads)
 
 
 Region = tuple[float, float]  # seconds on the audio's own timeline
@@ -331,12 +345,11 @@ def plan_chunks(model, audio, params: AsrParams, groups: list[list[Region]],
 
 def decode_chunk(model, audio, params: AsrParams, chunk: Chunk, result: dict) -> Iterator:
     """One chunk's faster-whisper segments on the original timeline, as they are decoded.
-    The sampling seed is set for every chunk, so a run resumed after any chunk decodes the
+    Every chunk samples (temperature fallback) from ``params.seed`` alone, whatever the
+    process decoded before (stages.asr.seeded), so a run resumed after any chunk decodes the
     rest exactly as an uninterrupted run does."""
-    import ctranslate2
-
     groups, language = chunk
-    ctranslate2.set_random_seed(params.seed)
+    seeded.fresh_generator(model, params.seed)
     result["decode_passes"] += 1
     joined = JoinedSpeech(audio, groups)
     segments, _ = model.transcribe(joined.audio,
