@@ -59,6 +59,19 @@ def _fps(rate: str | None) -> float | None:
         return None
 
 
+def tag_duration(tags: dict) -> float | None:
+    """A Matroska stream's length from its DURATION tag ('00:09:10.562000000'; ffprobe gives
+    Matroska streams no duration of their own), None when absent or unreadable. Without it a
+    track that ends before the video (a dub shorter than the film) would be measured against
+    the container's length and called cut short."""
+    text = next((v for k, v in tags.items() if k.upper().split("-")[0] == "DURATION"), None)
+    try:
+        hours, minutes, seconds = str(text).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except (TypeError, ValueError):
+        return None
+
+
 def repair_fix(path: Path, readable: bool = True) -> str:
     """What to do about a damaged or unreadable media file: get a whole copy again, or (when
     ffmpeg reads its streams, ``readable``) the command that re-encodes what it can decode
@@ -107,7 +120,7 @@ def probe(path: Path) -> MediaInfo:
                 sample_rate=int(stream["sample_rate"]) if stream.get("sample_rate") else None,
                 language=tags.get("language"), title=tags.get("title"),
                 start_time=_float(stream.get("start_time")) or 0.0,
-                duration=_float(stream.get("duration")),
+                duration=_float(stream.get("duration")) or tag_duration(tags),
                 default=bool(disposition.get("default"))))
     return info
 

@@ -22,3 +22,15 @@ def test_variable_frame_rate_is_detected_and_noted_for_qc(tmp_path: Path):
     fps, notes = frame_rate({"video_fps": vfr.video_fps, "variable_frame_rate": True})
     assert fps == vfr.video_fps and "variable frame rate" in notes[0]
     assert frame_rate({"video_fps": None})[0] == 24  # audio only
+
+
+def test_a_matroska_track_shorter_than_the_video_has_its_own_length(tmp_path: Path):
+    """ffprobe gives Matroska streams no duration, only a DURATION tag: a dub that ends 2 s
+    before the video is 1 s long, not the container's 3 s (demux would call it cut short)."""
+    film = tmp_path / "short dub.mkv"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=r=25:d=3:s=64x48", "-f", "lavfi", "-i",
+           "sine=frequency=440:sample_rate=16000:duration=1", "-map", "0:v", "-map", "1:a",
+           "-c:v", "libx264", "-c:a", "aac", str(film))
+    info = probe(film)
+    [track] = info.audio_streams
+    assert 2.9 < info.duration < 3.2 and 0.9 < track.duration < 1.2
