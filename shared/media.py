@@ -60,7 +60,7 @@ def _fps(rate: str | None) -> float | None:
 
 
 def tag_duration(tags: dict) -> float | None:
-    """A Matroska stream's length from its DURATION tag ('00:09:10.562000000'; ffprobe gives
+    """A Matroska stream's DURATION tag in seconds ('00:09:10.562000000'; ffprobe gives
     Matroska streams no duration of their own), None when absent or unreadable. Without it a
     track that ends before the video (a dub shorter than the film) would be measured against
     the container's length and called cut short."""
@@ -70,6 +70,13 @@ def tag_duration(tags: dict) -> float | None:
         return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
     except (TypeError, ValueError):
         return None
+
+
+def _tag_length(tags: dict, stream: dict) -> float | None:
+    """A Matroska stream's length: its DURATION tag is where the stream ends on the file's
+    timeline (ffmpeg writes the last packet's end), so a track that starts late is shorter."""
+    end = tag_duration(tags)
+    return None if end is None else max(0.0, end - (_float(stream.get("start_time")) or 0.0))
 
 
 def repair_fix(path: Path, readable: bool = True) -> str:
@@ -120,7 +127,7 @@ def probe(path: Path) -> MediaInfo:
                 sample_rate=int(stream["sample_rate"]) if stream.get("sample_rate") else None,
                 language=tags.get("language"), title=tags.get("title"),
                 start_time=_float(stream.get("start_time")) or 0.0,
-                duration=_float(stream.get("duration")) or tag_duration(tags),
+                duration=_float(stream.get("duration")) or _tag_length(tags, stream),
                 default=bool(disposition.get("default"))))
     return info
 

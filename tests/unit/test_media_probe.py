@@ -34,3 +34,8 @@ def test_a_matroska_track_shorter_than_the_video_has_its_own_length(tmp_path: Pa
     info = probe(film)
     [track] = info.audio_streams
     assert 2.9 < info.duration < 3.2 and 0.9 < track.duration < 1.2
+    late = tmp_path / "late dub.mkv"  # the tag is where the track ends: 1.5 s + 1 s
+    ffmpeg("-i", str(film), "-itsoffset", "1.5", "-i", str(film), "-map", "0:v", "-map",
+           "1:a", "-c", "copy", str(late))
+    [track] = probe(late).audio_streams
+    assert 1.4 < track.start_time < 1.6 and 0.9 < track.duration < 1.2, track
