@@ -14,7 +14,7 @@ SCRIPT_WORDS: dict[str, tuple[str, ...]] = {
     "Mlym": ("MALAYALAM",), "Orya": ("ORIYA",), "Taml": ("TAMIL",), "Telu": ("TELUGU",),
     "Arab": ("ARABIC",), "Olck": ("OL",), "Cyrl": ("CYRILLIC",), "Grek": ("GREEK",),
     "Hebr": ("HEBREW",), "Thai": ("THAI",), "Hang": ("HANGUL", "CJK"),
-    "Jpan": ("CJK", "HIRAGANA", "KATAKANA"), "Hans": ("CJK",), "Hant": ("CJK",),
+    "Jpan": ("CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA"), "Hans": ("CJK",), "Hant": ("CJK",),
     "Sinh": ("SINHALA",), "Khmr": ("KHMER",), "Geor": ("GEORGIAN",), "Armn": ("ARMENIAN",),
     "Ethi": ("ETHIOPIC",), "Laoo": ("LAO",), "Mymr": ("MYANMAR",), "Tibt": ("TIBETAN",),
 }
@@ -22,10 +22,13 @@ _NAMES = {"Jpan": "Japanese", "Hans": "Chinese (Han)", "Hant": "Chinese (Han)",
           "Hang": "Hangul", "Olck": "Ol Chiki"}
 
 
-def script_share(text: str, script: str | None) -> float:
-    """The share of ``text``'s letters written in ``script`` (ISO 15924), 0..1."""
+def script_share(text: str, script: str | None, *, marks: bool = False) -> float:
+    """The share of ``text``'s letters written in ``script`` (ISO 15924), 0..1. ``marks``:
+    count combining marks (an Indic vowel sign, of its script's name) as letters too, so a
+    Devanagari word weighs what its romanisation does against a Latin name beside it."""
     words = SCRIPT_WORDS.get(script or "")
-    letters = [ch for ch in text if ch.isalpha()]
+    letters = [ch for ch in (unicodedata.normalize("NFC", text) if marks else text)
+               if ch.isalpha() or (marks and unicodedata.category(ch).startswith("M"))]
     if not words or not letters:
         return 0.0
     hits = sum(1 for ch in letters if unicodedata.name(ch, "").split(" ")[0] in words)

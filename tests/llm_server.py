@@ -5,7 +5,10 @@ Listens on 127.0.0.1 (a random port), one thread per request, and stops after
 wrong cannot hang. Each request takes the next action of ``script`` (then ``default``):
 
     "ok"      translate: parse the {"lines": [...]} JSON the prompt carries and answer each
-              line with ``prefix`` + its draft (or source) text, upper-cased
+              line with ``prefix`` + its draft text, upper-cased; a line with no draft
+              gets its source text, letters of other scripts romanised from their Unicode
+              names (नमस्ते -> NAMASATAE: Latin, as an English reply is; ``romanize=False``
+              repeats the source as it is)
     "drop"    the same, without the last line (a reply the stage must reject)
     "garbage" a reply that is not JSON
     429, 529, 500, 401, 403, 400  that HTTP status with an error body (``retry-after-ms: 5``)
@@ -16,7 +19,9 @@ Every request is recorded (path, headers, parsed body) for assertions.
 from __future__ import annotations
 
 import json
+import re
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -38,6 +43,7 @@ class LlmServer(LoopbackService):
     script: list[Any] = field(default_factory=list)
     default: Any = "ok"
     prefix: str = "EN: "
+    romanize: bool = True  # a line with no draft: its source's letters written in Latin
     usage: tuple[int, int] = (1000, 200)  # input, output tokens reported per reply
     max_requests: int = 200
     max_seconds: float = 120.0
@@ -86,10 +92,24 @@ def lines_in(prompt: str) -> list[dict]:
     return data["lines"]
 
 
-def translate(lines: list[dict], prefix: str) -> list[dict]:
+def romanized(text: str) -> str:
+    """Letters and vowel signs outside ASCII written as their Unicode names' syllables
+    ("DEVANAGARI LETTER NA" -> "NA", "DEVANAGARI VOWEL SIGN E" -> "E"); other marks
+    (virama, nukta, anusvara) dropped."""
+    out = []
+    for ch in text:
+        name = unicodedata.name(ch, "")
+        if ch.isascii() or not unicodedata.category(ch).startswith(("L", "M")):
+            out.append(ch)
+        elif " LETTER " in name or " VOWEL SIGN " in name:
+            out.append(re.split(r" LETTER | VOWEL SIGN ", name)[-1].split()[-1])
+    return "".join(out)
+
+
+def translate(lines: list[dict], prefix: str, romanize: bool = True) -> list[dict]:
     out = []
     for line in lines:
-        text = line.get("draft") or line.get("source") or ""
+        text = line.get("draft") or (romanized if romanize else str)(line.get("source") or "")
         out.append({"id": line["id"], "text": prefix + text.upper()})
     return out
 
@@ -141,7 +161,8 @@ def _handler(server: LlmServer) -> type[BaseHTTPRequestHandler]:
             if isinstance(action, int):
                 return self._send(action, error_body(self.path, action),
                                   {"retry-after-ms": "5", "retry-after": "0"})
-            lines = translate(lines_in(prompt_text(self.path, body)), server.prefix)
+            lines = translate(lines_in(prompt_text(self.path, body)), server.prefix,
+                              server.romanize)
             if action == "drop":
                 lines = lines[:-1]
             text = "this is not JSON" if action == "garbage" else json.dumps(

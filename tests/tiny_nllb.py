@@ -79,6 +79,27 @@ def copy_repo(source_hub: Path, target_hub: Path, repo_id: str = REPO_ID) -> Pat
     return target
 
 
+def writing_only(snapshot: Path, folder: Path, script: str) -> Path:
+    """The tiny NLLB (``snapshot``, its hub snapshot) copied into ``folder``, a plain model
+    folder (what --set translation.model=FOLDER loads), whose generation config suppresses
+    every vocabulary piece holding a letter outside ``script`` (ISO 15924; transformers'
+    ``suppress_tokens``): the real engine then writes only that script whatever language it
+    forces, as a model answering a Hindi-target line in English does. The weights stay the
+    random ones: the words are nonsense, the script is certain."""
+    from shared.text_script import script_share
+
+    shutil.copytree(snapshot, folder)  # the symlinks' files, a folder of our own
+    tokenizer = json.loads((folder / "tokenizer.json").read_text("utf-8"))
+    off = [i for piece, i in tokenizer["model"]["vocab"].items()
+           if any(ch.isalpha() for ch in piece) and script_share(piece, script) < 1.0]
+    config_file = folder / "generation_config.json"
+    config = json.loads(config_file.read_text("utf-8")) if config_file.exists() else {}
+    config["suppress_tokens"] = sorted(off)
+    config_file.unlink(missing_ok=True)  # a copy of the blob: replace, never write through
+    config_file.write_text(json.dumps(config), "utf-8")
+    return folder
+
+
 # -- inside the nllb venv -----------------------------------------------------------------
 def corpus(seed: int, lines: int = 200) -> list[str]:
     rng = random.Random(seed)

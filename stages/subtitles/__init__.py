@@ -22,6 +22,10 @@ Optional input ``speech``: where the speech is (the vad stage's regions, else as
 (speech.py), so cue ends follow the speech, and speech no cue shows for longer than
 ``unsubtitled_speech_s`` is a QC flag (qc.json's ``unsubtitled_speech``) and, on the source
 track, a degraded reason. No cue ends after the audio does (media_info.json's duration).
+Optional input ``source``: the transcript the translation started from (songs' / alignment's /
+asr's segments.json); on a target track, the cues of every line whose source segment overlaps
+a region asr's language check left doubtful are flagged ``doubtful_language`` too (the
+translation of doubtful text is doubtful; qc.json only: the source track degrades the job).
 """
 
 from __future__ import annotations
@@ -102,7 +106,9 @@ SPEC = StageSpec(
     inputs={"segments": ("translation_llm:segments.json", "translation:segments.json",
                          "songs:segments.json", "alignment:aligned.json", "asr:segments.json"),
             "media_info": "demux:media_info.json",
-            "speech": ("vad:speech_segments.json?", "asr:segments.json?")},
+            "speech": ("vad:speech_segments.json?", "asr:segments.json?"),
+            "source": ("songs:segments.json?", "alignment:aligned.json?",
+                       "asr:segments.json?")},
     outputs=("tracks.json", "qc.json"),
     description="segment, time, check and write SRT / WebVTT / ASS subtitles",
     environments=("common",),

@@ -244,19 +244,30 @@ def unreadable_reason(found: dict[str, Any], fix: str) -> str | None:
     return f"{count} be read ({limits}): {named}; fix: {fix}"
 
 
-def doubtful_language(cues: list[Cue], checks: list[dict[str, Any]], offset: float
-                      ) -> dict[str, Any]:
+def _over(cues: list[Cue], windows: list[tuple[int, int]]) -> list[int]:
+    """Numbers (from 1) of the cues that overlap any of ``windows`` (ms)."""
+    return [i + 1 for i, c in enumerate(cues)
+            if any(c.start < end and c.end > start for start, end in windows)]
+
+
+def doubtful_language(cues: list[Cue], checks: list[dict[str, Any]], offset: float,
+                      lines: list[tuple[float, float]] | None = None) -> dict[str, Any]:
     """The cues that overlap a region asr's per-chunk language check left doubtful
     (segments.json ``language_detection.rechecks`` with outcome "doubtful": Whisper detected
     another language there but decoded it with confidence in neither): their text may be
     gibberish in the track's language. Each cue is flagged with the region and what was
-    detected; the text is kept (see ARCHITECTURE, "Doubtful language")."""
+    detected; the text is kept (see ARCHITECTURE, "Doubtful language"). ``lines``: a target
+    track's lines' times (their source segments', s): a line whose segment overlaps the
+    region is a translation of doubtful text, so each of its cues is flagged."""
     spans = []
     for row in checks:
         if row.get("outcome") not in ("doubtful", "unconfirmed"):  # asr.recheck.DOUBTFUL
             continue
         start, end = round((row["start"] + offset) * 1000), round((row["end"] + offset) * 1000)
-        numbers = [i + 1 for i, c in enumerate(cues) if c.start < end and c.end > start]
+        windows = [(start, end)] + [
+            (round((a + offset) * 1000), round((b + offset) * 1000)) for a, b in lines or []
+            if round((a + offset) * 1000) < end and round((b + offset) * 1000) > start]
+        numbers = _over(cues, windows)
         spans.append({"start": clock(start), "end": clock(end), "start_s": start / 1000,
                       "length_s": round((end - start) / 1000, 3),
                       "decoded_as": row.get("decoded_as"), "detected": row.get("detected"),

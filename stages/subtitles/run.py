@@ -106,7 +106,8 @@ def make_cues(segments: list[Segment] | list[Line], profile: StyleProfile, fps: 
     (no cue ends after); ``unsubtitled_s``: speech longer than this with no cue is listed in
     the report (0: not checked); ``unreadable_cps``: see qc.unreadable; ``rechecks``: asr's
     per-chunk language checks (segments.json), whose doubtful regions flag the cues over
-    them (qc.doubtful_language)."""
+    them (qc.doubtful_language; on a target track every cue of a line whose source segment
+    overlaps one)."""
     report = InputReport(notes=list(notes or []))
     before = segmentation.naive(segments, profile, offset)
     cues = segmentation.build(segments, profile, offset, report, speech)
@@ -116,7 +117,8 @@ def make_cues(segments: list[Segment] | list[Line], profile: StyleProfile, fps: 
     quality["speech_regions"] = len(speech.regions) if speech is not None else None
     quality["unsubtitled_speech"] = qc.unsubtitled_speech(cues, speech, unsubtitled_s)
     quality["unreadable"] = qc.unreadable(cues, rules, unreadable_cps)
-    quality["doubtful_language"] = qc.doubtful_language(cues, rechecks or [], offset)
+    quality["doubtful_language"] = qc.doubtful_language(
+        cues, rechecks or [], offset, [(s.start, s.end) for s in segments if isinstance(s, Line)])
     quality["ok"] = quality["ok"] and not any(
         quality[kind]["count"] for kind in ("unsubtitled_speech", "unreadable",
                                             "doubtful_language"))
@@ -126,8 +128,8 @@ def make_cues(segments: list[Segment] | list[Line], profile: StyleProfile, fps: 
 def _degraded(quality: dict[str, Any], doc: Transcript | Translation, is_source: bool,
               lang: str) -> list[str]:
     """The track's degraded reasons: cues no one can read (every track); on a source track
-    also speech no cue shows and cues over a region of doubtful language (a target track,
-    made from the same segments, lists the same spans in its qc.json only)."""
+    also speech no cue shows and cues over a region of doubtful language (a target track
+    flags the cues translating those segments in its qc.json only)."""
     model_fix = better_model_fix(lang, getattr(doc, "model", None))
     reasons = [qc.unreadable_reason(quality["unreadable"], (
         "listen there and merge, retime or condense the cue by hand (word times that "
@@ -165,6 +167,20 @@ def _track_language(doc: Transcript | Translation, is_source: bool, request: Sta
     return lang, languages
 
 
+def _language_checks(request: StageRequest, doc: Transcript | Translation
+                     ) -> list[dict[str, Any]] | None:
+    """asr's per-chunk language checks: the source track's own transcript's; a target
+    track's from the transcript its translation started from (input ``source``), so the
+    cues translating doubtful text are flagged as the source track's are."""
+    if isinstance(doc, Translation):
+        path = request.inputs.get("source")
+        if path is None or not Path(path).is_file():
+            return None
+        doc = transcript.load_any(Path(path))
+    return (doc.language_detection or {}).get("rechecks") \
+        if isinstance(doc, Transcript) else None
+
+
 def _cues(request: StageRequest, params: SubtitleParams, doc: Transcript | Translation,
           lang: str, media_info: dict, offset: float) -> tuple[list[Cue], dict, StyleProfile]:
     """The track's cues and QC report, with the style profile they were cut to."""
@@ -175,8 +191,7 @@ def _cues(request: StageRequest, params: SubtitleParams, doc: Transcript | Trans
     if regions is None:
         notes.append("no speech regions (no vad stage, and asr recorded none): cue ends "
                      "follow the word times and linger_s alone")
-    checks = (doc.language_detection or {}).get("rechecks") \
-        if isinstance(doc, Transcript) else None
+    checks = _language_checks(request, doc)
     cues, quality = make_cues(doc.segments, profile, fps, offset, lang, notes, regions,
                               media_end(media_info), params.unsubtitled_speech_s,
                               params.unreadable_cps, checks)

@@ -55,7 +55,8 @@ class TranslationParams(StageParams):
         "rewrite their alternative spellings in the output (Sri -> Shree)")
     allow_untranslated: bool = Field(
         False, description="lines the engine (or the LLM) leaves untranslated (empty output, "
-        "or the source text unchanged) fail the stage, so a target track never shows source "
+        "the source text unchanged, or output mostly outside the target language's script: "
+        "English for a Hindi target) fail the stage, so a target track never shows source "
         "lines as a translation; true: they keep their source text, are marked in qc.json "
         "and the job ends degraded (translation_llm reads this from segments.json)")
     # Filled by resolve (the route): the engine that runs here and the language pair.

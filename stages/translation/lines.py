@@ -9,9 +9,11 @@
   translations are joined: nothing is truncated;
 - glossary: terms are replaced by numbered placeholders before translation and restored after,
   with a count of what was applied and what the model lost;
-- untranslated: an engine's output that is no translation of its line (empty, or the source
-  text unchanged), told apart from a line that may rightly stay as it is (no letters; one word,
-  or two, such as a name, in a pair that shares a script).
+- untranslated: an engine's output that is no translation of its line (empty, the source
+  text unchanged, or written mostly outside the target language's script: English, or another
+  script, for a Hindi target), told apart from a line that may rightly stay as it is (no
+  letters; one word, or two, such as a name, in a pair that shares a script). An answer in
+  the wrong language but the target's script (English for French) cannot be told by script.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
-from shared.text_script import script_share
+from shared.text_script import SCRIPT_WORDS, script_share
 
 SENTENCE_END = re.compile(r"(?<=[.!?।॥])\s+")
 CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
@@ -54,21 +56,38 @@ def _letters(text: str) -> str:
                    if ch.isalpha() or unicodedata.category(ch).startswith("M"))
 
 
+WRONG_SCRIPT = "wrong script"
+OFF_TARGET = 0.5  # an output with less than this share of its letters in the target's script
+
+
+def off_target(output: str, target_script: str | None) -> bool:
+    """``output`` has letters and most of them are outside ``target_script`` (a known ISO
+    15924 code): English, or another script, for a Hindi target. Names and numbers in Latin
+    inside a Devanagari line keep it on target; a script the table does not know is never
+    judged."""
+    if target_script not in SCRIPT_WORDS or not any(ch.isalpha() for ch in output):
+        return False
+    return script_share(output, target_script, marks=True) < OFF_TARGET
+
+
 def untranslated(source: str, output: str, source_script: str | None,
                  target_script: str | None) -> str | None:
-    """Why ``output`` is no translation of ``source`` ("empty" or "unchanged"), or None.
+    """Why ``output`` is no translation of ``source`` ("empty", "unchanged" or "wrong
+    script"), or None.
 
     A line with no letters (numbers, punctuation, a placeholder, ♪) needs no translation.
     When the two languages share a script, one or two words may rightly come back as they are
     (a name, "Los Angeles", "No.", "Taxi"); three or more words unchanged are untranslated.
     When the scripts differ, output still written in the source's script is untranslated
-    whatever its length."""
+    whatever its length. Any other output mostly outside the target's script is in the wrong
+    language ("wrong script"); one in the target's script is taken as a translation, so a
+    same-script pair (en -> fr answered in English) cannot be caught here."""
     if not _letters(source):
         return None
     if not _letters(output):
         return "empty"
     if _letters(output) != _letters(source):
-        return None
+        return WRONG_SCRIPT if off_target(output, target_script) else None
     if source_script and target_script and source_script != target_script:
         return "unchanged" if script_share(source, source_script) >= 0.5 else None
     return "unchanged" if len(re.findall(r"\w+", source)) >= 3 else None

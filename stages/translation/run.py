@@ -14,6 +14,7 @@ from pathlib import Path
 from shared import transcript
 from shared.languages import load_languages
 from shared.stage import StageOutcome, StageRequest
+from shared.text_script import script_name
 from shared.transcript import Line, Segment
 from stages.translation import LLM_ENGINES, TranslationParams, lines, resume, untranslated
 from stages.translation.engine import LanguagePair
@@ -132,7 +133,8 @@ class GlossaryCount:
 def _fill(prepared: Prepared, translated: dict[int, str], left: dict[int, str],
           confidence: dict[int, float], spellings: dict[str, str]) -> GlossaryCount:
     """Put the translations into the lines (terms restored, spellings rewritten); a line
-    left untranslated shows its source text, never an empty or partial line."""
+    left untranslated shows its source text, never an empty, partial or wrong-language
+    line."""
     count = GlossaryCount()
     for i, text in translated.items():
         restored, hits, missing = lines.restore(text, prepared.protections[i])
@@ -215,7 +217,9 @@ def _untranslated(params: TranslationParams, rows: list[Line], source, target, t
     fails naming the fixes, or, when allowed, records the job as degraded."""
     left = untranslated.rows_left(rows)
     reasons = [r.untranslated_reason for r in left]
-    labels = {"empty": "{n} empty output(s)", "unchanged": "{n} output(s) repeating the source"}
+    script = script_name(target.script) if target.script else "target's"
+    labels = {"empty": "{n} empty output(s)", "unchanged": "{n} output(s) repeating the source",
+              lines.WRONG_SCRIPT: f"{{n}} output(s) not in the {script} script"}
     why = f"{params.nmt} gave " + " and ".join(
         label.format(n=reasons.count(k)) for k, label in labels.items() if k in reasons)
     if params.engine in LLM_ENGINES:

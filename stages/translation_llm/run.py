@@ -15,6 +15,7 @@ from pathlib import Path
 
 from shared import atomic, keys, transcript
 from shared.stage import StageOutcome, StageRequest
+from shared.text_script import script_name
 from shared.transcript import Line, Translation
 from stages.translation import lines as line_rules
 from stages.translation import untranslated
@@ -228,16 +229,25 @@ def process(request: StageRequest, state=None) -> StageOutcome:
 
 def _no_copies(translated: dict[int, str], segments: list[Line], source_script: str | None,
                target_script: str | None, usage: Usage) -> dict[int, str]:
-    """The LLM's lines less those that are no translation (empty, or the source repeated):
-    for those the draft stands, or the line stays untranslated."""
+    """The LLM's lines less those that are no translation (empty, the source repeated, or
+    written mostly outside the target's script: English for a Hindi target): for those the
+    draft stands, or the line stays untranslated."""
     sources = {s.id: s.source_text or s.text for s in segments}
-    copies = [i for i, text in translated.items()
-              if line_rules.untranslated(sources[i], text, source_script, target_script)]
+    why = {i: line_rules.untranslated(sources[i], text, source_script, target_script)
+           for i, text in translated.items()}
+    copies = [i for i, reason in why.items() if reason and reason != line_rules.WRONG_SCRIPT]
+    off = [i for i, reason in why.items() if reason == line_rules.WRONG_SCRIPT]
+    problems = []
     if copies:
-        usage.last_problem = (f"the reply repeated the source text for {len(copies)} "
-                              f"line(s) (ids {', '.join(map(str, copies[:10]))})")
+        problems.append(f"the reply repeated the source text for {len(copies)} line(s) (ids "
+                        f"{', '.join(map(str, copies[:10]))})")
+    if off:
+        problems.append(f"the reply was not in the {script_name(target_script or '')} script "
+                        f"for {len(off)} line(s) (ids {', '.join(map(str, off[:10]))})")
+    if problems:
+        usage.last_problem = "; ".join(problems)
         logger.warning("%s", usage.last_problem)
-    return {i: text for i, text in translated.items() if i not in copies}
+    return {i: text for i, text in translated.items() if not why[i]}
 
 
 def _why(usage: Usage) -> str:

@@ -4,7 +4,9 @@
 Covers both providers, a reply with a missing line (asked again), 429/529 then success (the
 SDK's retries), a provider that keeps failing (the draft stands, the outcome degraded), no key,
 no draft at all (unusable replies fail the stage naming the fixes, or, allowed, leave marked
-untranslated lines), a reply repeating the source, a re-run served from the cache (zero
+untranslated lines), a reply repeating the source, a reply in English for a Hindi target
+(no translation: the stage fails naming the fixes, or, allowed, is degraded), a re-run served
+from the cache (zero
 requests), the budget, hybrid line selection, and that the API key reaches the server but no
 file, log or output."""
 
@@ -30,7 +32,6 @@ PYTHON = ROOT / ".venvs" / "llm" / "bin" / "python"
 KEY = "fake-llm-key-3f9a7c1e5b2d4f6a8c0e-SECRET"
 KEY_VARIABLE = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 PATHS = {"anthropic": "/v1/messages", "openai": "/v1/chat/completions"}
-STAGE_KEY = "translation_llm:en"
 PER_REQUEST_USD = (1000 * 3.0 + 200 * 15.0) / 1e6  # the server's usage at claude-sonnet-4-5
 
 if not PYTHON.exists():
@@ -56,8 +57,9 @@ GLOSSARY = [{"term": "राज", "translation": "Raj", "applied": 1}]
 class Job:
     def __init__(self, root: Path, segments: list[dict], *, engine: str = "nllb",
                  allow_untranslated: bool = False, fingerprint: str | None = None,
-                 **params) -> None:
+                 target: str = "en", source: str = "hi", **params) -> None:
         self.root = root
+        self.key = f"translation_llm:{target}"
         self.dir = root / "job"
         self.stage_dir = self.dir / "stages" / "08_translation_llm_en"
         self.cache_dir = root / "llm-cache"
@@ -67,7 +69,7 @@ class Job:
         draft.parent.mkdir(parents=True)
         self.stage_dir.mkdir(parents=True)
         draft.write_text(json.dumps({
-            "schema_version": SCHEMA_VERSION, "language": "en", "source_language": "hi",
+            "schema_version": SCHEMA_VERSION, "language": target, "source_language": source,
             "engine": engine,
             "model": None if engine == "none" else "facebook/nllb-200-distilled-600M",
             "segments": segments, "glossary": GLOSSARY,
@@ -78,8 +80,8 @@ class Job:
             defaults["model"] = "gpt-4o-mini"
         self.params = LlmParams(**{**defaults, **params}).model_dump(mode="json")
         request = StageRequest(
-            job_id="film-1", job_dir=self.dir, stage="translation_llm", key=STAGE_KEY,
-            lang="en", stage_dir=self.stage_dir, deliverables_dir=self.dir / "subtitles",
+            job_id="film-1", job_dir=self.dir, stage="translation_llm", key=self.key,
+            lang=target, stage_dir=self.stage_dir, deliverables_dir=self.dir / "subtitles",
             title="Dil Ki Baat", media=self.dir / "film.mp4", params=self.params,
             inputs={"draft": draft}, fingerprint=fingerprint)
         write_stage_request(request, job_id="film-1", title="Dil Ki Baat", year=1975)
@@ -89,7 +91,7 @@ class Job:
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         child = self._env(server, key, env)
         proc = subprocess.run([str(PYTHON), "-m", "shared.stage_main", "stages.translation_llm",
-                               "--job", str(self.dir), "--key", STAGE_KEY], capture_output=True,
+                               "--job", str(self.dir), "--key", self.key], capture_output=True,
                               text=True, env=child, timeout=120, cwd=ROOT)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "a", encoding="utf-8") as handle:  # as the runner's log would
@@ -99,7 +101,7 @@ class Job:
     def kill_after(self, blocks: int, server: LlmServer) -> dict:
         """Killed (-9) once its checkpoint records ``blocks``; returns that checkpoint."""
         kill_after(blocks, PYTHON, "stages.translation_llm",
-                   ["--job", str(self.dir), "--key", STAGE_KEY], self._env(server, KEY, None),
+                   ["--job", str(self.dir), "--key", self.key], self._env(server, KEY, None),
                    ROOT, self.log)
         return json.loads((self.stage_dir / "checkpoint.json").read_text("utf-8"))
 
@@ -339,10 +341,47 @@ def test_a_reply_repeating_the_source_is_no_translation(tmp_path):
     """The loopback server with no prefix answers a Hindi line with the line itself
     (upper-casing changes no Devanagari): that is not accepted as English."""
     job = Job(tmp_path, UNTRANSLATED, engine="none", repair_attempts=0)
-    with LlmServer(prefix="") as server:
+    with LlmServer(prefix="", romanize=False) as server:
         proc = job.run(server)
     assert proc.returncode == 1 and server.count == 1
     assert "the reply repeated the source text for 2 line(s) (ids 1, 3)" in job.result["error"]
+
+
+ENGLISH = [seg(1, "Where are you going tonight?", "Where are you going tonight?",
+               origin="untranslated", confidence=None),
+           seg(2, "", "", origin="empty", confidence=None),
+           seg(3, "Raj will go to Mumbai tomorrow.", "Raj will go to Mumbai tomorrow.",
+               origin="untranslated", confidence=None)]
+
+
+def test_a_reply_in_english_for_a_hindi_target_is_no_translation(tmp_path):
+    """The loopback LLM answers an English -> Hindi block in English ("EN: WHERE ARE YOU
+    GOING TONIGHT?"): not the source repeated, but not Hindi either. The Hindi track must not
+    show it: the stage fails naming the fixes; allowed, the lines keep their source text,
+    marked untranslated, and the job is degraded."""
+    job = Job(tmp_path / "refused", ENGLISH, engine="none", target="hi", source="en",
+              repair_attempts=0)
+    with LlmServer() as server:
+        proc = job.run(server)
+    assert proc.returncode == 1 and server.count == 1
+    error = job.result["error"]
+    assert error.startswith("2 of 2 line(s) are untranslated (no usable reply; the last "
+                            "problem: the reply was not in the Devanagari script for 2 "
+                            "line(s) (ids 1, 3)"), error
+    assert "the Hindi track would show them in English" in error
+    assert "--set translation.engine=hybrid" in error
+    assert "--set translation.allow_untranslated=true" in error
+    allowed = Job(tmp_path / "allowed", ENGLISH, engine="none", target="hi", source="en",
+                  allow_untranslated=True, repair_attempts=0)
+    with LlmServer() as server:
+        proc = allowed.run(server)
+    ok(allowed, proc)
+    out = allowed.segments
+    assert [out[i]["origin"] for i in (1, 2, 3)] == ["untranslated", "empty", "untranslated"]
+    assert out[1]["text"] == "Where are you going tonight?"  # the source, marked as such
+    [degraded] = allowed.result["degraded"]
+    assert degraded.startswith("2 of 2 line(s) are untranslated (no usable reply; the last "
+                               "problem: the reply was not in the Devanagari script")
 
 
 def test_no_draft_translates_every_line(tmp_path):
@@ -354,7 +393,7 @@ def test_no_draft_translates_every_line(tmp_path):
     ok(job, proc)
     text = prompt_text(server.requests[0].path, server.requests[0].body)
     assert '"draft"' not in text.split("Translate these")[1]
-    assert job.segments[1]["text"] == "EN: नमस्ते" and "draft" not in job.segments[1]
+    assert job.segments[1]["text"] == "EN: NAMASATAE" and "draft" not in job.segments[1]
     assert job.segments[2]["origin"] == "passthrough"
 
 

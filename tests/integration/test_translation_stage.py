@@ -1,6 +1,7 @@
 """The translation stage end to end in its engine's venv, on a hand-made transcript: routing,
 one line per segment, pass-through, empty lines, long lines, merged fragments, glossary
-placeholders, emoji and control characters, and lines the engine gives back untranslated.
+placeholders, emoji and control characters, and lines the engine gives back untranslated
+(empty, or in the wrong language: English for a Hindi target).
 The models are the tiny ones the tests build (tests/tiny_indictrans2.py, tests/tiny_nllb.py),
 loaded by name from a temporary HF cache with the network refused."""
 
@@ -36,14 +37,14 @@ SEGMENTS = [
 
 def run_translation(tmp_path: Path, hardware, *, source: str, target: str, model: str,
                     nmt: str, glossary: str | None = None, status: str = "ok",
-                    **params) -> tuple[dict, dict, str]:
+                    segments_in: list[dict] = SEGMENTS, **params) -> tuple[dict, dict, str]:
     job_dir = tmp_path / "job"
     stage_dir = job_dir / "stages" / "05_translation_en"
     stage_dir.mkdir(parents=True)
     (job_dir / "logs").mkdir()
     segments = job_dir / "aligned.json"
     segments.write_text(json.dumps({"schema_version": SCHEMA_VERSION, "language": source,
-                                    "segments": SEGMENTS}), "utf-8")
+                                    "segments": segments_in}), "utf-8")
     inputs = {"segments": segments}
     if glossary is not None:
         inputs["glossary"] = job_dir / "glossary.tsv"
@@ -204,3 +205,46 @@ def test_lines_an_engine_returns_empty_fail_the_stage_naming_the_fixes(nllb_cach
     [degraded] = outcome["degraded"]
     assert degraded.startswith("5 of 5 line(s) are untranslated (nllb gave 5 empty output(s))")
     assert outcome["info"]["untranslated"] == 5
+
+
+ENGLISH = [{"start": 0.0, "end": 1.5, "text": "the quick brown fox jumps over a lazy dog."},
+           {"start": 1.6, "end": 3.0, "text": "नमस्ते दोस्तों"},  # Hindi already: passes through
+           {"start": 3.5, "end": 5.0, "text": "what can you do for your country?"},
+           {"start": 5.5, "end": 7.0, "text": "so we go home now."}]
+
+
+def test_an_engine_answering_in_english_for_a_hindi_target_fails_the_stage(nllb_cache,
+                                                                           tmp_path):
+    """The tiny NLLB made to write only Latin-script pieces (tests/tiny_nllb.writing_only)
+    answers English -> Hindi lines in "English": not the source repeated, but not Hindi
+    either. The Hindi track must not show them: each is untranslated ("wrong script", its
+    source text kept), the stage fails naming the fixes; allowed, it succeeds degraded."""
+    from shared import hf_cache
+    from tests import tiny_nllb
+
+    snapshot = hf_cache.snapshot_dir(nllb_cache.cache.hf_hub_cache, tiny_nllb.REPO_ID)
+    model = tiny_nllb.writing_only(snapshot, tmp_path / "latin-nllb", "Latn")
+    data, outcome, _ = run_translation(
+        tmp_path / "refused", nllb_cache, source="en", target="hi", model=str(model),
+        nmt="nllb", engine="nllb", status="failed", segments_in=ENGLISH)
+    rows = {r["id"]: r for r in data["segments"]}
+    assert [rows[i]["origin"] for i in range(4)] == [
+        "untranslated", "passthrough", "untranslated", "untranslated"]
+    assert {rows[i]["untranslated_reason"] for i in (0, 2, 3)} == {"wrong script"}
+    assert all(rows[i]["text"] == rows[i]["source_text"] for i in (0, 2, 3))  # never English
+    error = outcome["error"]                                                  # shown as Hindi
+    assert error.startswith("3 of 3 line(s) are untranslated (nllb gave 3 output(s) not in "
+                            "the Devanagari script; first at 00:00.000: 'the quick brown fox "
+                            "jumps over a lazy dog.')"), error
+    assert "the Hindi track would show them in English" in error
+    assert "--set translation.engine=indictrans2" in error  # the other engine for en -> hi
+    assert "--set translation.engine=hybrid" in error
+    assert "--set translation.allow_untranslated=true" in error
+    data, outcome, _ = run_translation(
+        tmp_path / "allowed", nllb_cache, source="en", target="hi", model=str(model),
+        nmt="nllb", engine="nllb", allow_untranslated=True, segments_in=ENGLISH)
+    [degraded] = outcome["degraded"]
+    assert degraded.startswith("3 of 3 line(s) are untranslated (nllb gave 3 output(s) not in "
+                               "the Devanagari script): the Hindi track shows them in English")
+    assert outcome["info"]["untranslated"] == 3
+    assert [r["text"] for r in data["segments"]] == [s["text"] for s in ENGLISH]

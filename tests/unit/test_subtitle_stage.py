@@ -170,3 +170,47 @@ def test_untranslated_lines_are_marked_per_cue_in_qc_json(tmp_path):
     assert "Let's go." not in " ".join(cues[marked[0]["cue"] - 1]["lines"])
     assert marked[0]["start"] == "00:00:06.000"
     assert outcome.info["untranslated"] == 2
+
+
+def test_a_target_track_flags_every_cue_translating_doubtful_source_text(tmp_path):
+    """asr's check left 6.2-7.0 s doubtful (detected fr, decoded as hi): on the source track
+    only the cue over those 0.8 s would be flagged; the English line translating the segment
+    (6-14 s) is one translation of doubtful text, so each of its cues is flagged in the target
+    track's qc.json (the report's only-flagged filter reads it), and the line before is not.
+    The source track degrades the job; the target track only flags."""
+    from shared.report.timeline import qc_flags
+
+    translated = {"language": "en", "source_language": "hi", "engine": "nllb", "segments": [
+        {"id": 0, "start": 1.0, "end": 5.0, "source_text": HINDI[0][0], "origin": "nmt",
+         "text": "Hello friends, today we will talk about a new film."},
+        {"id": 1, "start": 6.0, "end": 14.0, "source_text": HINDI[1][0], "origin": "nmt",
+         "text": "This film was made in Mumbai, and it has a great many songs that the "
+                 "whole country has been singing for months."}]}
+    source = tmp_path / "aligned.json"
+    source.write_text(json.dumps({
+        "schema_version": SCHEMA_VERSION, "language": "hi",
+        "language_detection": {"rechecks": [
+            {"start": 6.2, "end": 7.0, "decoded_as": "hi", "detected": "fr",
+             "probability": 0.86, "outcome": "doubtful"},
+            {"start": 1.0, "end": 5.0, "decoded_as": "hi", "detected": "hi",
+             "probability": 0.9, "outcome": "same"}]},
+        "segments": [{"start": s, "end": s + 4.0, "text": t} for t, s in HINDI]},
+        ensure_ascii=False), "utf-8")
+    req = request(tmp_path, "en", translated, {"video_fps": None})
+    outcome = process(req, None)
+    cues = subtitle_text.read(tmp_path / "subtitles" / "My_ Film.en.srt")
+    line_1 = [n for n, c in enumerate(cues, start=1) if c["start"] >= 6000]
+    assert len(line_1) >= 2 and cues[line_1[-1] - 1]["start"] > 7000  # a cue after the span
+    qc = json.loads((req.stage_dir / "qc.json").read_text("utf-8"))
+    assert qc["doubtful_language"]["count"] == 0  # no source transcript: nothing to carry
+
+    req.inputs["source"] = source
+    outcome = process(req, None)
+    qc = json.loads((req.stage_dir / "qc.json").read_text("utf-8"))
+    found = qc["doubtful_language"]
+    assert [row["cue"] for row in found["cues"]] == line_1 and not qc["ok"]
+    assert {row["detected"] for row in found["cues"]} == {"fr"}
+    assert found["spans"][0]["start"] == "00:00:06.200"  # the region as asr recorded it
+    assert {n for n, kinds in qc_flags(qc).items() if "doubtful_language" in kinds} == \
+        set(line_1)
+    assert outcome.degraded == []  # the source track names the span

@@ -184,6 +184,17 @@ def test_an_empty_transcript_gives_an_empty_translation_without_loading_a_model(
     ("OK", "OK", ("Deva", "Latn"), None),  # not in the source's script
     ("2024!", "", ("Latn", "Deva"), None),  # no letters: nothing to translate
     ("[1] [2]", "[1] [2]", ("Deva", "Latn"), None),  # glossary placeholders only
+    # the wrong language: an English paraphrase for a Hindi target, Bengali for English
+    ("Where are you going?", "Where are you going, friend?", ("Latn", "Deva"),
+     "wrong script"),
+    ("Where are you going?", "तुम कहाँ जा रहे हो?", ("Latn", "Deva"), None),
+    ("Raj, go to Mumbai at 5", "Raj, तुम 5 बजे Mumbai जाओगे", ("Latn", "Deva"), None),
+    ("राज, तुम कहाँ हो?", "রাজ, তুমি কোথায়?", ("Deva", "Latn"), "wrong script"),
+    ("Where are you?", "OK [1], 2024", ("Latn", "Deva"), "wrong script"),
+    # what a script cannot tell: English for French; a script the table does not know
+    ("Where are you going?", "Where do you go?", ("Latn", "Latn"), None),
+    ("Where are you going?", "Where do you go?", ("Latn", None), None),
+    ("Where are you going?", "Where do you go?", ("Latn", "Zzzz"), None),
 ])
 def test_an_output_that_is_no_translation_is_told_apart(source, output, scripts, why):
     assert lines.untranslated(source, output, *scripts) == why
