@@ -14,7 +14,8 @@ SCRIPT_WORDS: dict[str, tuple[str, ...]] = {
     "Mlym": ("MALAYALAM",), "Orya": ("ORIYA",), "Taml": ("TAMIL",), "Telu": ("TELUGU",),
     "Arab": ("ARABIC",), "Olck": ("OL",), "Cyrl": ("CYRILLIC",), "Grek": ("GREEK",),
     "Hebr": ("HEBREW",), "Thai": ("THAI",), "Hang": ("HANGUL", "CJK"),
-    "Jpan": ("CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA"), "Hans": ("CJK",), "Hant": ("CJK",),
+    "Jpan": ("CJK", "HIRAGANA", "KATAKANA", "KATAKANA-HIRAGANA"), "Hans": ("CJK",),
+    "Hant": ("CJK",),
     "Sinh": ("SINHALA",), "Khmr": ("KHMER",), "Geor": ("GEORGIAN",), "Armn": ("ARMENIAN",),
     "Ethi": ("ETHIOPIC",), "Laoo": ("LAO",), "Mymr": ("MYANMAR",), "Tibt": ("TIBETAN",),
 }

@@ -138,10 +138,21 @@ def nllb_cache(tiny_nllb_hub, tmp_path_factory):  # noqa: F811
     return hardware
 
 
-def test_nllb_route_with_the_glossary_and_pass_through(nllb_cache, tmp_path):
+@pytest.fixture(scope="module")
+def latin_nllb(nllb_cache, tmp_path_factory) -> Path:
+    """The tiny NLLB as a folder that writes only Latin-script pieces (English, as far as a
+    script can tell): the random model's mixed English and Devanagari pieces would be an
+    off-target answer for an English target, and the stage rightly refuses those."""
+    from shared import hf_cache
+    from tests import tiny_nllb
+
+    snapshot = hf_cache.snapshot_dir(nllb_cache.cache.hf_hub_cache, tiny_nllb.REPO_ID)
+    return tiny_nllb.writing_only(snapshot, tmp_path_factory.mktemp("latin") / "nllb", "Latn")
+
+
+def test_nllb_route_with_the_glossary_and_pass_through(nllb_cache, latin_nllb, tmp_path):
     data, outcome, log = run_translation(
-        tmp_path, nllb_cache, source="hi", target="en",
-        model="facebook/nllb-200-distilled-600M", nmt="nllb",
+        tmp_path, nllb_cache, source="hi", target="en", model=str(latin_nllb), nmt="nllb",
         glossary="राज\tRaj\n")
     check_common(data, outcome, "en")
     assert data["engine"] == "nllb" and outcome["info"]["engine"] == "nllb"
@@ -150,8 +161,8 @@ def test_nllb_route_with_the_glossary_and_pass_through(nllb_cache, tmp_path):
     assert [g["term"] for g in data["glossary"]] == ["राज"]
     # passthrough off: the Hinglish line is translated like the others
     other, _, _ = run_translation(
-        tmp_path / "again", nllb_cache, source="hi", target="en",
-        model="facebook/nllb-200-distilled-600M", nmt="nllb", passthrough=False)
+        tmp_path / "again", nllb_cache, source="hi", target="en", model=str(latin_nllb),
+        nmt="nllb", passthrough=False)
     assert other["segments"][1]["origin"] == "nmt"
     assert other["units"] == data["units"] + 1
 
@@ -213,17 +224,13 @@ ENGLISH = [{"start": 0.0, "end": 1.5, "text": "the quick brown fox jumps over a 
            {"start": 5.5, "end": 7.0, "text": "so we go home now."}]
 
 
-def test_an_engine_answering_in_english_for_a_hindi_target_fails_the_stage(nllb_cache,
-                                                                           tmp_path):
+def test_an_engine_answering_in_english_for_a_hindi_target_fails_the_stage(
+        nllb_cache, latin_nllb, tmp_path):
     """The tiny NLLB made to write only Latin-script pieces (tests/tiny_nllb.writing_only)
     answers English -> Hindi lines in "English": not the source repeated, but not Hindi
     either. The Hindi track must not show them: each is untranslated ("wrong script", its
     source text kept), the stage fails naming the fixes; allowed, it succeeds degraded."""
-    from shared import hf_cache
-    from tests import tiny_nllb
-
-    snapshot = hf_cache.snapshot_dir(nllb_cache.cache.hf_hub_cache, tiny_nllb.REPO_ID)
-    model = tiny_nllb.writing_only(snapshot, tmp_path / "latin-nllb", "Latn")
+    model = latin_nllb
     data, outcome, _ = run_translation(
         tmp_path / "refused", nllb_cache, source="en", target="hi", model=str(model),
         nmt="nllb", engine="nllb", status="failed", segments_in=ENGLISH)
