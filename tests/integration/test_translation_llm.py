@@ -491,7 +491,14 @@ def test_hybrid_refines_only_the_bad_lines(tmp_path):
     ok(job, proc)
     assert sent_ids(server) == [2, 3, 4, 5, 6, 9]
     out = job.segments
-    assert {i for i, s in out.items() if s["origin"] == "llm"} == {2, 3, 4, 5, 6, 9}
+    # the loopback "refines" line 6 by upper-casing its draft: "EN: चलो चलते WE" is still
+    # mostly Devanagari, no English line either, so it is dropped and the draft stays
+    assert {i for i, s in out.items() if s["origin"] == "llm"} == {2, 3, 4, 5, 9}
+    assert out[6]["origin"] == "nmt" and out[6]["text"] == "चलो चलते we"
+    [degraded] = job.result["degraded"]
+    assert degraded.startswith("1 line(s) kept the nllb draft instead of the LLM's "
+                               "translation (no usable reply; the last problem: the reply was "
+                               "not in the Latin script for 1 line(s) (ids 6))"), degraded
     assert out[1]["text"] == "I am going home." and out[8]["origin"] == "nmt"
     reasons = {s["id"]: s["reasons"] for s in job.usage["selected"]}
     assert reasons == {2: ["low_confidence"], 3: ["copied", "wrong_script"], 4: ["lyrics"],
