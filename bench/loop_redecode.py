@@ -1,23 +1,23 @@
-"""Benchmark: a removed repetition loop's span decoded again (stages/asr/redecode.py), before
-and after, on a generated film where the embedded base model loops (bench/film_maker.py; the
-10-minute film with seed 31 looped "VS. VS. VS. ..." over 250.5-308.5 s).
+"""Benchmark: a removed repetition loop's span decoded again (stages/asr/redecode.py), on the
+generated film where the embedded base model looped on a user-style run (bench/film_maker.py,
+10 minutes, seed 31: "VS. VS. VS. ..." over 250.5-308.5 s, from the film's track in an MKV).
 
-The film goes through ./prepare-job.sh -s en and ./run-pipeline.sh as a user runs them (the
-transcribe workflow, embedded base, a throw-away model cache), once with
-``--set asr.redecode_loops=false`` (the loop removed, its span left without text) and once with
-the default (its span decoded again). Printed for each run: the SRT's WER against the known
-sentences, the share of the sentences' speech time under a cue, the sentences with no cue at
-all, the unsubtitled-speech spans in qc.json, each loop removed and each re-decode's outcome,
-the asr stage's wall time and exit code.
+The loop could not be reproduced from the film's WAV (nor from a Vorbis MKV of it): decoded
+alone, that span's chunk gives its text at temperature 1.0. So the loop is put where the
+decoder's output enters the filter: the asr stage's post-pass
+(stages.asr.decode._remove_hallucinations, the embedded base model, the stage's defaults, in
+the whisperx venv) gets one segment of "VS. " x 120 over the span, removes it and decodes the
+span again. Printed: the outcome, the speech regions and decode passes, the wall time of the
+post-pass, the WER of the new text against the known sentences of the span, and the share of
+their speech time under the new segments (without the re-decode: no text, WER 1.0, 0 %).
 
-Run:  .venvs/common/bin/python bench/loop_redecode.py [--minutes 10] [--seed 31]
+Run:  .venvs/common/bin/python bench/loop_redecode.py [--span 250.5 308.5] [--seed 31]
       [--json figures.json] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -26,100 +26,108 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.common import WHISPERX_PYTHON as PYTHON  # noqa: E402
 from bench.common import (  # noqa: E402
     busy_note,
     check,
+    last_json_line,
+    log,
     machine_info,
-    prepare_job,
     print_machine,
     print_table,
     run_measured,
     setup_cache,
-    stage_dir,
-    stage_walls,
+    stage_env,
     wer_between,
     work_folder,
     write_figures,
 )
 from bench.film_maker import film  # noqa: E402
-from bench.long_film import CACHE, srt_cues  # noqa: E402
+from bench.long_film import CACHE  # noqa: E402
 
-DEGRADED = 3  # run-pipeline.sh's exit code for a job that finished degraded
+# the post-pass with the real model over one injected loop; prints one JSON line
+CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from types import SimpleNamespace
+from stages.asr import AsrParams
+from stages.asr.audio import open_audio
+from stages.asr.decode import _load_model, _remove_hallucinations
 
-
-def covered(start: float, end: float, cues: list[tuple[float, float, str]]) -> float:
-    """Seconds of [start, end] under some cue (cues do not overlap each other)."""
-    return sum(max(0.0, min(end, b) - max(start, a)) for a, b, _ in cues)
-
-
-def figures(job_dir: Path, manifest: dict) -> dict:
-    """WER and coverage of the SRT against the known sentences, qc's unsubtitled speech, and
-    asr's hallucinations.json (loops removed, re-decodes)."""
-    truth = manifest["sentences"]
-    cues = srt_cues(job_dir)
-    text = " ".join(t.replace("\n", " ") for _, _, t in cues)
-    speech = sum(s["end"] - s["start"] for s in truth)
-    under = sum(covered(s["start"], s["end"], cues) for s in truth)
-    qc = json.loads((stage_dir(job_dir, "subtitles:source") / "qc.json").read_text("utf-8"))
-    report = json.loads((stage_dir(job_dir, "asr") / "hallucinations.json").read_text("utf-8"))
-    return {"wer": round(wer_between(" ".join(s["text"] for s in truth), text), 4),
-            "coverage": round(under / speech, 4),
-            "sentences_without_cue": sum(1 for s in truth
-                                         if covered(s["start"], s["end"], cues) == 0),
-            "unsubtitled": [(round(s["start"], 1), round(s["end"], 1)) for s in
-                            qc.get("unsubtitled_speech", {}).get("spans", [])],
-            "loops": [(r["segment"]["start"], r["segment"]["end"], r["reason"])
-                      for r in report["removed"] if r.get("kind") == "loop"],
-            "redecoded": [{k: r[k] for k in ("start", "end", "outcome", "text")}
-                          | {"regions": len(r["regions"])} for r in report.get("redecoded", [])],
-            "asr_wall_s": stage_walls(job_dir).get("asr")}
+wav, folder, lo, hi = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+params = AsrParams(model="Systran/faster-whisper-base", backend="faster-whisper", device="cpu",
+                   compute_type="int8", language="en")
+model = _load_model(params)
+audio = open_audio(Path(wav))
+loop = {"id": 0, "start": lo, "end": hi, "text": "VS. " * 120, "language": "en", "words": [],
+        "avg_logprob": -0.3, "no_speech_prob": 0.0, "compression_ratio": 26.2,
+        "temperature": 1.0}
+result = {"decode_passes": 0, "segments": [loop]}
+started = time.perf_counter()
+kept = _remove_hallucinations(SimpleNamespace(output=lambda name: folder / name), params,
+                              result, None, model, audio)
+report = json.loads((folder / "hallucinations.json").read_text("utf-8"))
+print(json.dumps({"post_pass_s": round(time.perf_counter() - started, 1),
+                  "passes": result["decode_passes"], "kept": kept, "report": report}))
+"""
 
 
-def one_run(job_id: str, out: Path, folder: Path, manifest: dict, redecode: bool) -> dict:
-    name = "after" if redecode else "before"
-    log_file = folder / f"run-{name}.log"
-    run = run_measured([str(ROOT / "run-pipeline.sh"), "-j", job_id, "--out", str(out),
-                        "--set", f"asr.redecode_loops={str(redecode).lower()}"], log_file)
-    check(run, f"run-pipeline.sh ({name})", log_file, ok=(0, DEGRADED))
-    return {"run": name, "exit": run.returncode, "wall_s": round(run.wall_s, 1),
-            **figures(out / job_id, manifest)}
+def figures(child: dict, manifest: dict, lo: float, hi: float) -> dict:
+    inside = [s for s in manifest["sentences"] if s["start"] >= lo - 0.5 and s["end"] <= hi + 0.5]
+    speech = sum(s["end"] - s["start"] for s in inside)
+    under = sum(max(0.0, min(s["end"], k["end"]) - max(s["start"], k["start"]))
+                for s in inside for k in child["kept"])
+    (row,) = child["report"]["redecoded"]
+    return {"span": [lo, hi], "sentences": len(inside), "speech_s": round(speech, 1),
+            "outcome": row["outcome"], "regions": len(row["regions"]),
+            "passes": child["passes"], "post_pass_s": child["post_pass_s"],
+            "wer": round(wer_between(" ".join(s["text"] for s in inside), row["text"]), 4),
+            "coverage": round(under / speech, 4) if speech else None, "text": row["text"]}
 
 
 def report(fig: dict) -> None:
     print_machine(fig["machine"])
-    runs = fig["runs"]
-    print(f"\nfilm: {fig['minutes']:g} min, seed {fig['seed']}, {fig['lines']} lines, "
-          f"{fig['audio_s']:.0f} s")
-    rows = [("exit code", "exit"), ("wall s (run)", "wall_s"), ("asr wall s", "asr_wall_s"),
-            ("WER", "wer"), ("speech under a cue", "coverage"),
-            ("sentences without a cue", "sentences_without_cue"),
-            ("unsubtitled speech spans", "unsubtitled"), ("loops removed", "loops"),
-            ("re-decoded", "redecoded")]
-    print_table(["", *(r["run"] for r in runs)],
-                [[name, *(str(r[key]) for r in runs)] for name, key in rows])
+    r = fig["result"]
+    print(f"\nfilm: 10 min, seed {fig['seed']} (film_maker v{fig['film_version']}); loop "
+          f"injected over {r['span'][0]}-{r['span'][1]} s ({r['sentences']} sentences, "
+          f"{r['speech_s']} s of speech)")
+    print_table(["", "removal only", "removal + re-decode"],
+                [["outcome", "removed", r["outcome"]],
+                 ["speech regions / decode passes", "-", f"{r['regions']} / {r['passes']}"],
+                 ["post-pass wall s", "-", str(r["post_pass_s"])],
+                 ["WER of the span", "1.0", str(r["wer"])],
+                 ["speech under a segment", "0.0", str(r["coverage"])]])
+    print(f"\nnew text: {r['text']}")
     note = busy_note(fig["machine"])
     if note:
         print(f"\nnote: {note}")
 
 
 def main() -> None:
+    from bench.film_maker import VERSION
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="film length (default 10)")
+    parser.add_argument("--span", type=float, nargs=2, default=[250.5, 308.5],
+                        help="the loop's start and end in seconds (default 250.5 308.5)")
     parser.add_argument("--seed", type=int, default=31, help="the film's seed (default 31)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    audio, manifest = film(CACHE, args.minutes, args.seed)
+    wav, manifest = film(CACHE, 10, args.seed)
     with work_folder("loop-redecode-", args.keep) as folder:
-        setup_cache(folder)
-        out = folder / "out"
-        _, job_id = prepare_job(audio, out, folder / "prepare.log")
-        runs = [one_run(job_id, out, folder, manifest, redecode) for redecode in (False, True)]
+        cache = setup_cache(folder)
+        log_file = folder / "child.log"
+        lo, hi = args.span
+        run = run_measured([str(PYTHON), "-c", CHILD, str(wav), str(folder), str(lo), str(hi)],
+                           log_file, stage_env(cache))
+        check(run, "the asr post-pass", log_file)
+        child = last_json_line(log_file)
+    log(f"post-pass done in {child['post_pass_s']} s")
     fig = {"machine": {**machine_info(), "loadavg_before": load_before,
                        "loadavg_after": os.getloadavg()},
-           "minutes": args.minutes, "seed": args.seed, "audio_s": manifest["duration"],
-           "lines": len(manifest["sentences"]), "runs": runs}
+           "seed": args.seed, "film_version": VERSION,
+           "result": figures(child, manifest, lo, hi)}
     report(fig)
     write_figures(fig, args.json)
 

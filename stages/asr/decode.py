@@ -380,7 +380,7 @@ def _remove_hallucinations(request: StageRequest, params: AsrParams, result: dic
     segments = result["segments"]
     if not params.hallucination_filter:
         atomic.write_json(request.output("hallucinations.json"),
-                          {"enabled": False, "removed": [], "changed": []})
+                          {"enabled": False, "removed": [], "changed": [], "redecoded": []})
         return segments
     speech = [(float(r["start"]), float(r["end"])) for r in regions] if regions is not None \
         else None
