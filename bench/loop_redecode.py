@@ -10,6 +10,9 @@ the whisperx venv) gets one segment of "VS. " x 120 over the span, removes it an
 span again. Printed: the outcome, the speech regions and decode passes, the wall time of the
 post-pass, the WER of the new text against the known sentences of the span, and the share of
 their speech time under the new segments (without the re-decode: no text, WER 1.0, 0 %).
+The film is film_maker's current version: the user-style run's was version 1 (composed lines
+in pool order); version 2 (033b90f) speaks them in a seeded random order, so the same span
+holds other lines.
 
 Run:  .venvs/common/bin/python bench/loop_redecode.py [--span 250.5 308.5] [--seed 31]
       [--json figures.json] [--keep]
