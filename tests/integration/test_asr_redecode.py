@@ -7,8 +7,9 @@ generated film ("VS. VS. VS. ...") where the decoder's output enters the filter
 decoded again region by region, and the new text is the known sentences' (WER bound);
 hallucinations.json records it; done again after a sampled decode in the same process it
 gives the same; with asr.redecode_loops=false the span stays without text. A natural loop
-could not be reproduced in a short clip: the 10-minute film's chunk at 250.5-308.5 s decoded
-alone from the WAV gives its text (the loop came from the user-style run's MKV track)."""
+could not be reproduced: the 10-minute seed-31 film's chunk at 250.5-308.5 s, where base
+looped on a user-style run (the film as a track of an MKV), decodes to its text from the WAV
+and from a Vorbis MKV of it."""
 
 from __future__ import annotations
 
