@@ -11,9 +11,10 @@ import hashlib
 import json
 from typing import Any
 
-# params that change how a stage runs, never what it writes: a run on a machine (or a Ray
-# node) with other cores must not redo a stage another finished (shared/threads.py)
-RUNTIME_PARAMS = frozenset({"cpu_threads"})
+# params that change how or where a stage runs, never what it writes: a run on a machine
+# (or a Ray node) with other cores (shared/threads.py) or its project, and so its metadata
+# application caches, elsewhere must not redo a stage another finished
+RUNTIME_PARAMS = frozenset({"cpu_threads", "tmdb_cache_dir", "musicbrainz_cache_dir"})
 
 
 def params_part(params: dict[str, Any]) -> dict[str, Any]:

@@ -118,6 +118,10 @@ def test_the_threads_a_stage_computes_with_are_not_fingerprinted():
     assert not fingerprint.matches(fingerprint.digest(changed), changed, parts)
     assert not fingerprint.matches(fingerprint.digest(changed), changed,
                                    {**parts, "params": {"beam_size": 3}, "inputs": {"a": "x"}})
+    # where a driver's project keeps metadata's application caches is not what it writes
+    metadata = {"title": "Lagaan", "tmdb_cache_dir": "/a/.cache/app/tmdb",
+                "musicbrainz_cache_dir": "/a/.cache/app/musicbrainz"}
+    assert fingerprint.params_part(metadata) == {"title": "Lagaan"}
 
 
 def test_hash_memo_reuses_hashes_until_the_file_changes(tmp_path):
