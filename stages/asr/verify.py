@@ -78,18 +78,21 @@ def prepare(params, regions: list[Region], result: dict) -> None:
 
 
 def chunk_windows(group: list[Region], size: float) -> list[tuple[list[Region], float]]:
-    """A chunk's speech (one group of regions) in windows of about ``size`` seconds of speech
-    (evenly cut), each with its offset in the chunk's joined audio."""
+    """A chunk's speech (one group of regions) in windows of at most about ``size`` seconds of
+    speech, as the -s auto windows are made (stages.asr.decode.speech_groups: whole regions,
+    so a switch of language at a pause starts a window; a region longer than ``size`` is
+    cut), a window of under half of ``size`` joined to the one before; each with its offset
+    in the chunk's joined audio (where its frames are in the chunk's encoding)."""
     from stages.asr.decode import speech_groups
 
-    speech = sum(end - start for start, end in group)
-    count = max(1, round(speech / size))
-    windows, offset = [], 0.0
-    for window in speech_groups([{"start": s, "end": e} for s, e in group],
-                                speech / count + 1e-3):
-        windows.append((window, offset))
-        offset += sum(end - start for start, end in window)
-    return windows
+    windows: list[list[Region]] = []
+    for window in speech_groups([{"start": s, "end": e} for s, e in group], size):
+        if windows and _speech(window) < size / 2:
+            windows[-1] = windows[-1] + window
+        else:
+            windows.append(window)
+    offsets = [sum(_speech(w) for w in windows[:i]) for i in range(len(windows))]
+    return list(zip(windows, offsets, strict=True))
 
 
 def _window(regions: list[Region], detection: tuple) -> dict:
