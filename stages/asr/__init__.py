@@ -117,6 +117,12 @@ class AsrParams(StageParams):
         "and removed; 0: not checked. Measured: the true text of a film of template sentences "
         "compresses at most 3.3 over any 30 s and 4.0 over any 60 s, base's loops on it 6.8 "
         "and 8.6; compression_ratio_threshold (2.4) only makes Whisper retry hotter")
+    redecode_loops: bool = Field(
+        True, description="hallucination filter: the span of a removed repetition loop is "
+        "decoded again, every speech region under it on its own, with no previous text and no "
+        "prompt; the new text takes the loop's place when the same filter passes it (not a "
+        "loop again), else the span stays without text; hallucinations.json's redecoded lists "
+        "each span and its outcome. faster-whisper backends only (not mlx)")
 
 
 def _environment(params: AsrParams, ctx: ResolveContext) -> str:
