@@ -189,8 +189,8 @@ def listening(model, audio, params, groups: list[list[Region]],
     from stages.asr.decode import JoinedSpeech, _detect, _whisper
 
     verification = (result.get("language_detection") or {}).get("verification")
-    if verification is None:
-        yield
+    if verification is None or "contradicting" in verification:  # not checked, or judged:
+        yield  # (stages.asr.redecode decodes a removed loop's span again after the verdict)
         return
     whisper = _whisper(model)
     listener = Listener(whisper, groups, verification["window_s"])
