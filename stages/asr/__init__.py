@@ -83,11 +83,13 @@ class AsrParams(StageParams):
         "is decoded again in it, kept if confident, else the job ends degraded naming the "
         "region; segments.json's language_detection.rechecks lists each check")
     language_verify: bool = Field(
-        True, description="a language the user set (-s ta) is checked against the audio: the "
-        "-s auto detection windows run once (a few encoder passes); windows that confidently "
-        "(language_switch_probability) hear another language make the job degraded, naming it "
-        "and where (Whisper told a language writes every line in it, a translation or invented "
-        "text). Skipped for the model's weak languages (config/models.toml); hi and ur are one")
+        True, description="a language the user set (-s ta) is checked against the audio: "
+        "every chunk, from the encoder output its decoding computes anyway (no encoder pass "
+        "of its own), in windows of the -s auto detection windows' size; windows that "
+        "confidently (language_switch_probability) hear another language make the job "
+        "degraded, naming it and where (Whisper told a language writes every line in it, a "
+        "translation or invented text). Skipped for the model's weak languages "
+        "(config/models.toml) and the mlx backend; hi and ur are one")
     language_check_logprob: float = Field(
         -0.5, le=0, description="-s auto: text whose segments' mean avg log-probability is under "
         "this is doubtful (measured with base: English lines -0.1 to -0.35; espeak French "

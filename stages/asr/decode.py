@@ -307,7 +307,7 @@ def plan_languages(model, audio, params: AsrParams, groups, regions: list[Region
         assert regions is not None
         detect_language(model, audio, params, regions, result)
     elif regions:
-        verify.check_set_language(model, audio, params, regions, result)
+        verify.prepare(params, regions, result)  # checked as each chunk is decoded
     plan = multilingual_plan(params, result)
     result["multilingual"] = plan
     language = params.language or result["language"]
@@ -352,9 +352,10 @@ def decode_chunk(model, audio, params: AsrParams, chunk: Chunk, result: dict) ->
     seeded.fresh_generator(model, params.seed)
     result["decode_passes"] += 1
     joined = JoinedSpeech(audio, groups)
-    segments, _ = model.transcribe(joined.audio,
-                                   **decode_options(params, language, joined))
-    yield from joined.restore(segments)
+    with verify.listening(model, audio, params, groups, result):  # a language the user set
+        segments, _ = model.transcribe(joined.audio,
+                                       **decode_options(params, language, joined))
+        yield from joined.restore(segments)
 
 
 def decode_mlx(audio, params: AsrParams, groups, result: dict) -> Iterator[dict]:
@@ -469,6 +470,7 @@ def process(request: StageRequest, models) -> StageOutcome:
                 _stream(stream, record, result, duration)
     else:
         chunking = _decode_chunks(request, model, audio, params, groups, result)
+        verify.judge(params, result)
     if regions is None and params.backend != "mlx" and duration >= 0.1:  # for cue timing
         result["speech_regions"] = own_speech_regions(audio, params, pad_ms=SPEECH_PAD_MS)
     result["language"] = result["language"] or "und"
