@@ -2,11 +2,16 @@
 local executor, and by the ray executor on a cluster of 1 and of 2 simulated nodes (one CPU
 each, ray.cluster_utils.Cluster on 127.0.0.1, a head with no CPU).
 
+A Ray task computes with the CPUs it was given (one here: asr and alignment run one thread),
+so the local reference for ray on one node is the local executor with one thread
+(``--set asr.cpu_threads=1 --set alignment.cpu_threads=1``); the local executor with the
+machine's default threads (every core) is printed too.
+
 Printed: each configuration's wall time, throughput (audio-minutes per wall-minute), the
 speed-up of 2 nodes over 1, the scaling efficiency (speed-up / 2) and ray-on-1-node against
-local. Goals (issue 15): efficiency >= 0.85 at two nodes; ray on one node within 10% of local.
-On a 2-core machine two one-CPU nodes already use every core, so what others run at the same
-time weighs on the figures: the load average is printed.
+local with one thread. Goals (issue 15): efficiency >= 0.85 at two nodes; ray on one node
+within 10% of local. On a 2-core machine two one-CPU nodes already use every core, so what
+others run at the same time weighs on the figures: the load average is printed.
 
 Run:  .venvs/common/bin/python bench/cluster_scaling.py [--jobs 4] [--minutes 1]
       [--json figures.json] [--keep]
@@ -14,6 +19,7 @@ Run:  .venvs/common/bin/python bench/cluster_scaling.py [--jobs 4] [--minutes 1]
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -43,28 +49,39 @@ from bench.common import (  # noqa: E402
 LOOPBACK = "127.0.0.1"
 
 
-def prepare_jobs(audio: Path, folder: Path, n: int) -> list[str]:
+ONE_THREAD = ("--set", "asr.cpu_threads=1", "--set", "alignment.cpu_threads=1")
+
+
+def prepare_jobs(audio: Path, folder: Path, n: int, *args: str) -> list[str]:
     ids = []
     for i in range(n):
         media = folder / "media" / f"m{i}" / "film.wav"
         media.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(audio, media)
         _, job_id = prepare_job(media, folder / "out", folder / f"prepare{i}.log",
-                                "--workflow", "transcribe")
+                                "--workflow", "transcribe", *args)
         ids.append(job_id)
     return ids
 
 
-def run_batch(folder: Path, ids: list[str], *args: str) -> float:
+def run_batch(folder: Path, ids: list[str], *args: str) -> tuple[float, set[str]]:
+    """The batch's wall time and the distinct subtitle files its jobs made (sha256 of each
+    job's subtitles folder: one entry when every job's equal)."""
     cmd = [str(ROOT / "run-pipeline.sh"), "--out", str(folder / "out"), *args]
     cmd += [a for i in ids for a in ("-j", i)]
     measured = run_measured(cmd, folder / "run.log")
     # exit 3 (degraded) is a finished run: the synthetic speech has stretches no cue covers
     check(measured, f"run {' '.join(args) or 'local'}", folder / "run.log", ok=(0, 3))
-    return measured.wall_s
+    made = set()
+    for job_id in ids:
+        files = sorted((folder / "out" / job_id / "subtitles").iterdir())
+        made.add(hashlib.sha256(b"".join(f.name.encode() + f.read_bytes() for f in files))
+                 .hexdigest())
+    return measured.wall_s, made
 
 
-def on_cluster(audio: Path, folder: Path, n_jobs: int, nodes: int, cache) -> float:
+def on_cluster(audio: Path, folder: Path, n_jobs: int, nodes: int, cache
+               ) -> tuple[float, set[str]]:
     from ray.cluster_utils import Cluster
 
     from scripts.node import node_resources
@@ -96,14 +113,19 @@ def main() -> None:
         cache = setup_cache(folder / "cache")
         audio = build_speech(folder, args.minutes)
         audio_min = args.jobs * media_duration(audio) / 60
-        walls = {}
-        log("local executor")
-        walls["local"] = run_batch(folder / "local", prepare_jobs(audio, folder / "local",
-                                                                   args.jobs))
+        runs = {}
+        log("local executor, the machine's default threads")
+        runs["local"] = run_batch(folder / "local", prepare_jobs(audio, folder / "local",
+                                                                  args.jobs))
+        log("local executor, one thread")
+        runs["local 1 thread"] = run_batch(folder / "local1", prepare_jobs(
+            audio, folder / "local1", args.jobs, *ONE_THREAD))
         for nodes in (1, 2):
             log(f"ray executor, {nodes} node(s)")
-            walls[f"ray {nodes} node"] = on_cluster(audio, folder / f"ray{nodes}", args.jobs,
-                                                    nodes, cache)
+            runs[f"ray {nodes} node"] = on_cluster(audio, folder / f"ray{nodes}", args.jobs,
+                                                   nodes, cache)
+    walls = {k: wall for k, (wall, _) in runs.items()}
+    same = {k: made == runs["local"][1] for k, (_, made) in runs.items()}
     machine = {**machine_info(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
     throughput = {k: audio_min / (w / 60) for k, w in walls.items()}
     speedup = throughput["ray 2 node"] / throughput["ray 1 node"]
@@ -111,15 +133,20 @@ def main() -> None:
     print(f"jobs     {args.jobs} x {audio_min / args.jobs:.1f} min (transcribe, base int8)\n")
     print_table(["executor", "wall s", "audio-min / wall-min"],
                 [[k, f"{w:.1f}", f"{throughput[k]:.2f}"] for k, w in walls.items()])
-    ratio = walls["ray 1 node"] / walls["local"]
+    ratio = walls["ray 1 node"] / walls["local 1 thread"]
     print(f"\nspeed-up 2 nodes / 1 node {speedup:.2f}, efficiency {speedup / 2:.2f} "
           "(goal >= 0.85)")
-    print(f"ray on 1 node / local wall {ratio:.2f} (goal <= 1.10)")
+    print(f"ray on 1 node / local with one thread, wall {ratio:.2f} (goal <= 1.10)")
+    print(f"ray on 2 nodes / local with the default threads, wall "
+          f"{walls['ray 2 node'] / walls['local']:.2f}")
+    print("subtitles equal to the local run's (every job): "
+          + ", ".join(f"{k} {'yes' if ok else 'NO'}" for k, ok in same.items()))
     note = busy_note(machine)
     if note:
         print(f"caution: {note}")
     write_figures({"machine": machine, "walls": walls, "throughput": throughput,
-                   "speedup": speedup, "efficiency": speedup / 2, "ray1_over_local": ratio},
+                   "speedup": speedup, "efficiency": speedup / 2, "ray1_over_local": ratio,
+                   "same_subtitles": same},
                   args.json)
 
 

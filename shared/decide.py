@@ -26,7 +26,7 @@ def components(planned: PlannedStage, job: Job, job_dir: Path, memo: HashMemo,
         "stage": f"{spec.name}@{spec.version}",
         "source": stage_code_hash(spec.name, spec.uses),
         "environment": f"{planned.env}:{registry.get(planned.env).lock_hash()[:16]}",
-        "params": planned.params.model_dump(mode="json"),
+        "params": fingerprint.params_part(planned.params.model_dump(mode="json")),
         "models": {m.name: f"{m.repo_id}@{m.revision}" for m in planned.models},
         "inputs": {name: pruned[path.resolve()].sha256 if not path.exists()
                    else memo.sha256(path) for name, path in planned.inputs.items()},
@@ -43,7 +43,8 @@ def decide(job_dir: Path, memo: HashMemo, key: str, stage: str, digest: str,
     record = lockfile.load(job_dir).stages.get(key)
     if record is None:
         return "run", ["not run before"]
-    if record.fingerprint != digest:
+    if record.fingerprint != digest and not fingerprint.matches(
+            record.fingerprint, record.components, parts):
         return "run", fingerprint.explain(record.components, parts)
     for output in record.outputs:
         path = job_dir / output.path

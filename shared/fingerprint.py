@@ -1,7 +1,8 @@
 """Stage fingerprints: what a stage's result depends on, and why it must run again.
 
 Components: stage name + contract version, the stage module's source, the environment's
-lock, the resolved params, the models (id + cached revision), and the input file hashes.
+lock, the resolved params (less RUNTIME_PARAMS), the models (id + cached revision), and the
+input file hashes.
 """
 
 from __future__ import annotations
@@ -10,10 +11,30 @@ import hashlib
 import json
 from typing import Any
 
+# params that change how or where a stage runs, never what it writes: a run on a machine
+# (or a Ray node) with other cores (shared/threads.py) or its project, and so its metadata
+# application caches, elsewhere must not redo a stage another finished
+RUNTIME_PARAMS = frozenset({"cpu_threads", "tmdb_cache_dir", "musicbrainz_cache_dir"})
+
+
+def params_part(params: dict[str, Any]) -> dict[str, Any]:
+    """The params as the fingerprint holds them."""
+    return {k: v for k, v in params.items() if k not in RUNTIME_PARAMS}
+
 
 def digest(components: dict[str, Any]) -> str:
     canonical = json.dumps(components, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def matches(recorded: str, recorded_parts: dict[str, Any], parts: dict[str, Any]) -> bool:
+    """``recorded`` is the fingerprint of ``parts``; one recorded while RUNTIME_PARAMS were
+    still fingerprinted matches when all else is the same (an upgrade reruns nothing)."""
+    if digest(parts) == recorded:
+        return True
+    old = recorded_parts.get("params") or {}
+    kept = {k: old[k] for k in RUNTIME_PARAMS if k in old}
+    return bool(kept) and digest({**parts, "params": {**parts["params"], **kept}}) == recorded
 
 
 def _short(value: Any) -> str:

@@ -10,7 +10,9 @@
 - segments that lie over non-speech, when the vad stage's speech regions are known;
 - segments with an impossible reading speed (characters per second).
 
-Pure functions on segment dicts (as written by the asr stage), so they run in any venv.
+Each removal names its ``kind`` (empty, boilerplate, loop, repeat, non_speech,
+reading_speed). Pure functions on segment dicts (as written by the asr stage), so they run in
+any venv; the asr stage decodes a removed loop's span again (stages.asr.redecode).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ BOILERPLATE = (
 )
 
 
+LOOP = "loop"  # a removal's kind when its text compresses over max_compression_ratio
+
+
 @dataclass
 class FilterOptions:
     min_repeats: int = 3  # a phrase this many times in a row is a loop
@@ -49,7 +54,7 @@ class FilterOptions:
 @dataclass
 class FilterReport:
     kept: list[dict] = field(default_factory=list)
-    removed: list[dict] = field(default_factory=list)  # {"segment", "reason"}
+    removed: list[dict] = field(default_factory=list)  # {"segment", "kind", "reason"}
     changed: list[dict] = field(default_factory=list)  # {"before", "after", "reason"}
 
 
@@ -105,16 +110,16 @@ def filter_segments(segments: list[dict], speech: list[tuple[float, float]] | No
         text = segment.get("text", "").strip()
         norm = normalize(text)
         if not norm:
-            report.removed.append({"segment": segment, "reason": "empty text"})
+            report.removed.append({"segment": segment, "kind": "empty", "reason": "empty text"})
             continue
         if norm in boiler:
-            report.removed.append({"segment": segment, "reason": "boilerplate phrase Whisper "
-                                   "emits over silence or music"})
+            report.removed.append({"segment": segment, "kind": "boilerplate", "reason":
+                                   "boilerplate phrase Whisper emits over silence or music"})
             continue
         ratio = compression_ratio(text)
         if options.max_compression_ratio and ratio > options.max_compression_ratio:
-            report.removed.append({"segment": segment, "reason": f"repetition loop: the text "
-                                   f"compresses {ratio:.1f}x (limit "
+            report.removed.append({"segment": segment, "kind": LOOP, "reason": f"repetition "
+                                   f"loop: the text compresses {ratio:.1f}x (limit "
                                    f"{options.max_compression_ratio:g})"})
             continue
         collapsed = collapse_loop(text, options.min_repeats)
@@ -126,19 +131,20 @@ def filter_segments(segments: list[dict], speech: list[tuple[float, float]] | No
             text, norm = collapsed, normalize(collapsed)
         if len(previous) >= options.min_repeats - 1 and \
                 all(p == norm for p in previous[-(options.min_repeats - 1):]):
-            report.removed.append({"segment": segment, "reason": f"the same text in "
-                                   f"{options.min_repeats}+ consecutive segments"})
+            report.removed.append({"segment": segment, "kind": "repeat", "reason": f"the "
+                                   f"same text in {options.min_repeats}+ consecutive segments"})
             continue
         previous.append(norm)
         if speech is not None and _speech_overlap(segment, speech) < options.min_speech_overlap:
-            report.removed.append({"segment": segment, "reason": "over a region the vad stage "
-                                   "found no speech in"})
+            report.removed.append({"segment": segment, "kind": "non_speech",
+                                   "reason": "over a region the vad stage found no speech in"})
             continue
         duration = float(segment["end"]) - float(segment["start"])
         cps = _reading_units(text) / duration if duration > 0 else float("inf")
         if cps > options.max_cps:
-            report.removed.append({"segment": segment, "reason": f"{cps:.0f} characters per "
-                                   f"second (limit {options.max_cps:g}): not speech"})
+            report.removed.append({"segment": segment, "kind": "reading_speed", "reason":
+                                   f"{cps:.0f} characters per second (limit "
+                                   f"{options.max_cps:g}): not speech"})
             continue
         report.kept.append(segment)
     return report

@@ -5,7 +5,7 @@ reported at once, grouped across jobs, before the first stage starts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +64,15 @@ def plan_stage(job: Job, job_dir: Path, key: str, hardware: HardwareCache,
                          f"{format_validation_error(e)}",
                          fix="prepare the job again with valid --set values") from e
     ctx = resolve_context(job, instance.lang, hardware, models, offered)
+    # the CPU threads the job itself asks (0: none); resolve fills in this machine's default
+    asked_threads = getattr(params, "cpu_threads", 0)
     params = spec.resolve(params, ctx)
     env = spec.environment(params, ctx)
     refs, inputs = stage_inputs(job, job_dir, instance, spec)
     refs_models = spec.models(params, ctx)
+    needs = stage_needs(job_dir, key, spec.name, env, params, refs_models, models)
     return PlannedStage(key, spec, params, env, refs_models, refs, inputs,
-                        stage_needs(job_dir, key, spec.name, env, params, refs_models, models))
+                        replace(needs, cpus=asked_threads))
 
 
 def stage_needs(job_dir: Path, key: str, stage: str, env: str, params: Any,

@@ -219,7 +219,7 @@ class Runner:
             except (PipelineError, OSError, KeyError):  # an input missing: it will run
                 expected.add(key)
                 continue
-            if fingerprint.digest(parts) != record.fingerprint:
+            if not fingerprint.matches(record.fingerprint, record.components, parts):
                 expected.add(key)
         return expected
 

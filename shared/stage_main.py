@@ -39,6 +39,7 @@ from shared.stage import (
     relative_outputs,
     write_result,
 )
+from shared.threads import with_grant
 
 logger = logging.getLogger("stages")
 
@@ -146,7 +147,9 @@ def run_batch(spec: StageSpec, job_dirs: list[Path], key: str) -> int:
     for job_dir in job_dirs:
         stage_dir = stage_dir_for(job_dir.resolve(), key)
         (stage_dir / RESULT_FILE).unlink(missing_ok=True)
-        requests.append(load_request(stage_dir))
+        request = load_request(stage_dir)
+        request.params = with_grant(request.params)  # the CPUs an executor gave this process
+        requests.append(request)
 
     try:
         state = setup(requests) if setup else None
@@ -169,9 +172,16 @@ def run_batch(spec: StageSpec, job_dirs: list[Path], key: str) -> int:
             continue
         write_result(request.stage_dir, StageResult(
             status="ok", outputs=relative_outputs(request, outcome.outputs),
-            info={**outcome.info, "peak_rss_mb": peak_rss_mb()},
+            info={**outcome.info, "peak_rss_mb": peak_rss_mb(), **threads_used(request)},
             degraded=list(outcome.degraded), duration_s=round(time.monotonic() - started, 3)))
     return 1 if failed else 0
+
+
+def threads_used(request: StageRequest) -> dict[str, int]:
+    """The compute threads the stage ran with (lock.json info; not in the fingerprint), for
+    a stage that has the setting."""
+    threads = request.params.get("cpu_threads")
+    return {"cpu_threads": threads} if isinstance(threads, int) else {}
 
 
 def peak_rss_mb() -> float | None:

@@ -24,12 +24,14 @@ EXECUTORS = ("local", "ray")
 @dataclass(frozen=True)
 class Needs:
     """What a stage process needs of the machine that runs it: its venv, the registry models
-    it loads, a GPU when its device is cuda, and an estimate of its memory."""
+    it loads, a GPU when its device is cuda, an estimate of its memory, and the CPU threads
+    its job asks (the stage's cpu_threads setting; 0: the machine's default)."""
     stage: str
     env: str
     models: tuple[str, ...] = ()
     gpu: bool = False
     memory_mb: int = 0
+    cpus: int = 0
 
 
 def combined(needs: list[Needs]) -> Needs:
@@ -37,7 +39,8 @@ def combined(needs: list[Needs]) -> Needs:
     first = needs[0]
     return Needs(first.stage, first.env,
                  tuple(dict.fromkeys(m for n in needs for m in n.models)),
-                 any(n.gpu for n in needs), max(n.memory_mb for n in needs))
+                 any(n.gpu for n in needs), max(n.memory_mb for n in needs),
+                 max(n.cpus for n in needs))
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 
 from shared.errors import InputError, PipelineError
 from shared.executors import Launch, Needs, Outcome
+from shared.threads import DEFAULT_THREADS, THREADS_ENV
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +74,29 @@ def lacking(node: dict, needs: Needs) -> list[str]:
     return missing
 
 
-def task_options(needs: Needs) -> dict[str, Any]:
-    """The Ray task's demands: one CPU, a GPU for cuda, the memory estimate, and a share of
-    each env/model resource (only nodes that advertise them qualify)."""
+def task_options(needs: Needs, cpus: int = 1) -> dict[str, Any]:
+    """The Ray task's demands: ``cpus`` CPUs, a GPU for cuda, the memory estimate, and a
+    share of each env/model resource (only nodes that advertise them qualify)."""
     wanted = [env_resource(needs.env), *map(model_resource, needs.models)]
-    return {"num_cpus": 1, "num_gpus": 1 if needs.gpu else 0, "memory": needs.memory_mb * MB,
-            "resources": dict.fromkeys(wanted, MARKER)}
+    return {"num_cpus": cpus, "num_gpus": 1 if needs.gpu else 0,
+            "memory": needs.memory_mb * MB, "resources": dict.fromkeys(wanted, MARKER)}
+
+
+def cpus_to_ask(needs: Needs, nodes: list[dict]) -> int:
+    """A task's CPUs: the threads the job asks (its cpu_threads; else DEFAULT_THREADS, the
+    machine default's cap), but no more than the smallest node that qualifies has, so every
+    such node can take (or retry) any part. The stage process computes with that many."""
+    have = [int(n["Resources"].get("CPU", 0)) for n in nodes]
+    return max(1, min([needs.cpus or DEFAULT_THREADS, *have]))
+
+
+def granted_threads(ray: Any) -> dict[str, str]:
+    """On a node: the variables that size a stage process's compute threads to the CPUs the
+    task was given (the stage's cpu_threads, and torch/OpenMP/BLAS pools). A stage process
+    gets only the variables the EnvironmentManager passes, not the worker's OMP_NUM_THREADS."""
+    cpus = str(max(1, round(ray.get_runtime_context().get_assigned_resources().get("CPU", 1))))
+    return {THREADS_ENV: cpus, "OMP_NUM_THREADS": cpus, "MKL_NUM_THREADS": cpus,
+            "OPENBLAS_NUM_THREADS": cpus}
 
 
 def unmet(nodes: list[dict], needs: Needs) -> InputError | None:
@@ -181,7 +199,8 @@ def run_part(launch: Launch) -> dict:
         result = manager.run_in_environment(
             part.env, stage_argv(part.stage, part.job_dirs, part.key),
             log_paths=part.log_paths, timeout=part.timeout,
-            extra_env={**part.extra_env, "SUBPIPE_PARENT_PID": str(os.getpid())})
+            extra_env={**part.extra_env, **granted_threads(ray),
+                       "SUBPIPE_PARENT_PID": str(os.getpid())})
     except PipelineError as e:
         return {"node": node, "error": e.message, "fix": e.fix}
     return {"node": node, "result": result, "earlier": earlier}
@@ -295,9 +314,11 @@ class RayExecutor:
     def run(self, launch: Launch, on_line: Callable[[str], None] | None,
             on_start: Callable[[list[int], str], None] | None = None) -> Iterator[Outcome]:
         needs = launch.requirements
+        nodes = self.nodes_for(needs)
         task = self.ray.remote(run_part).options(
-            **task_options(needs), max_retries=RETRIES, retry_exceptions=False)
-        parts = split(len(launch.job_dirs), len(self.nodes_for(needs)))
+            **task_options(needs, cpus_to_ask(needs, nodes)), max_retries=RETRIES,
+            retry_exceptions=False)
+        parts = split(len(launch.job_dirs), len(nodes))
         watch = {i: log_size(launch.log_paths[i]) for i in range(len(launch.job_dirs))}
         pending = {task.remote(launch.part(indices)): indices for indices in parts}
         unseen = list(pending) if on_start is not None else []  # parts not seen starting

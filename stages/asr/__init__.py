@@ -83,11 +83,13 @@ class AsrParams(StageParams):
         "is decoded again in it, kept if confident, else the job ends degraded naming the "
         "region; segments.json's language_detection.rechecks lists each check")
     language_verify: bool = Field(
-        True, description="a language the user set (-s ta) is checked against the audio: the "
-        "-s auto detection windows run once (a few encoder passes); windows that confidently "
-        "(language_switch_probability) hear another language make the job degraded, naming it "
-        "and where (Whisper told a language writes every line in it, a translation or invented "
-        "text). Skipped for the model's weak languages (config/models.toml); hi and ur are one")
+        True, description="a language the user set (-s ta) is checked against the audio: "
+        "every chunk, from the encoder output its decoding computes anyway (no encoder pass "
+        "of its own), in windows of the -s auto detection windows' size; windows that "
+        "confidently (language_switch_probability) hear another language make the job "
+        "degraded, naming it and where (Whisper told a language writes every line in it, a "
+        "translation or invented text). Skipped for the model's weak languages "
+        "(config/models.toml) and the mlx backend; hi and ur are one")
     language_check_logprob: float = Field(
         -0.5, le=0, description="-s auto: text whose segments' mean avg log-probability is under "
         "this is doubtful (measured with base: English lines -0.1 to -0.35; espeak French "
@@ -115,6 +117,12 @@ class AsrParams(StageParams):
         "and removed; 0: not checked. Measured: the true text of a film of template sentences "
         "compresses at most 3.3 over any 30 s and 4.0 over any 60 s, base's loops on it 6.8 "
         "and 8.6; compression_ratio_threshold (2.4) only makes Whisper retry hotter")
+    redecode_loops: bool = Field(
+        True, description="hallucination filter: the span of a removed repetition loop is "
+        "decoded again, every speech region under it on its own, with no previous text and no "
+        "prompt; the new text takes the loop's place when the same filter passes it (not a "
+        "loop again), else the span stays without text; hallucinations.json's redecoded lists "
+        "each span and its outcome. faster-whisper backends only (not mlx)")
 
 
 def _environment(params: AsrParams, ctx: ResolveContext) -> str:

@@ -307,7 +307,7 @@ def plan_languages(model, audio, params: AsrParams, groups, regions: list[Region
         assert regions is not None
         detect_language(model, audio, params, regions, result)
     elif regions:
-        verify.check_set_language(model, audio, params, regions, result)
+        verify.prepare(params, regions, result)  # checked as each chunk is decoded
     plan = multilingual_plan(params, result)
     result["multilingual"] = plan
     language = params.language or result["language"]
@@ -352,9 +352,10 @@ def decode_chunk(model, audio, params: AsrParams, chunk: Chunk, result: dict) ->
     seeded.fresh_generator(model, params.seed)
     result["decode_passes"] += 1
     joined = JoinedSpeech(audio, groups)
-    segments, _ = model.transcribe(joined.audio,
-                                   **decode_options(params, language, joined))
-    yield from joined.restore(segments)
+    with verify.listening(model, audio, params, groups, result):  # a language the user set
+        segments, _ = model.transcribe(joined.audio,
+                                       **decode_options(params, language, joined))
+        yield from joined.restore(segments)
 
 
 def decode_mlx(audio, params: AsrParams, groups, result: dict) -> Iterator[dict]:
@@ -369,30 +370,50 @@ def decode_mlx(audio, params: AsrParams, groups, result: dict) -> Iterator[dict]
         yield _record(index, segment, result["language"])
 
 
-def _remove_hallucinations(request: StageRequest, params: AsrParams, segments: list[dict],
-                           regions: list[dict] | None) -> list[dict]:
-    """The post-pass: write hallucinations.json (what was removed or changed, and why) and
-    return the segments to keep, renumbered. segments.jsonl keeps the raw decode."""
-    from shared.hallucination import FilterOptions, filter_segments
+def _remove_hallucinations(request: StageRequest, params: AsrParams, result: dict,
+                           regions: list[dict] | None, model=None, audio=None) -> list[dict]:
+    """The post-pass over ``result["segments"]``: write hallucinations.json (what was removed
+    or changed, and why; with a ``model``, each removed loop's span decoded again:
+    stages.asr.redecode) and return the segments to keep, renumbered. segments.jsonl keeps
+    the raw decode."""
+    from shared.hallucination import LOOP, FilterOptions, filter_segments
 
+    segments = result["segments"]
     if not params.hallucination_filter:
         atomic.write_json(request.output("hallucinations.json"),
-                          {"enabled": False, "removed": [], "changed": []})
+                          {"enabled": False, "removed": [], "changed": [], "redecoded": []})
         return segments
     speech = [(float(r["start"]), float(r["end"])) for r in regions] if regions is not None \
         else None
-    report = filter_segments(segments, speech, FilterOptions(
-        min_repeats=params.min_repeats, max_cps=params.max_cps,
-        max_compression_ratio=params.max_compression_ratio or None))
-    atomic.write_json(request.output("hallucinations.json"), {
-        "enabled": True, "removed": report.removed, "changed": report.changed})
+    options = FilterOptions(min_repeats=params.min_repeats, max_cps=params.max_cps,
+                            max_compression_ratio=params.max_compression_ratio or None)
+    report = filter_segments(segments, speech, options)
     for item in report.removed:
         logger.warning("removed segment %s (%.2f-%.2f s, %r): %s", item["segment"].get("id"),
                        item["segment"]["start"], item["segment"]["end"],
                        item["segment"]["text"][:60], item["reason"])
     for item in report.changed:
         logger.warning("segment %s: %s", item.get("id"), item["reason"])
-    return [{**s, "id": i} for i, s in enumerate(report.kept)]
+    kept, redecoded = report.kept, []
+    if params.redecode_loops and model is not None and \
+            any(item.get("kind") == LOOP for item in report.removed):
+        from stages.asr.redecode import redecode_loops
+
+        kept, redecoded = redecode_loops(
+            model, audio, params, report.removed, report.kept,
+            _decoded_regions(audio, params, regions), speech, options, result)
+    atomic.write_json(request.output("hallucinations.json"), {
+        "enabled": True, "removed": report.removed, "changed": report.changed,
+        "redecoded": redecoded})
+    return [{**s, "id": i} for i, s in enumerate(kept)]
+
+
+def _decoded_regions(audio, params: AsrParams, regions: list[dict] | None) -> list[Region]:
+    """The speech regions as the chunks were cut from them: the vad stage's (pieces of at
+    most asr.max_chunk_s), else faster-whisper's Silero regions."""
+    if regions is not None:
+        return [r for group in speech_groups(regions, params.max_chunk_s) for r in group]
+    return own_speech_regions(audio, params, params.max_chunk_s)
 
 
 def _vad_regions(request: StageRequest) -> list[dict] | None:
@@ -449,11 +470,12 @@ def process(request: StageRequest, models) -> StageOutcome:
                 _stream(stream, record, result, duration)
     else:
         chunking = _decode_chunks(request, model, audio, params, groups, result)
+        verify.judge(params, result)
     if regions is None and params.backend != "mlx" and duration >= 0.1:  # for cue timing
         result["speech_regions"] = own_speech_regions(audio, params, pad_ms=SPEECH_PAD_MS)
     result["language"] = result["language"] or "und"
     elapsed = time.monotonic() - started
-    result["segments"] = _remove_hallucinations(request, params, result["segments"], regions)
+    result["segments"] = _remove_hallucinations(request, params, result, regions, model, audio)
     _language_summary(result)
     shortfall = transcript_shortfall(result, request.params_as(AsrParams).model)
     if shortfall:

@@ -25,10 +25,14 @@ def detection_windows(regions: Iterable[Region], count: int) -> list[list[Region
     from stages.asr.decode import speech_groups
 
     regions = sorted(regions)
-    speech = sum(end - start for start, end in regions)
-    size = min(WINDOW_S, max(MIN_WINDOW_S, speech / max(count, 1)))
+    size = window_size(sum(end - start for start, end in regions), count)
     groups = speech_groups([{"start": s, "end": e} for s, e in regions], size)
     return spread(groups, count)
+
+
+def window_size(speech_s: float, count: int) -> float:
+    """The speech in one detection window: ``count`` windows over the speech, 5 to 30 s."""
+    return min(WINDOW_S, max(MIN_WINDOW_S, speech_s / max(count, 1)))
 
 
 def spread(items: list, count: int) -> list:

@@ -136,7 +136,8 @@ def split_year(title: str) -> tuple[str, int | None]:
 def resolve(params: MetadataParams, ctx: ResolveContext) -> MetadataParams:
     """Fill the title and year (parsed from the file name when the job's title is just its
     stem), the cache folders, and where the key comes from; recorded in the params so the
-    fingerprint sees them."""
+    fingerprint sees them, all but the cache folders (shared/fingerprint.py RUNTIME_PARAMS:
+    a driver whose project is elsewhere does not run the stage again)."""
     from shared import keys
 
     job = ctx.job

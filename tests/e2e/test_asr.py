@@ -36,8 +36,9 @@ def test_batched_backend_transcribes_with_word_times(test_cache, speech, jobs_ro
 def test_a_set_language_the_speech_contradicts_ends_degraded_naming_it(test_cache, speech,
                                                                       jobs_root, tmp_path):
     """Told the language, Whisper writes every line in it (JFK under -s es comes out as
-    Spanish): the windows of -s auto check it first. All of the speech in another language
-    names that language and the fix; part of it names where."""
+    Spanish): every chunk is checked, in windows of the -s auto windows' size, from the
+    encoder output its decoding computes (no detection encoder pass of its own). All of the
+    speech in another language names that language and the fix; part of it names where."""
     from tests.helpers import concat_audio, degraded_stages, espeak, make_silence
 
     spanish = espeak(" ".join(SPANISH[:2]), tmp_path / "es.wav", voice="es")
@@ -56,6 +57,14 @@ def test_a_set_language_the_speech_contradicts_ends_degraded_naming_it(test_cach
     windows = asr_output(jobs_root / part)["language_detection"]["windows"]
     flagged = [w for w in windows if w.get("contradicts")]
     assert flagged and all(w["start"] >= duration(speech / "jfk.flac") for w in flagged)
+    for job in (wrong, part):
+        output = asr_output(jobs_root / job)
+        detection = output["language_detection"]
+        assert detection["calls"] == 0  # no encoder pass but the decoding's own
+        assert detection["verification"]["chunks"] == output["speech_chunks"]
+        assert {w["chunk"] for w in detection["windows"]} == set(range(output["speech_chunks"]))
+        checked = sum(w["speech_s"] for w in detection["windows"])
+        assert checked == pytest.approx(output["speech_decoded_s"], abs=0.05)  # all of it
 
 
 def test_glossary_terms_reach_whisper_and_fix_a_name_it_mishears(test_cache, speech, jobs_root,
@@ -90,7 +99,8 @@ def test_auto_language_records_candidates_and_every_segment_its_language(test_ca
     assert all(s["language"] == "en" for s in data["segments"])
     report = json.loads((stage_dir(jobs_root / job_id, "asr") / "hallucinations.json")
                         .read_text())
-    assert report == {"enabled": True, "removed": [], "changed": []}  # clean speech: nothing
+    # clean speech: nothing removed, changed or decoded again
+    assert report == {"enabled": True, "removed": [], "changed": [], "redecoded": []}
 
 
 def test_mlx_backend_off_apple_silicon_fails_with_the_fix(test_cache, speech, jobs_root):

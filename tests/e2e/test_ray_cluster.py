@@ -150,9 +150,14 @@ def test_four_jobs_spread_over_both_workers_match_a_local_run(cluster, speech, t
     expected = {p.name: p.read_bytes() for p in (tmp_path / "local" / local /
                                                  "subtitles").iterdir()}
     assert any(name.endswith(".srt") for name in expected)
-    for job_id in ids:
+    for job_id in ids:  # each node's asr computed with the one CPU its task was given
         got = {p.name: p.read_bytes() for p in (out / job_id / "subtitles").iterdir()}
         assert got == expected, job_id
+        asr = lock(out / job_id)["stages"]["asr"]
+        assert asr["info"]["cpu_threads"] == 1, asr["info"]
+        assert "cpu_threads" not in asr["components"]["params"]
+    here = lock(tmp_path / "local" / local)["stages"]["asr"]["info"]["cpu_threads"]
+    assert here == test_cache.defaults.cpu_threads  # a local run: the machine's default
 
 
 def test_no_cluster_is_a_clear_error_naming_node_start(speech, tmp_path, test_cache):

@@ -178,3 +178,56 @@ def test_translation_killed_after_half_resumes_with_the_same_lines(nllb_cache, t
     assert sorted(p.name for p in job.stage_dir.iterdir()) == [
         "request.json", "result.json", "segments.json"]
 
+
+
+# -- asr ---------------------------------------------------------------------------------------
+def asr_job(folder: Path, hardware, audio: Path) -> StageJob:
+    """-s en, chunks of at most 8 s of speech (faster-whisper's own VAD), the embedded base."""
+    from stages.asr import AsrParams
+
+    params = AsrParams(model="Systran/faster-whisper-base", backend="faster-whisper",
+                       device="cpu", compute_type="int8", cpu_threads=2, language="en",
+                       max_chunk_s=8, word_timestamps=False, beam_size=1, best_of=1,
+                       temperatures=[0.0])  # fast: the test is about the language check
+    return StageJob(folder, hardware, "asr", "whisperx", params.model_dump(mode="json"),
+                    {"audio": audio})
+
+
+def test_asr_killed_after_a_chunk_keeps_the_set_language_verdict(test_cache, speech, tmp_path):
+    """-s en over JFK then a Spanish scene: every chunk is checked from its decoding's own
+    encoder output (no detection encoder pass). Killed (-9) after the first chunk, the re-run
+    decodes the rest and keeps the first chunk's windows from the checkpoint: the same windows,
+    verdict, degraded reason and text as a run that was never interrupted."""
+    from tests.helpers import concat_audio, espeak, make_silence
+
+    spanish = espeak("Hoy vamos a ver una película muy bonita en el cine del barrio. Después "
+                     "comeremos juntos en la casa de mi abuela, que cocina muy bien.",
+                     tmp_path / "es.wav", voice="es")
+    audio = concat_audio([speech / "jfk.flac", make_silence(tmp_path / "gap.wav", 1.0),
+                          spanish], tmp_path / "audio_16k.wav")
+    whole = asr_job(tmp_path / "whole", test_cache, audio)
+    reference = whole.run()
+    assert any("sounds like 'es'" in reason and "not 'en'" in reason
+               for reason in reference["degraded"]), reference["degraded"]
+
+    job = asr_job(tmp_path / "killed", test_cache, audio)
+    saved = job.kill_after(1)
+    assert saved["done"] == 1 and len(saved["chunks"]) >= 3
+    first = saved["decided"]["language_detection"]["windows"]
+    assert first and {w["chunk"] for w in first} == {0}
+
+    result = job.run()
+    assert (result["info"]["resumed_after_chunk"], result["degraded"]) == \
+        (1, reference["degraded"])
+
+    def asr(stage: StageJob) -> tuple:
+        data = json.loads((stage.stage_dir / "segments.json").read_text("utf-8"))
+        return data["language_detection"], data["segments"]
+
+    detection, segments = asr(job)
+    assert (detection, segments) == asr(whole)
+    assert detection["calls"] == 0
+    kept = [{k: v for k, v in w.items() if k != "contradicts"}  # marked by the verdict
+            for w in detection["windows"][:len(first)]]
+    assert kept == first
+    assert {w["chunk"] for w in detection["windows"]} == set(range(len(saved["chunks"])))

@@ -105,6 +105,25 @@ def test_fingerprint_explains_what_changed():
     assert fingerprint.digest(old) != fingerprint.digest(new)
 
 
+def test_the_threads_a_stage_computes_with_are_not_fingerprinted():
+    """cpu_threads changes how fast, not what: a Ray node's one thread, a local run's
+    eight, and a record made while the threads were still fingerprinted all match."""
+    params = {"beam_size": 5, "cpu_threads": 8}
+    parts = {"stage": "asr@1", "params": fingerprint.params_part(params), "inputs": {"a": "h"}}
+    assert parts["params"] == {"beam_size": 5}
+    assert fingerprint.matches(fingerprint.digest(parts), parts, parts)
+    legacy = {**parts, "params": {"beam_size": 5, "cpu_threads": 2}}  # recorded before
+    assert fingerprint.matches(fingerprint.digest(legacy), legacy, parts)
+    changed = {**legacy, "params": {"beam_size": 3, "cpu_threads": 2}}
+    assert not fingerprint.matches(fingerprint.digest(changed), changed, parts)
+    assert not fingerprint.matches(fingerprint.digest(changed), changed,
+                                   {**parts, "params": {"beam_size": 3}, "inputs": {"a": "x"}})
+    # where a driver's project keeps metadata's application caches is not what it writes
+    metadata = {"title": "Lagaan", "tmdb_cache_dir": "/a/.cache/app/tmdb",
+                "musicbrainz_cache_dir": "/a/.cache/app/musicbrainz"}
+    assert fingerprint.params_part(metadata) == {"title": "Lagaan"}
+
+
 def test_hash_memo_reuses_hashes_until_the_file_changes(tmp_path):
     f = tmp_path / "a.bin"
     f.write_bytes(b"one")

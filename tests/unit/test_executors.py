@@ -8,7 +8,7 @@ import shlex
 
 from shared import venvs
 from shared.executors import Needs, combined
-from shared.executors.ray import MB, offered, split, task_options, unmet
+from shared.executors.ray import MB, cpus_to_ask, offered, split, task_options, unmet
 from shared.paths import VENVS_DIR
 from tests.helpers import run_script
 
@@ -65,6 +65,30 @@ def test_a_task_asks_for_what_the_stage_needs():
     assert set(options["resources"]) == {"env:whisperx", "model:faster-whisper-base"}
     group = combined([ASR, Needs("asr", "whisperx", ("faster-whisper-base",), memory_mb=900)])
     assert group.memory_mb == 900 and group.models == ("faster-whisper-base",)
+
+
+def test_a_task_asks_for_the_threads_its_job_asks_as_far_as_every_node_has_them():
+    small = node("a", **{"env:whisperx": 1.0})
+    big = {**node("b"), "Resources": {**node("b")["Resources"], "CPU": 16.0}}
+    assert cpus_to_ask(ASR, [big]) == 8  # no cpu_threads set: the machine default's cap
+    assert cpus_to_ask(Needs("asr", "whisperx", cpus=4), [big]) == 4  # --set asr.cpu_threads
+    assert cpus_to_ask(Needs("asr", "whisperx", cpus=4), [big, small]) == 1  # fits anywhere
+    assert task_options(ASR, cpus_to_ask(ASR, [small]))["num_cpus"] == 1
+    group = combined([ASR, Needs("asr", "whisperx", cpus=2)])
+    assert group.cpus == 2
+
+
+def test_a_stage_process_computes_with_the_cpus_its_executor_gave_it(monkeypatch):
+    from shared import threads
+
+    params = {"cpu_threads": 2, "beam_size": 5}
+    monkeypatch.delenv(threads.THREADS_ENV, raising=False)
+    assert threads.with_grant(params) == params  # a local run: the resolved setting
+    monkeypatch.setenv(threads.THREADS_ENV, "1")
+    assert threads.with_grant(params) == {"cpu_threads": 1, "beam_size": 5}
+    assert threads.with_grant({"beam_size": 5}) == {"beam_size": 5}  # no such setting
+    monkeypatch.setenv(threads.THREADS_ENV, "zero")
+    assert threads.with_grant(params) == params
 
 
 def test_node_start_advertises_the_ready_venvs():
