@@ -12,11 +12,11 @@ time does).
 
 --malloc compares glibc malloc settings in pairs: each film runs once per setting, the
 settings alternating ("registry": config/environments.toml's variables for the whisperx venv;
-"4mb": mmap / trim thresholds of 4 MB instead, set in the environment, which wins over the
-registry's).
+"1mb", "4mb", "4mb-trim1mb": those mmap / trim thresholds instead, set in the environment,
+which wins over the registry's; the registry's are 4 MB since 2026-12-03).
 
 Run:  .venvs/common/bin/python bench/asr_memory.py [--minutes 10 30] [--json figures.json]
-      [--malloc registry 4mb] [--keep]
+      [--malloc registry 1mb] [--keep]
 """
 
 from __future__ import annotations

@@ -81,8 +81,8 @@ def test_child_environment_is_minimal_and_points_every_cache_at_the_project(cach
         "VIRTUAL_ENV": str(venv),
         # the registry's fixed variables for whisperx (glibc malloc: asr's memory stays flat)
         "MALLOC_ARENA_MAX": "2",
-        "MALLOC_MMAP_THRESHOLD_": "1048576",
-        "MALLOC_TRIM_THRESHOLD_": "1048576",
+        "MALLOC_MMAP_THRESHOLD_": "4194304",
+        "MALLOC_TRIM_THRESHOLD_": "4194304",
     }
     online = manager.build_env("whisperx", offline=False)
     assert "HF_HUB_OFFLINE" not in online and "TRANSFORMERS_OFFLINE" not in online
@@ -90,9 +90,9 @@ def test_child_environment_is_minimal_and_points_every_cache_at_the_project(cach
     assert llm["ANTHROPIC_API_KEY"] == "fake-anthropic-key"  # listed under passthrough for llm only
     assert "HF_TOKEN" not in llm
     assert "MALLOC_ARENA_MAX" not in llm  # fixed variables are the environment's own
-    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4194304")  # the caller's value wins
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "1048576")  # the caller's value wins
     tuned = manager.build_env("whisperx")
-    assert (tuned["MALLOC_MMAP_THRESHOLD_"], tuned["MALLOC_ARENA_MAX"]) == ("4194304", "2")
+    assert (tuned["MALLOC_MMAP_THRESHOLD_"], tuned["MALLOC_ARENA_MAX"]) == ("1048576", "2")
     assert "MALLOC_MMAP_THRESHOLD_" not in manager.build_env("llm")
 
 
