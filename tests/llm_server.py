@@ -6,9 +6,10 @@ wrong cannot hang. Each request takes the next action of ``script`` (then ``defa
 
     "ok"      translate: parse the {"lines": [...]} JSON the prompt carries and answer each
               line with ``prefix`` + its draft text, upper-cased; a line with no draft
-              gets its source text, letters of other scripts romanised from their Unicode
-              names (नमस्ते -> NAMASATAE: Latin, as an English reply is; ``romanize=False``
-              repeats the source as it is)
+              gets its source text, each letter of another script written as the first
+              Latin letter of its Unicode name's syllable (नमस्ते -> NMSTE: Latin, as an
+              English reply is, and no longer than the source, so a cue stays readable;
+              ``romanize=False`` repeats the source as it is)
     "drop"    the same, without the last line (a reply the stage must reject)
     "garbage" a reply that is not JSON
     429, 529, 500, 401, 403, 400  that HTTP status with an error body (``retry-after-ms: 5``)
@@ -93,16 +94,18 @@ def lines_in(prompt: str) -> list[dict]:
 
 
 def romanized(text: str) -> str:
-    """Letters and vowel signs outside ASCII written as their Unicode names' syllables
-    ("DEVANAGARI LETTER NA" -> "NA", "DEVANAGARI VOWEL SIGN E" -> "E"); other marks
-    (virama, nukta, anusvara) dropped."""
+    """Letters and vowel signs outside ASCII written as the first letter of their Unicode
+    names' syllables ("DEVANAGARI LETTER NA" -> "N", "ARABIC LETTER ALEF" -> "A",
+    "DEVANAGARI VOWEL SIGN E" -> "E"); other marks (virama, nukta, anusvara) dropped. One
+    letter each: whole syllables made Arabic-script lines several times longer than the
+    source, too long for their cues to be read."""
     out = []
     for ch in text:
         name = unicodedata.name(ch, "")
         if ch.isascii() or not unicodedata.category(ch).startswith(("L", "M")):
             out.append(ch)
         elif " LETTER " in name or " VOWEL SIGN " in name:
-            out.append(re.split(r" LETTER | VOWEL SIGN ", name)[-1].split()[-1])
+            out.append(re.split(r" LETTER | VOWEL SIGN ", name)[-1].split()[-1][0])
     return "".join(out)
 
 

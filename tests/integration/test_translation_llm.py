@@ -393,7 +393,7 @@ def test_no_draft_translates_every_line(tmp_path):
     ok(job, proc)
     text = prompt_text(server.requests[0].path, server.requests[0].body)
     assert '"draft"' not in text.split("Translate these")[1]
-    assert job.segments[1]["text"] == "EN: NAMASATAE" and "draft" not in job.segments[1]
+    assert job.segments[1]["text"] == "EN: NMSTE" and "draft" not in job.segments[1]
     assert job.segments[2]["origin"] == "passthrough"
 
 
