@@ -50,7 +50,10 @@ RSS_RATIO_MAX = 1.3
 # malloc settings to compare: variables put in the environment of the run (they win over
 # config/environments.toml's)
 MALLOC = {"registry": {},
-          "4mb": {"MALLOC_MMAP_THRESHOLD_": "4194304", "MALLOC_TRIM_THRESHOLD_": "4194304"}}
+          "1mb": {"MALLOC_MMAP_THRESHOLD_": "1048576", "MALLOC_TRIM_THRESHOLD_": "1048576"},
+          "4mb": {"MALLOC_MMAP_THRESHOLD_": "4194304", "MALLOC_TRIM_THRESHOLD_": "4194304"},
+          "4mb-trim1mb": {"MALLOC_MMAP_THRESHOLD_": "4194304",
+                          "MALLOC_TRIM_THRESHOLD_": "1048576"}}
 
 
 def one_film(minutes: float, folder: Path, malloc: str = "registry") -> dict:

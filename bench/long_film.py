@@ -17,8 +17,14 @@ and, over the films, the goals: time linear in length (t_long / t_short <= 1.1 x
 ratio: 13.2 for 120 / 10 minutes), peak RSS flat (rss_long / rss_short <= 1.3), the 2-hour
 film under 4 minutes wall.
 
+With --direct each film is also transcribed by faster-whisper called directly (a child in the
+whisperx venv, the asr stage's default settings, glibc's own malloc settings:
+bench/common.py direct_settings), so the pipeline's wall time has its reference on the same
+audio and machine: the ratio says what the pipeline adds, the direct time what the model
+alone costs here.
+
 Run:  .venvs/common/bin/python bench/long_film.py [--minutes 10 30 120] [--separate]
-      [--json figures.json] [--keep]
+      [--direct] [--json figures.json] [--keep]
 """
 
 from __future__ import annotations
@@ -36,11 +42,13 @@ if str(ROOT) not in sys.path:
 
 from bench.common import (  # noqa: E402
     busy_note,
+    direct_settings,
     log,
     machine_info,
     prepare_job,
     print_machine,
     print_table,
+    run_direct,
     run_job,
     setup_cache,
     stage_walls,
@@ -102,7 +110,14 @@ def quality(job_dir: Path, manifest: dict) -> dict:
             "overrun_p95": round(percentile(overruns, 95), 3) if overruns else None}
 
 
-def one_film(minutes: float, args, folder: Path) -> dict:
+def direct(audio: Path, cache, folder: Path, minutes: float) -> dict:
+    """faster-whisper called directly on the film: wall time and peak RSS of the child."""
+    run = run_direct(direct_settings(cache, audio, "en"), cache, folder, f"direct{minutes:g}")
+    return {"direct_wall_s": round(run.measured.wall_s, 1),
+            "direct_peak_rss_mb": round(run.measured.maxrss_mb, 1)}
+
+
+def one_film(minutes: float, args, folder: Path, cache=None) -> dict:
     started = time.perf_counter()
     audio, manifest = film(CACHE, minutes)
     made_s = time.perf_counter() - started
@@ -122,7 +137,8 @@ def one_film(minutes: float, args, folder: Path) -> dict:
     sizes = folder_sizes(job_dir)
     run_job(job_id, out, folder / f"prune{minutes:g}.log", "--prune")
     sizes["after_prune"] = folder_sizes(job_dir)["total"]
-    return {"minutes": minutes, "audio_s": round(duration, 1),
+    measured = direct(audio, cache, folder, minutes) if args.direct else {}
+    return {"minutes": minutes, "audio_s": round(duration, 1), **measured,
             "lines": len(manifest["sentences"]), "wall_s": round(wall, 1),
             "rtf": round(wall / duration, 4),
             "peak_rss_mb": max((s["peak_rss_mb"] or 0) for s in stages.values()),
@@ -162,7 +178,10 @@ def report(fig: dict) -> None:
                         for f in films] for k in keys])
     print("\nfilm")
     rows = [("audio s", "audio_s"), ("lines", "lines"), ("wall s (prepare + run)", "wall_s"),
-            ("RTF", "rtf"), ("peak RSS MB (largest stage)", "peak_rss_mb"), ("cues", "cues"),
+            ("RTF", "rtf"), ("peak RSS MB (largest stage)", "peak_rss_mb"),
+            *([("direct faster-whisper: wall s", "direct_wall_s"),
+               ("direct faster-whisper: peak RSS MB", "direct_peak_rss_mb")]
+              if "direct_wall_s" in films[0] else []), ("cues", "cues"),
             ("WER", "wer"), ("cues in score-only passages", "cues_in_score"),
             ("cues in silences", "cues_in_silence"), ("song-styled cues", "song_styled"),
             ("cue-end overrun p50 s", "overrun_p50"), ("cue-end overrun p95 s", "overrun_p95")]
@@ -178,6 +197,10 @@ def report(fig: dict) -> None:
               f"(goal <= {g['time_ratio_max']}): {'met' if g['time_met'] else 'NOT met'}")
         print(f"RSS   {g['rss_ratio']}x (goal <= {g['rss_ratio_max']}): "
               f"{'met' if g['rss_met'] else 'NOT met'}")
+    for f in films:
+        if "direct_wall_s" in f:
+            print(f"{f['minutes']:g} min: pipeline / direct faster-whisper = "
+                  f"{f['wall_s'] / f['direct_wall_s']:.2f} (wall)")
     if "two_hour_wall_s" in fig.get("goals", {}):
         print(f"2-hour film {fig['goals']['two_hour_wall_s']:.0f} s wall (goal < "
               f"{LONG_WALL_MAX_S:.0f} s): {'met' if fig['goals']['two_hour_met'] else 'NOT met'}")
@@ -192,13 +215,15 @@ def main() -> None:
                         help="film lengths (default 10 30 120)")
     parser.add_argument("--separate", action="store_true",
                         help="isolate the dialogue with Demucs first (prepare-job --separate)")
+    parser.add_argument("--direct", action="store_true",
+                        help="also time faster-whisper called directly on each film")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
     load_before = os.getloadavg()
     with work_folder("long-film-", args.keep) as folder:
-        setup_cache(folder)
-        films = [one_film(m, args, folder) for m in sorted(args.minutes)]
+        cache = setup_cache(folder)
+        films = [one_film(m, args, folder, cache) for m in sorted(args.minutes)]
     fig = {"machine": {**machine_info(), "loadavg_before": load_before,
                        "loadavg_after": os.getloadavg()},
            "separate": args.separate, "films": films}
