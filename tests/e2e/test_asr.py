@@ -89,16 +89,12 @@ def test_glossary_terms_reach_whisper_and_fix_a_name_it_mishears(test_cache, spe
     record_property("with_hotwords", texts["ComfyUI"])
 
 
-def test_auto_language_records_candidates_and_every_segment_its_language(test_cache, speech,
-                                                                          jobs_root):
-    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "auto", out=jobs_root)
-    run_pipeline(job_id, out=jobs_root)
-    data = asr_output(jobs_root / job_id)
+def test_auto_language_records_candidates_and_every_segment_its_language(jfk_auto_job):
+    data = asr_output(jfk_auto_job)
     assert data["language"] == "en" and data["language_probability"] > 0.5
     assert data["language_candidates"]["en"] == data["language_probability"]
     assert all(s["language"] == "en" for s in data["segments"])
-    report = json.loads((stage_dir(jobs_root / job_id, "asr") / "hallucinations.json")
-                        .read_text())
+    report = json.loads((stage_dir(jfk_auto_job, "asr") / "hallucinations.json").read_text())
     # clean speech: nothing removed, changed or decoded again
     assert report == {"enabled": True, "removed": [], "changed": [], "redecoded": []}
 
@@ -207,11 +203,8 @@ def test_auto_detects_mixed_languages_and_decodes_each_region_in_its_own(
         assert cue["language"] == ("es" if spanish_part(cue) else "en"), cue
 
 
-def test_auto_on_one_language_keeps_one_decode_and_only_the_window_detections(
-        test_cache, speech, jobs_root):
-    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "auto", out=jobs_root)
-    run_pipeline(job_id, out=jobs_root)
-    data = asr_output(jobs_root / job_id)
+def test_auto_on_one_language_keeps_one_decode_and_only_the_window_detections(jfk_auto_job):
+    data = asr_output(jfk_auto_job)
     detection = data["language_detection"]
     assert detection["windows"] and all(w["language"] == "en" for w in detection["windows"])
     assert detection["calls"] == len(detection["windows"])  # no per-region detection
@@ -219,7 +212,7 @@ def test_auto_on_one_language_keeps_one_decode_and_only_the_window_detections(
     assert data["multilingual"] == {"enabled": False, "auto": True,
                                     "reason": "the detection windows agree"}
     assert data["language_shares"] == {"en": 1.0}
-    tracks = json.loads((stage_dir(jobs_root / job_id, "subtitles:source") / "tracks.json")
+    tracks = json.loads((stage_dir(jfk_auto_job, "subtitles:source") / "tracks.json")
                         .read_text())
     assert tracks["languages"] == [{"language": "en", "iso639_2": "eng", "name": "English",
                                     "share": 1.0}]

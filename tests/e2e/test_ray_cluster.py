@@ -22,7 +22,7 @@ import pytest
 from shared.paths import HARDWARE_CACHE_ENV, PROJECT_ROOT
 from tests.helpers import ROOT, ffmpeg, lock, prepare, run_script
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]  # a 3-node cluster: nothing beside it
 
 LOOPBACK = "127.0.0.1"
 

@@ -79,10 +79,8 @@ def test_jfk_transcribe_then_rerun_skips_everything(test_cache, speech, jobs_roo
                                       "songs", "subtitles:source"]
 
 
-def test_auto_language_detection_names_the_files(test_cache, speech, jobs_root):
-    job_id = prepare("--media", str(speech / "jfk.flac"), "-s", "auto", out=jobs_root)
-    run_pipeline(job_id, out=jobs_root)
-    assert (jobs_root / job_id / "subtitles" / "jfk.en.srt").is_file()
+def test_auto_language_detection_names_the_files(jfk_auto_job):
+    assert (jfk_auto_job / "subtitles" / "jfk.en.srt").is_file()
 
 
 def _first_cue_start(srt: Path) -> float:

@@ -74,6 +74,7 @@ def test_bootstrap_rerun_on_a_ready_machine_changes_nothing(tmp_path, test_cache
     assert "whisperx" in written["workflow_environments"]["transcribe"]
 
 
+@pytest.mark.alone  # it deletes and rebuilds .venvs/llm, which other tests run
 def test_bootstrap_repairs_a_half_built_venv(tmp_path, test_cache):
     llm = load_registry().get("llm")
     venv_python(llm.venv_dir).unlink()  # as if bootstrap was killed while building it

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shlex
 
+import pytest
+
 from shared import venvs
 from shared.executors import Needs, combined
 from shared.executors.ray import MB, cpus_to_ask, offered, split, task_options, unmet
@@ -117,6 +119,7 @@ def test_node_start_needs_head_or_address():
     assert "exactly one of --head or --address" in both.stderr
 
 
+@pytest.mark.alone  # bootstrap on the project: may add Ray to .venvs/common
 def test_bootstrap_with_cluster_keeps_ray_in_the_common_venv():
     proc = run_script("bootstrap.sh", "--skip-cache", "--yes", "--envs", "common", "--with",
                       "cluster")

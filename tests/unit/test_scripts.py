@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 import typer.main
 
 from scripts.cli import app, normalize_argv
@@ -82,6 +83,7 @@ def test_a_usage_error_names_the_script_the_user_typed():
     assert "No such option: --no-such-option" in proc.stderr
 
 
+@pytest.mark.alone  # scripts/test.sh bootstraps the project first
 def test_quick_lane_collects_the_unit_tests_and_the_one_smoke_test():
     def collected(*args: str) -> set[str]:
         proc = subprocess.run([*args, "--collect-only", "-q"], capture_output=True, text=True,
