@@ -90,8 +90,12 @@ class RunRecord:
             self._save()
 
     def ended(self, key: str, error: PipelineError | None) -> None:
-        """The stage process is over: ran, or failed with ``error``."""
+        """The stage process is over: ran, or failed with ``error``. Once per start: the
+        runner ends each job's stage as its outcome arrives (a Ray part ends before the
+        others of its group), then any left when the group is over."""
         entry = self.run.stages[key]
+        if key not in self._clock and entry.finished_at is not None:
+            return
         entry.finished_at = utc_now()
         if key in self._clock:
             entry.wall_s = round(time.monotonic() - self._clock.pop(key), 3)

@@ -309,7 +309,7 @@ class Runner:
         for jr, _ in group:
             jr.record.started(key)
         self._execute(key, env, group)
-        for jr, _ in group:
+        for jr, _ in group:  # a job the executor gave no outcome for (ended is idempotent)
             jr.record.ended(key, jr.error)
 
     # -- running a stage process --------------------------------------------------------
@@ -354,9 +354,10 @@ class Runner:
                     jr.error = outcome.error
                     jr.log(f"{key}: cannot start on {outcome.node}: {outcome.error}")
                     self.display.failed(jr.job.job_id, key, str(outcome.error))
-                    continue
-                self._collect(jr, plan, key, env, outcome.result, log_paths[index], started_at,
-                              outcome.node)
+                else:
+                    self._collect(jr, plan, key, env, outcome.result, log_paths[index],
+                                  started_at, outcome.node)
+                jr.record.ended(key, jr.error)  # as lock.json has it: not when the group ends
             self._progress()
         self.running.pop(key, None)
 

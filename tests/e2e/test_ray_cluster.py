@@ -234,7 +234,9 @@ def test_separation_stays_on_its_node_and_a_killed_driver_resumes(cluster, speec
     status = run_script("run-pipeline.sh", "--status", "--out", str(out), *everyone)
     assert "batch: 0/2 jobs done; ETA" in status.stdout, status.stdout  # nothing runs now
     before = {i: lock(out / i)["stages"] for i in ids}
-    assert all("demux" in b and "asr" not in b for b in before.values()), before
+    # the job whose asr was running is not recorded; the other's (the 4-s clip's) may have
+    # finished before the stop: then it must be kept too
+    assert all("demux" in b for b in before.values()) and "asr" not in before[job_id], before
     assert before[ids[0]]["source_separation"]["node"].split("/")[1] == node_ids(workers)[0]
     again = run_ray(cl, ids, out)
     assert again.returncode == 0, again.stdout + again.stderr
