@@ -228,6 +228,10 @@ def run(
     ray_address: Annotated[str | None, typer.Option(
         "--ray-address", help="with --executor ray: auto (the cluster of this node) or "
         "HOST:PORT of the head")] = None,
+    ray_node_wait: Annotated[float | None, typer.Option(
+        "--ray-node-wait", min=0, help="with --executor ray: seconds a stage waits while no "
+        "live node can run it (its node died, none other qualifies) before its jobs fail "
+        "[default: 60]")] = None,
     prune: Annotated[bool, typer.Option(
         "--prune", help="remove the large intermediates (audio, stems, segments.jsonl) of "
         "finished jobs; lock.json remembers them, so nothing re-runs only because they are "
@@ -273,7 +277,8 @@ def run(
                 run_mod.apply_overrides(job_dir, sets)
         report = run_mod.run_jobs(dirs, RunOptions(
             from_stage=from_stage, to_stage=to_stage, only=_split(only), force=_split(force),
-            dry_run=dry_run), level, executor=executor, ray_address=ray_address)
+            dry_run=dry_run), level, executor=executor, ray_address=ray_address,
+            ray_node_wait=ray_node_wait)
     except PipelineError as e:
         raise _fail(e, debug) from None
     except KeyboardInterrupt:

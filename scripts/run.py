@@ -47,14 +47,15 @@ def apply_overrides(job_dir: Path, sets: list[str]) -> None:
 
 
 def run_jobs(job_dirs: list[Path], options: RunOptions, log_level: str, *,
-             executor: str = "local", ray_address: str | None = None) -> RunReport:
+             executor: str = "local", ray_address: str | None = None,
+             ray_node_wait: float | None = None) -> RunReport:
     from shared.environment_manager import EnvironmentManager
     from shared.executors import make_executor
 
     cache = hardware_cache.load(hardware_cache_path())
     display = RichDisplay() if sys.stdout.isatty() else PlainDisplay()
     manager = EnvironmentManager(cache)
-    chosen = make_executor(executor, manager, ray_address)
+    chosen = make_executor(executor, manager, ray_address, ray_node_wait)
     try:
         runner = Runner(cache, manager=manager, display=display, log_level=log_level,
                         executor=chosen)

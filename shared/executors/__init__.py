@@ -95,12 +95,12 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-def make_executor(name: str, manager: EnvironmentManager, address: str | None = None
-                  ) -> Executor:
+def make_executor(name: str, manager: EnvironmentManager, address: str | None = None,
+                  node_wait_s: float | None = None) -> Executor:
     if name == "local":
         from shared.executors.local import LocalExecutor
         return LocalExecutor(manager)
     if name == "ray":
-        from shared.executors.ray import RayExecutor
-        return RayExecutor(address)
+        from shared.executors.ray import NODE_WAIT_S, RayExecutor
+        return RayExecutor(address, NODE_WAIT_S if node_wait_s is None else node_wait_s)
     raise InputError(f"unknown executor '{name}'", fix=f"use one of: {', '.join(EXECUTORS)}")

@@ -45,13 +45,15 @@ class LocalExecutor:
         if on_start is not None:
             on_start(everyone, self.node)
         try:
-            result = self._run(launch, on_line)
+            result = self.launch(launch, on_line)
         except PipelineError as e:
             yield Outcome(everyone, self.node, error=e)
             return
         yield Outcome(everyone, self.node, result=result)
 
-    def _run(self, launch: Launch, on_line: Callable[[str], None] | None) -> RunResult:
+    def launch(self, launch: Launch, on_line: Callable[[str], None] | None = None
+               ) -> RunResult:
+        """Run the whole launch in one stage process of this machine (warm, when on)."""
         if not self.warm:
             return self.manager.run_in_environment(
                 launch.env, stage_argv(launch.stage, launch.job_dirs, launch.key),

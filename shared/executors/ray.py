@@ -7,8 +7,10 @@ The job root must be on storage every node mounts at the same path (README: Clus
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 RETRIES = 2  # Ray re-runs a part this many times when its node or worker dies
+NODE_WAIT_S = 60.0  # how long parts may wait while no alive node can run them (--ray-node-wait)
+NODE_CHECK_S = 2.0  # how often a waiting driver asks the GCS which nodes are alive
 MARKER = 0.001  # a task's demand on its env/model resources: a capability, not a count
 MB = 1024 * 1024
 NODE_NOTE = "# "  # the lines run_part adds to a stage's log (which node takes the job)
@@ -178,13 +182,13 @@ def split(count: int, parts: int) -> list[list[int]]:
 def run_part(launch: Launch) -> dict:
     """On a node (a Ray task): check the jobs' media are visible, then run the stage process
     through this node's EnvironmentManager, the task's worker as its parent (its watchdog
-    stops it if the worker dies). A retried part runs only the jobs an earlier attempt did
-    not finish (the runner removed every result.json before the launch)."""
+    stops it if the worker dies). Consecutive parts of one venv that reach the same Ray
+    worker share a warm stage process, as local launches do (``node_executor``). A retried
+    part runs only the jobs an earlier attempt did not finish (the runner removed every
+    result.json before the launch)."""
     import ray
 
-    from shared import hardware_cache
-    from shared.environment_manager import EnvironmentManager, RunResult, stage_argv
-    from shared.paths import hardware_cache_path
+    from shared.environment_manager import RunResult
 
     node = node_label(ray)
     try:
@@ -194,16 +198,33 @@ def run_part(launch: Launch) -> dict:
         if not todo:
             return {"node": node, "result": RunResult(launch.env, [], 0, 0.0),
                     "earlier": earlier}
-        part = launch.part(todo)
-        manager = EnvironmentManager(hardware_cache.load(hardware_cache_path()))
-        result = manager.run_in_environment(
-            part.env, stage_argv(part.stage, part.job_dirs, part.key),
-            log_paths=part.log_paths, timeout=part.timeout,
-            extra_env={**part.extra_env, **granted_threads(ray),
-                       "SUBPIPE_PARENT_PID": str(os.getpid())})
+        part = dataclasses.replace(launch.part(todo), extra_env={
+            **launch.extra_env, **granted_threads(ray), "SUBPIPE_PARENT_PID": str(os.getpid())})
+        result = node_executor().launch(part)
     except PipelineError as e:
         return {"node": node, "error": e.message, "fix": e.fix}
     return {"node": node, "result": result, "earlier": earlier}
+
+
+_NODE_EXECUTOR: list[Any] = []  # this Ray worker's LocalExecutor, kept between its tasks
+
+
+def node_executor() -> Any:
+    """The LocalExecutor of this Ray worker process: Ray gives a node's next task to an idle
+    worker of the same driver, so the warm stage process a part leaves (demux's, in common)
+    serves the next part of that venv (metadata, glossary) without a new interpreter and its
+    imports. It follows the node's config/pipeline.toml `warm_stage_processes`. Ray ends the
+    worker when the driver goes, and the stage process's watchdog (its parent gone) then
+    ends it."""
+    if not _NODE_EXECUTOR:
+        from shared import hardware_cache
+        from shared.environment_manager import EnvironmentManager
+        from shared.executors.local import LocalExecutor
+        from shared.paths import hardware_cache_path
+
+        manager = EnvironmentManager(hardware_cache.load(hardware_cache_path()))
+        _NODE_EXECUTOR.append(LocalExecutor(manager))
+    return _NODE_EXECUTOR[0]
 
 
 def unfinished(launch: Launch, node: str) -> list[int]:
@@ -295,11 +316,45 @@ def node_label(ray: Any) -> str:
     return f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:8]}"
 
 
+class Stranded:
+    """Watches, while parts are pending, whether any alive node can run them; gives the error
+    once none could for ``wait_s`` seconds (checked every NODE_CHECK_S)."""
+
+    def __init__(self, ray: Any, needs: Needs, wait_s: float) -> None:
+        self.ray, self.needs, self.wait_s = ray, needs, wait_s
+        self.checked = time.monotonic()
+        self.since: float | None = None  # when no node could first be seen
+
+    def check(self) -> PipelineError | None:
+        now = time.monotonic()
+        if now - self.checked < NODE_CHECK_S:
+            return None
+        self.checked = now
+        problem = unmet(self.ray.nodes(), self.needs)
+        if problem is None:
+            self.since = None
+            return None
+        self.since = self.since if self.since is not None else now
+        waited = now - self.since
+        return stranded_error(self.needs.stage, waited, problem) if waited >= self.wait_s \
+            else None
+
+
+def stranded_error(stage: str, waited: float, problem: PipelineError) -> PipelineError:
+    """Why parts left waiting for a node failed: no alive node could run them for ``waited``
+    seconds (their node died and none other qualifies)."""
+    return PipelineError(f"{stage} waited {waited:.0f} s for a node that can run it (its node "
+                      f"died or left, and no other qualifies): {problem.message}",
+                      fix=f"{problem.fix}; then run the same command again: finished stages "
+                      "are kept")
+
+
 class RayExecutor:
     name = "ray"
 
-    def __init__(self, address: str | None) -> None:
+    def __init__(self, address: str | None, node_wait_s: float = NODE_WAIT_S) -> None:
         self.ray = connect(address)
+        self.node_wait_s = node_wait_s
 
     def nodes_for(self, needs: Needs) -> list[dict]:
         return [n for n in self.ray.nodes() if n.get("Alive") and not lacking(n, needs)]
@@ -322,6 +377,7 @@ class RayExecutor:
         watch = {i: log_size(launch.log_paths[i]) for i in range(len(launch.job_dirs))}
         pending = {task.remote(launch.part(indices)): indices for indices in parts}
         unseen = list(pending) if on_start is not None else []  # parts not seen starting
+        stranded = Stranded(self.ray, needs, self.node_wait_s)
         while pending:
             done, _ = self.ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in list(unseen):
@@ -332,6 +388,12 @@ class RayExecutor:
             for ref in done:
                 unseen = [r for r in unseen if r != ref]
                 yield from self._outcomes(launch, ref, pending.pop(ref))
+            error = stranded.check() if pending and not done else None
+            if error is not None:
+                # Ray would keep a retried part waiting for a node that never comes
+                for ref in list(pending):
+                    self.ray.cancel(ref, force=True)
+                    yield from failed_part(launch, pending.pop(ref), "?", error)
 
     def offered_models(self) -> dict[str, str | None]:
         return offered(self.ray.nodes())

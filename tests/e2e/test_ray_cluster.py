@@ -2,8 +2,8 @@
 with no CPU and two one-CPU workers on 127.0.0.1), started once for the module and torn down
 after. Nodes advertise what `node start` would (scripts/node.py: env:<name>, and
 model:<name> plus model:<name>@<commit> for every model the test cache holds); only the
-first worker has env:demucs. Four tests share this cluster; the fault test removes the
-first worker, so the test after it runs on the second alone."""
+first worker has env:demucs. Five tests share this cluster; the fault test removes the
+first worker, so the tests after it run on the second (and on nodes they add and remove)."""
 
 from __future__ import annotations
 
@@ -96,13 +96,13 @@ def driver_without_models(test_cache, folder: Path) -> Path:
     return folder / "hardware_cache.json"
 
 
-def test_four_jobs_spread_over_both_workers_match_a_local_run(cluster, speech, tmp_path,
-                                                              test_cache):
+def test_six_jobs_spread_over_both_workers_match_a_local_run(cluster, speech, tmp_path,
+                                                             test_cache):
     """A driver whose cache holds no model runs the jobs up to asr (the nodes have the
     models; the fingerprint takes their revision); a driver with the cache runs the rest:
     what the first did is skipped, and the ETA counts only the stages that will run."""
     cl, workers = cluster
-    media = copies(speech, tmp_path / "media", 4)
+    media = copies(speech, tmp_path / "media", 6)
     out = tmp_path / "out"
     ids = [prepare("--media", str(m), "-s", "en", "--workflow", "transcribe", out=out)
            for m in media]
@@ -133,12 +133,12 @@ def test_four_jobs_spread_over_both_workers_match_a_local_run(cluster, speech, t
     # asr and what came before it are measured but skipped: the ETA does not count them
     assert "ETA >= 0m00s (" in progress[0] and "asr" not in progress[0].split("ETA")[1], \
         progress
-    assert "batch: 4/4 jobs done" in progress[-1] and " ETA 0m00s" in progress[-1], progress
+    assert "batch: 6/6 jobs done" in progress[-1] and " ETA 0m00s" in progress[-1], progress
     status = run_script("run-pipeline.sh", "--status", "--out", str(out), *["-j", ids[0]])
     assert lock(out / ids[0])["stages"]["asr"]["node"] in status.stdout
     batch = run_script("run-pipeline.sh", "--status", "--out", str(out),
                        *[a for i in ids for a in ("-j", i)])
-    assert "batch: 4/4 jobs done; ETA 0m00s" in batch.stdout, batch.stdout
+    assert "batch: 6/6 jobs done; ETA 0m00s" in batch.stdout, batch.stdout
     from shared.report.data import collect
 
     rows = {row["key"]: row for row in collect(out / ids[0])["stages"]}
@@ -295,6 +295,56 @@ def test_a_worker_killed_during_asr_keeps_what_finished_and_reruns_the_rest(clus
         assert (out / job_id / "logs" / "demux.log").read_text().count("$ [common]") == 1
     launches = {i: logs[i].read_text().count("$ [whisperx]") for i in ids}
     assert launches == {i: 2 if i == lost else 1 for i in ids}, launches
+
+
+def test_a_stage_whose_only_node_died_fails_its_job_and_resumes_on_a_new_node(
+        cluster, speech, tmp_path, test_cache):
+    """A node with env:demucs joins; while it separates a minute-long job's audio it is
+    killed, and no other node has the demucs venv. Ray would keep the retried part waiting
+    for such a node; after --ray-node-wait seconds with no alive node that qualifies, the
+    job fails naming what is missing and the fix, and nothing it finished is lost. With a
+    demucs node back, the same command goes on from separation."""
+    cl, _ = cluster
+    envs, models = advertised(test_cache)
+    demucs = {**envs, **models, "env:demucs": 1.0}
+    out = tmp_path / "out"
+    media = tmp_path / "media" / "minute.wav"
+    media.parent.mkdir()
+    ffmpeg("-stream_loop", "5", "-i", str(speech / "jfk.flac"), str(media))
+    job_id = prepare("--media", str(media), "-s", "en", "--workflow", "transcribe",
+                     "--separate", out=out)
+    added = [cl.add_node(num_cpus=1, node_ip_address=LOOPBACK, resources=demucs)]
+    try:
+        cl.wait_for_nodes(timeout=120)
+        jobs = ["-j", job_id, "--out", str(out), "--executor", "ray", "--ray-address",
+                cl.address, "--ray-node-wait", "5"]
+        driver = subprocess.Popen([str(ROOT / "run-pipeline.sh"), *jobs],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  start_new_session=True)
+        wait_for(driver, lambda: running_on(out / job_id, "source_separation"),
+                 "separation to start on the new node")
+        assert running_on(out / job_id, "source_separation").endswith(added[0].node_id[:8])
+        cl.remove_node(added[0], allow_graceful=False)
+        output, _ = driver.communicate(timeout=300)
+        assert driver.returncode == 1, output
+        assert "source_separation waited" in output, output
+        assert "no node of the Ray cluster has the demucs environment ready" in output
+        assert "./bootstrap.sh --envs demucs" in output
+        assert "run the same command again" in output
+        stages = lock(out / job_id)["stages"]
+        assert "demux" in stages and "source_separation" not in stages, stages
+        added.append(cl.add_node(num_cpus=1, node_ip_address=LOOPBACK, resources=demucs))
+        cl.wait_for_nodes(timeout=120)
+        again = run_script("run-pipeline.sh", *jobs, timeout=600)
+        assert again.returncode in (0, 3), again.stdout + again.stderr  # 3: degraded, ok
+        after = lock(out / job_id)["stages"]
+        assert after["demux"] == stages["demux"]  # kept, not re-run
+        assert after["source_separation"]["node"].endswith(added[1].node_id[:8])
+        assert "subtitles:source" in after
+    finally:
+        for node in added:
+            if node in cl.worker_nodes:
+                cl.remove_node(node, allow_graceful=False)
 
 
 def test_what_no_node_offers_fails_before_anything_runs(cluster, speech, tmp_path):
