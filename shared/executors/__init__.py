@@ -4,8 +4,8 @@ The runner decides what runs, writes each job's request.json and, after each suc
 job's lock.json; an executor only launches stage processes and reports how each ended:
 `local` (one child process on this machine, through the EnvironmentManager: the default;
 consecutive launches in one venv share a warm process, shared/stage_worker.py) or `ray` (the
-group split over the nodes of a Ray cluster that have the stage's venv; a fresh process per
-part).
+group split over the nodes of a Ray cluster that have the stage's venv; on each node the
+parts run through a local executor kept in Ray's worker, so its stage processes stay warm).
 """
 
 from __future__ import annotations

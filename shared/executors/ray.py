@@ -173,10 +173,30 @@ def reachable(address: str) -> str:
         return conn.getsockname()[0]
 
 
-def split(count: int, parts: int) -> list[list[int]]:
-    """0..count-1 dealt round-robin into ``parts`` non-empty lists."""
-    parts = max(1, min(parts, count))
-    return [list(range(start, count, parts)) for start in range(parts)]
+def split(lengths: list[float | None], parts: int) -> list[list[int]]:
+    """The indices of jobs whose media last ``lengths`` seconds, dealt into ``parts``
+    non-empty lists of nearly equal total length, each in job order: longest first, each to
+    the part with the least so far (ties: the first part), so a library of films of unequal
+    length keeps every node busy until near the end. Equal lengths deal round robin; an
+    unknown length counts as the mean of the known ones."""
+    known = [x for x in lengths if x]
+    mean = sum(known) / len(known) if known else 1.0
+    weight = [x or mean for x in lengths]
+    parts = max(1, min(parts, len(lengths)))
+    dealt: list[list[int]] = [[] for _ in range(parts)]
+    totals = [0.0] * parts
+    for index in sorted(range(len(weight)), key=lambda i: -weight[i]):
+        least = totals.index(min(totals))
+        dealt[least].append(index)
+        totals[least] += weight[index]
+    return [sorted(part) for part in dealt]
+
+
+def media_lengths(launch: Launch) -> list[float | None]:
+    """Each job's media duration (job.json; None where prepare could not tell)."""
+    from shared import job as jobs
+
+    return [jobs.load(job_dir).media.duration for job_dir in launch.job_dirs]
 
 
 def run_part(launch: Launch) -> dict:
@@ -373,7 +393,7 @@ class RayExecutor:
         task = self.ray.remote(run_part).options(
             **task_options(needs, cpus_to_ask(needs, nodes)), max_retries=RETRIES,
             retry_exceptions=False)
-        parts = split(len(launch.job_dirs), len(nodes))
+        parts = split(media_lengths(launch), len(nodes))
         watch = {i: log_size(launch.log_paths[i]) for i in range(len(launch.job_dirs))}
         pending = {task.remote(launch.part(indices)): indices for indices in parts}
         unseen = list(pending) if on_start is not None else []  # parts not seen starting

@@ -120,6 +120,13 @@ def test_six_jobs_spread_over_both_workers_match_a_local_run(cluster, speech, tm
         assert any(job_id in line and asr["node"] in line for line in first.stdout.splitlines())
         model = asr["components"]["models"]["faster-whisper-base"]
         assert commit and model == f"Systran/faster-whisper-base@{commit}"  # the nodes'
+    # a node's Ray worker keeps its stage processes warm: metadata's part ran in the
+    # process demux's part on that node left (its second launch), not in a new one
+    launches = [re.search(r"warm stage process (\d+), launch (\d+)", (
+        out / i / "logs" / f"{key}.log").read_text()) for i in ids for key in ("demux",
+                                                                              "metadata")]
+    assert all(launches), "every part ran in a warm stage process"
+    assert any(m.group(2) != "1" for m in launches[1::2]), [m.group(0) for m in launches]
     for worker in node_ids(workers):  # which stage runs on which node, as parts start
         assert any(re.search(rf"asr on [^;]*/{worker} \([0-9] jobs?\)", p)
                    for p in batch_lines(first))

@@ -15,10 +15,17 @@ from shared.paths import VENVS_DIR
 from tests.helpers import run_script
 
 
-def test_a_group_is_dealt_round_robin_into_one_part_per_node():
-    assert split(6, 2) == [[0, 2, 4], [1, 3, 5]]
-    assert split(2, 5) == [[0], [1]]  # never an empty part
-    assert split(3, 0) == [[0, 1, 2]]  # no node counted yet: one part
+def test_a_group_is_dealt_into_one_part_per_node_of_nearly_equal_audio():
+    assert split([60.0] * 6, 2) == [[0, 2, 4], [1, 3, 5]]  # equal films: round robin
+    assert split([60.0, 60.0], 5) == [[0], [1]]  # never an empty part
+    assert split([60.0] * 3, 0) == [[0, 1, 2]]  # no node counted yet: one part
+    films = [180 * 60.0, 90 * 60.0, 170 * 60.0, 100 * 60.0]  # round robin: 350 min vs 190
+    parts = split(films, 2)
+    assert parts == [[0, 1], [2, 3]]
+    assert [sum(films[i] for i in part) for part in parts] == [270 * 60.0, 270 * 60.0]
+    # a length prepare could not tell counts as the mean of the others
+    assert split([100.0, None, 300.0, 200.0], 2) == [[0, 2], [1, 3]]  # 400 s each
+    assert split([None, None, None], 2) == [[0, 2], [1]]
 
 
 def node(name: str, **resources: float) -> dict:
