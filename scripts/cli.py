@@ -193,7 +193,14 @@ def prepare(
         raise _fail(e, debug) from None
     for _job_id, job_dir in created:
         sys.stderr.write(f"prepared {job_dir}\n")
-    sys.stderr.write(f"next: ./run-pipeline.sh -j {created[-1][0]}\n")
+    from shared import job as jobs
+
+    batch = jobs.load(created[-1][1]).batch
+    if batch:
+        sys.stderr.write(f"batch {batch}: {len(created)} jobs\n"
+                         f"next: ./run-pipeline.sh --batch {batch}\n")
+    else:
+        sys.stderr.write(f"next: ./run-pipeline.sh -j {created[-1][0]}\n")
     for job_id, _ in created:
         sys.stdout.write(job_id + "\n")
 
@@ -209,6 +216,12 @@ def run(
     = None,
     latest: Annotated[bool, typer.Option("--latest", help="the most recently prepared job")]
     = False,
+    batch: Annotated[str | None, typer.Option(
+        "--batch", help="every job of the batch prepare-job.sh made from several media or a "
+        "folder (the id it printed)")] = None,
+    all_pending: Annotated[bool, typer.Option(
+        "--all-pending", help="every job under --out with a stage not done yet (never run, "
+        "failed or stopped)")] = False,
     from_stage: Annotated[str | None, typer.Option("--from", help="start at this stage")] = None,
     to_stage: Annotated[str | None, typer.Option("--to", help="stop after this stage")] = None,
     only: Annotated[list[str] | None, typer.Option("--only", help="run only this stage")] = None,
@@ -251,15 +264,20 @@ def run(
     level = _setup_logging(log_level, debug)
     jobs_root = out.expanduser().resolve()
     try:
+        chosen = run_mod.Selection(job or [], latest, batch, all_pending)
         if status:
-            dirs = (run_mod.resolve_jobs(jobs_root, job or [], latest) if job or latest
+            dirs = (run_mod.resolve_jobs(jobs_root, chosen) if chosen.any
                     else run_mod.all_jobs(jobs_root))
             run_mod.print_status(dirs)
             raise typer.Exit(0)
-        dirs = run_mod.resolve_jobs(jobs_root, job or [], latest)
+        dirs = run_mod.resolve_jobs(jobs_root, chosen)
+        if not dirs:  # --all-pending alone, and every job is done
+            sys.stderr.write(f"nothing pending: every job in {jobs_root} is done\n")
+            raise typer.Exit(0)
         if prune:
             if sets or dry_run or from_stage or to_stage or only or force:
-                raise InputError("--prune runs no stage: it takes only -j/--latest and --out",
+                raise InputError("--prune runs no stage: it takes only the job selection "
+                                 "(-j, --latest, --batch, --all-pending) and --out",
                                  fix="run the stages first, then ./run-pipeline.sh -j JOB "
                                  "--prune on its own")
             for job_dir in dirs:
@@ -267,7 +285,8 @@ def run(
             raise typer.Exit(0)
         if report_only:
             if sets or dry_run or from_stage or to_stage or only or force:
-                raise InputError("--report runs no stage: it takes only -j/--latest and --out",
+                raise InputError("--report runs no stage: it takes only the job selection "
+                                 "(-j, --latest, --batch, --all-pending) and --out",
                                  fix="run the stages first, then ./run-pipeline.sh -j JOB "
                                  "--report on its own")
             run_mod.write_reports(dirs, jobs_root)

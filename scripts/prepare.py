@@ -107,6 +107,13 @@ def collect_media(paths: list[Path]) -> list[Path]:
     return [p.resolve() for p in dict.fromkeys(found)]
 
 
+def batch_id(paths: list[Path]) -> str:
+    """The id of the jobs one prepare call makes from several media: the folder's name when
+    one folder was given, else 'batch', with a time stamp and a random part."""
+    name = paths[0].expanduser().name if len(paths) == 1 and paths[0].is_dir() else "batch"
+    return jobs.new_job_id(name or "batch")
+
+
 def _check_glossary(path: Path) -> Path:
     from shared import glossary
 
@@ -191,6 +198,7 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
 
     memo = HashMemo()
     jobs_root = opts.out.expanduser().resolve()
+    batch = batch_id(opts.media) if len(probed) > 1 else None
     created = []
     for path, info in probed:
         title = opts.title if (opts.title and len(probed) == 1) else path.stem
@@ -204,7 +212,7 @@ def prepare(opts: PrepareOptions) -> list[tuple[str, Path]]:
             title=title, year=opts.year, source_lang=source, target_langs=targets,
             start_time=start, end_time=end, profile=opts.profile, features=features,
             overrides=overrides, glossary=GLOSSARY_FILE if glossary_file else None,
-            stages=instances)
+            stages=instances, batch=batch)
         job_dir = jobs.create_job_dir(jobs_root, job_id)
         (job_dir / "logs").mkdir()
         if glossary_file:

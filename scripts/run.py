@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from shared import hardware_cache, job_state, lockfile, prune
@@ -17,14 +18,48 @@ from shared.stage import RESULT_FILE, StageResult
 logger = logging.getLogger("run")
 
 
-def resolve_jobs(jobs_root: Path, refs: list[str], latest: bool) -> list[Path]:
-    if not refs and not latest:
-        raise InputError("no job given", fix="pass -j <job-id> (printed by prepare-job.sh) or "
-                         "--latest")
-    dirs = [jobs.find_job(jobs_root, ref) for ref in refs]
-    if latest:
+@dataclass(frozen=True)
+class Selection:
+    """Which jobs a run takes: -j ids or folders, --latest, --batch ID, --all-pending."""
+    refs: list[str]
+    latest: bool = False
+    batch: str | None = None
+    all_pending: bool = False
+
+    @property
+    def any(self) -> bool:
+        return bool(self.refs or self.latest or self.batch or self.all_pending)
+
+
+def resolve_jobs(jobs_root: Path, chosen: Selection) -> list[Path]:
+    """The selected job folders, each once, in the order given (a batch's and the pending
+    jobs by job id). Only --all-pending may select none."""
+    if not chosen.any:
+        raise InputError("no job given", fix="pass -j <job-id> (printed by prepare-job.sh), "
+                         "--latest, --batch <batch-id> or --all-pending")
+    dirs = [jobs.find_job(jobs_root, ref) for ref in chosen.refs]
+    if chosen.latest:
         dirs.append(jobs.latest_job(jobs_root))
+    if chosen.batch:
+        dirs += batch_jobs(jobs_root, chosen.batch)
+    if chosen.all_pending:
+        dirs += [d for d in all_jobs(jobs_root) if is_pending(d)]
     return list(dict.fromkeys(dirs))
+
+
+def batch_jobs(jobs_root: Path, batch: str) -> list[Path]:
+    found = [d for d in all_jobs(jobs_root) if jobs.load(d).batch == batch]
+    if not found:
+        raise InputError(f"no job of batch '{batch}' in {jobs_root}",
+                         fix="use the batch id prepare-job.sh printed (`batch <id>: N jobs`) "
+                         "and the same --out; ./run-pipeline.sh --status lists the jobs")
+    return found
+
+
+def is_pending(job_dir: Path) -> bool:
+    """A stage instance of the job has no record in lock.json (never run, failed, stopped)."""
+    recorded = lockfile.load(job_dir).stages
+    return any(inst.key not in recorded for inst in jobs.load(job_dir).stages)
 
 
 def apply_overrides(job_dir: Path, sets: list[str]) -> None:

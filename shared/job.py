@@ -59,6 +59,9 @@ class Job(BaseModel):
     stages: list[StageInstance]
     # stage instance ("asr", "translation:hi") -> the venv the runner's plan runs it in
     environments: dict[str, str] = Field(default_factory=dict)
+    # the batch id one prepare-job.sh call gave all its jobs (several media or a folder;
+    # None for a single job): run-pipeline.sh --batch ID selects them
+    batch: str | None = None
 
     def file(self, name: str, job_dir: Path) -> Path | None:
         """A job-level input ("job:media", "job:glossary"); None if this job has none."""

@@ -41,8 +41,11 @@ def test_folder_makes_one_job_per_file_and_a_batch_loads_the_model_once(test_cac
     assert sorted(j["media"]["path"].rsplit("/", 1)[1] for j in jobs) == ["hotwords.mp3",
                                                                           "jfk.flac"]
     assert all(j["year"] == 1961 and j["profile"] == "cpu" for j in jobs)
+    batch_id = jobs[0]["batch"]  # one prepare call, one batch: named after the folder
+    assert batch_id.startswith(two_media.name) and all(j["batch"] == batch_id for j in jobs)
+    assert f"next: ./run-pipeline.sh --batch {batch_id}" in proc.stderr
 
-    batch = run_script("run-pipeline.sh", "-j", ids[0], "-j", ids[1], "--out", str(jobs_root))
+    batch = run_script("run-pipeline.sh", "--batch", batch_id, "--out", str(jobs_root))
     assert batch.returncode == 0, batch.stdout + batch.stderr
     for job_id in ids:
         log = (jobs_root / job_id / "logs" / "asr.log").read_text()
@@ -53,6 +56,25 @@ def test_folder_makes_one_job_per_file_and_a_batch_loads_the_model_once(test_cac
     assert "fellow Americans" in srt_text(
         next((jobs_root / ids[[j["media"]["path"].endswith("jfk.flac") for j in jobs].index(
             True)] / "subtitles").glob("*.srt")))
+
+
+def test_all_pending_runs_only_the_jobs_with_a_stage_not_done(test_cache, speech, jobs_root):
+    done = prepare("--media", str(speech / "jfk.flac"), "-s", "en", out=jobs_root)
+    assert json.loads((jobs_root / done / "job.json").read_text())["batch"] is None
+    run_pipeline(done, out=jobs_root)
+    before = lock(jobs_root / done)
+    waiting = prepare("--media", str(speech / "jfk.flac"), "-s", "en", out=jobs_root)
+    proc = run_script("run-pipeline.sh", "--all-pending", "--out", str(jobs_root))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert lock(jobs_root / done) == before  # not selected: nothing of it ran again
+    assert "subtitles:source" in lock(jobs_root / waiting)["stages"]
+    assert waiting in proc.stdout and done not in proc.stdout  # the end table's jobs
+    again = run_script("run-pipeline.sh", "--all-pending", "--out", str(jobs_root))
+    assert again.returncode == 0 and "nothing pending" in again.stderr, again.stderr
+    missing = run_script("run-pipeline.sh", "--batch", "no-such-batch", "--out", str(jobs_root))
+    assert missing.returncode == 2, missing.stdout + missing.stderr
+    assert "no job of batch 'no-such-batch'" in missing.stderr
+    assert "prepare-job.sh printed" in missing.stderr
 
 
 def test_from_to_only_force_and_dry_run(test_cache, speech, jobs_root):
