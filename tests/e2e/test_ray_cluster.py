@@ -2,7 +2,7 @@
 with no CPU and two one-CPU workers on 127.0.0.1), started once for the module and torn down
 after. Nodes advertise what `node start` would (scripts/node.py: env:<name>, and
 model:<name> plus model:<name>@<commit> for every model the test cache holds); only the
-first worker has env:demucs. Five tests share this cluster; the fault test removes the
+first worker has env:demucs. Six tests share this cluster; the fault test removes the
 first worker, so the tests after it run on the second (and on nodes they add and remove)."""
 
 from __future__ import annotations
@@ -311,7 +311,9 @@ def test_a_stage_whose_only_node_died_fails_its_job_and_resumes_on_a_new_node(
     for such a node; after --ray-node-wait seconds with no alive node that qualifies, the
     job fails naming what is missing and the fix, and nothing it finished is lost. With a
     demucs node back, the same command goes on from separation."""
-    cl, _ = cluster
+    cl, workers = cluster
+    if workers[0] in cl.worker_nodes:  # run alone: the fault test has not removed it
+        cl.remove_node(workers[0], allow_graceful=False)
     envs, models = advertised(test_cache)
     demucs = {**envs, **models, "env:demucs": 1.0}
     out = tmp_path / "out"
@@ -352,6 +354,50 @@ def test_a_stage_whose_only_node_died_fails_its_job_and_resumes_on_a_new_node(
         for node in added:
             if node in cl.worker_nodes:
                 cl.remove_node(node, allow_graceful=False)
+
+
+def test_a_part_whose_retries_run_out_fails_its_job_and_not_the_others(cluster, speech,
+                                                                        tmp_path, test_cache):
+    """Three nodes with env:demucs join; each is killed while it separates the first job's
+    audio, so the first attempt and both of Ray's retries die: the part fails for good (a
+    RayError), the job fails with the fix, and the batch's other job (no separation) still
+    finishes on the workers."""
+    cl, workers = cluster
+    if workers[0] in cl.worker_nodes:  # run alone: the fault test has not removed it
+        cl.remove_node(workers[0], allow_graceful=False)
+    envs, models = advertised(test_cache)
+    demucs = {**envs, **models, "env:demucs": 1.0}
+    out = tmp_path / "out"
+    media = tmp_path / "media" / "minute.wav"
+    media.parent.mkdir()
+    ffmpeg("-stream_loop", "5", "-i", str(speech / "jfk.flac"), str(media))
+    separated = prepare("--media", str(media), "-s", "en", "--workflow", "transcribe",
+                        "--separate", out=out)
+    plain = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--workflow",
+                    "transcribe", out=out)
+    added = {node.node_id[:8]: node for node in
+             [cl.add_node(num_cpus=1, node_ip_address=LOOPBACK, resources=demucs)
+              for _ in range(3)]}
+    log = out / separated / "logs" / "source_separation.log"
+    mark = "# source_separation: running on node "
+    try:
+        cl.wait_for_nodes(timeout=120)
+        driver = start_driver(cl, [separated, plain], out)
+        for attempt in range(1, 4):  # the first attempt, then Ray's 2 retries
+            wait_for(driver, lambda n=attempt: log.is_file() and log.read_text().count(mark) == n,
+                     f"attempt {attempt} of separation to start")
+            node = log.read_text().split(mark)[-1].split()[0].rsplit("/", 1)[1]
+            cl.remove_node(added.pop(node), allow_graceful=False)
+        output, _ = driver.communicate(timeout=300)
+        assert driver.returncode == 1, output
+        assert "the Ray task failed after 2 retries" in output, output
+        assert "run the same command again: finished stages are kept" in output
+        stages = lock(out / separated)["stages"]
+        assert "demux" in stages and "source_separation" not in stages, stages
+        assert "subtitles:source" in lock(out / plain)["stages"]  # not stopped by the other
+    finally:
+        for node in added.values():
+            cl.remove_node(node, allow_graceful=False)
 
 
 def test_what_no_node_offers_fails_before_anything_runs(cluster, speech, tmp_path):
