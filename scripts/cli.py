@@ -271,8 +271,9 @@ def run(
             run_mod.print_status(dirs)
             raise typer.Exit(0)
         dirs = run_mod.resolve_jobs(jobs_root, chosen)
-        if not dirs:  # --all-pending alone, and every job is done
-            sys.stderr.write(f"nothing pending: every job in {jobs_root} is done\n")
+        if not dirs:  # --all-pending alone, and every job is done or being run
+            sys.stderr.write(f"nothing pending: every job in {jobs_root} is done or being "
+                             "run by another process\n")
             raise typer.Exit(0)
         if prune:
             if sets or dry_run or from_stage or to_stage or only or force:

@@ -57,9 +57,14 @@ def batch_jobs(jobs_root: Path, batch: str) -> list[Path]:
 
 
 def is_pending(job_dir: Path) -> bool:
-    """A stage instance of the job has no record in lock.json (never run, failed, stopped)."""
+    """A stage instance of the job has no record in lock.json (never run, failed, stopped)
+    and no live run holds the job (another run-pipeline.sh --all-pending started before this
+    one is still at it: taking the job would make this whole run fail as busy)."""
+    from shared.progress import run_in_progress
+
     recorded = lockfile.load(job_dir).stages
-    return any(inst.key not in recorded for inst in jobs.load(job_dir).stages)
+    return (any(inst.key not in recorded for inst in jobs.load(job_dir).stages)
+            and not run_in_progress(job_dir))
 
 
 def apply_overrides(job_dir: Path, sets: list[str]) -> None:

@@ -64,11 +64,19 @@ def test_all_pending_runs_only_the_jobs_with_a_stage_not_done(test_cache, speech
     run_pipeline(done, out=jobs_root)
     before = lock(jobs_root / done)
     waiting = prepare("--media", str(speech / "jfk.flac"), "-s", "en", out=jobs_root)
-    proc = run_script("run-pipeline.sh", "--all-pending", "--out", str(jobs_root))
+    held = prepare("--media", str(speech / "jfk.flac"), "-s", "en", out=jobs_root)
+    from shared import lockfile
+
+    with lockfile.hold(jobs_root / held):  # a live run has it: not pending for another run
+        proc = run_script("run-pipeline.sh", "--all-pending", "--out", str(jobs_root))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert lock(jobs_root / done) == before  # not selected: nothing of it ran again
     assert "subtitles:source" in lock(jobs_root / waiting)["stages"]
-    assert waiting in proc.stdout and done not in proc.stdout  # the end table's jobs
+    assert not (jobs_root / held / "lock.json").exists()
+    assert waiting in proc.stdout and done not in proc.stdout and held not in proc.stdout
+    freed = run_script("run-pipeline.sh", "--all-pending", "--out", str(jobs_root))
+    assert freed.returncode == 0, freed.stdout + freed.stderr
+    assert held in freed.stdout and waiting not in freed.stdout
     again = run_script("run-pipeline.sh", "--all-pending", "--out", str(jobs_root))
     assert again.returncode == 0 and "nothing pending" in again.stderr, again.stderr
     missing = run_script("run-pipeline.sh", "--batch", "no-such-batch", "--out", str(jobs_root))
