@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared import lockfile
+from shared import disk_need, lockfile
 from shared.config_files import format_validation_error
 from shared.errors import InputError, PipelineError
 from shared.executors import Executor, Needs
@@ -132,6 +132,9 @@ def plan_jobs(job_runs: list, hardware: HardwareCache, models: ModelRegistry,
         except PipelineError as e:
             where, _ = found.setdefault((type(e).__name__, str(e)), ([], e))
             where.append(f"job {jr.job.job_id}")
+    full = disk_need.disk_problem(job_runs)
+    if full is not None:
+        found[("disk", str(full))] = ([f"job {jr.job.job_id}" for jr in job_runs], full)
     return list(found.values())
 
 

@@ -153,6 +153,9 @@ class StageSpec(Generic[P]):
     # modules outside the stage's package that the import statements do not show (imported
     # by name at run time); everything the package imports is fingerprinted by itself
     uses: tuple[str, ...] = ()
+    # (params, seconds of audio, media bytes) -> bytes its outputs take, for the disk check
+    # before a run (shared/disk_need.py); None: small files (JSON, subtitles) only
+    disk_estimate: Callable[[P, float, int], float] | None = None
 
     def environment(self, params: P, ctx: ResolveContext) -> str:
         """The venv this stage runs in for these (resolved) params."""

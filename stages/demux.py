@@ -66,6 +66,11 @@ def resolve(params: DemuxParams, ctx: ResolveContext) -> DemuxParams:
         "stereo_44k": params.stereo_44k or "separation" in ctx.job.features})
 
 
+def disk_estimate(params: DemuxParams, seconds: float, media_bytes: int) -> float:
+    """audio_16k.wav (16-bit mono), and audio_44k.wav (16-bit stereo) with separation."""
+    return seconds * (2 * 16000 + (4 * STEREO_RATE if params.stereo_44k else 0))
+
+
 SPEC = StageSpec(
     name="demux",
     version=1,
@@ -76,6 +81,7 @@ SPEC = StageSpec(
     environments=("common",),
     resolve=resolve,
     process="stages.demux:process",
+    disk_estimate=disk_estimate,
 )
 
 

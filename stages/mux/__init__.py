@@ -57,6 +57,11 @@ class MuxParams(StageParams):
         "when the system has none for the language; default: system fonts only")
 
 
+def disk_estimate(params: MuxParams, seconds: float, media_bytes: int) -> float:
+    """A copy of the video with the subtitle tracks (a burned-in copy is about as large)."""
+    return float(media_bytes) * (2 if params.burn_in else 1)
+
+
 SPEC = StageSpec(
     name="mux",
     version=1,
@@ -67,4 +72,5 @@ SPEC = StageSpec(
     description="mux every subtitle track into a copy of the video (no re-encoding)",
     environments=("common",),
     process="stages.mux.run:process",
+    disk_estimate=disk_estimate,
 )

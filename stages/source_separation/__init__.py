@@ -157,6 +157,13 @@ def missing_model_error(name: str, repo_id: str | None, hub: Path,
         fix=fix)
 
 
+def disk_estimate(params: SeparationParams, seconds: float, media_bytes: int) -> float:
+    """vocals.wav and accompaniment.wav (44.1 kHz stereo, 2 or 4 bytes a sample) and
+    vocals_16k.wav (16-bit mono)."""
+    sample = 2 if params.output_subtype == "PCM_16" else 4
+    return seconds * (2 * 2 * 44100 * sample + 2 * 16000)
+
+
 SPEC = StageSpec(
     name="source_separation",
     version=1,
@@ -168,6 +175,7 @@ SPEC = StageSpec(
     resolve=resolve,
     models=model_refs,
     process="stages.source_separation.run:process",
+    disk_estimate=disk_estimate,
     setup="stages.source_separation.run:setup",
 )
 

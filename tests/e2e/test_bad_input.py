@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import (
+    ROOT,
     ffmpeg,
     make_silence,
     prepare,
@@ -511,3 +512,42 @@ def test_hardware_cache_missing_or_invalid(done_job, tmp_path, broken):
     assert snapshot(done_job["job_dir"]) == before
     proc = run_script("cache-models.sh", "--list", env=env)
     assert_fails(proc, 1, message, "./bootstrap.sh")
+
+
+def small_disk_works(folder: Path) -> bool:
+    """`unshare -m` and a tmpfs mount (root): a small filesystem only the test sees."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = subprocess.run(["unshare", "-m", "sh", "-c",
+                            f"mount -t tmpfs -o size=1m tmpfs '{folder}'"],
+                           capture_output=True)
+    return shutil.which("unshare") is not None and probe.returncode == 0
+
+
+def test_a_run_that_would_fill_the_disk_stops_before_its_first_stage(speech, tmp_path,
+                                                                      test_cache):
+    """Jobs on an 8 MB filesystem (a tmpfs in a private mount namespace): a minute of audio
+    needs ~2.6 MB of outputs plus the 64 MB a run leaves free, so run-pipeline.sh refuses
+    at once (exit 2), saying how much it would write, how much is free and the fix, and
+    runs nothing."""
+    out = tmp_path / "small"
+    if not small_disk_works(out):
+        pytest.skip("needs `unshare -m` and mount (root) for a small filesystem")
+    media = tmp_path / "minute.wav"
+    ffmpeg("-stream_loop", "5", "-i", str(speech / "jfk.flac"), str(media))
+    script = f"""set -e
+mount -t tmpfs -o size=8m tmpfs '{out}'
+'{ROOT}/prepare-job.sh' --media '{media}' -s en --workflow transcribe --out '{out}'
+set +e
+'{ROOT}/run-pipeline.sh' --latest --out '{out}'
+echo "rc=$?"
+ls '{out}'/*/ > '{tmp_path}/listing'
+"""
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True,
+                          text=True, timeout=300)
+    assert "rc=2" in proc.stdout, proc.stdout + proc.stderr
+    assert re.search(r"this run would write about [\d.]+ MB under .*small \(1 job\(s\): "
+                     r"minute-\S+ [\d.]+ MB\), which has [\d.]+ MB free", proc.stderr), \
+        proc.stderr
+    assert "--prune" in proc.stderr and "prepare-job.sh --out" in proc.stderr
+    listing = (tmp_path / "listing").read_text().split()
+    assert "job.json" in listing and "lock.json" not in listing and "stages" not in listing
