@@ -304,6 +304,33 @@ def test_a_worker_killed_during_asr_keeps_what_finished_and_reruns_the_rest(clus
     assert launches == {i: 2 if i == lost else 1 for i in ids}, launches
 
 
+def drop_demucs_worker(cluster):
+    """The cluster without the first worker (the one with env:demucs), as the fault test
+    leaves it; removed here when a test runs alone."""
+    cl, workers = cluster
+    if workers[0] in cl.worker_nodes:
+        cl.remove_node(workers[0], allow_graceful=False)
+    cl.wait_for_nodes(timeout=120)  # a node killed just now stays 'alive' until the GCS sees it
+    return cl
+
+
+def add_demucs_node(cl, test_cache):
+    """A new one-CPU node advertising the venvs, the cached models and the demucs venv."""
+    envs, models = advertised(test_cache)
+    return cl.add_node(num_cpus=1, node_ip_address=LOOPBACK,
+                       resources={**envs, **models, "env:demucs": 1.0})
+
+
+def separation_job(speech: Path, tmp_path: Path, out: Path) -> str:
+    """A job separating a minute of speech (jfk six times over): long enough that its
+    separation is still running when the test kills the node it started on."""
+    media = tmp_path / "media" / "minute.wav"
+    media.parent.mkdir()
+    ffmpeg("-stream_loop", "5", "-i", str(speech / "jfk.flac"), str(media))
+    return prepare("--media", str(media), "-s", "en", "--workflow", "transcribe", "--separate",
+                   out=out)
+
+
 def test_a_stage_whose_only_node_died_fails_its_job_and_resumes_on_a_new_node(
         cluster, speech, tmp_path, test_cache):
     """A node with env:demucs joins; while it separates a minute-long job's audio it is
@@ -311,18 +338,10 @@ def test_a_stage_whose_only_node_died_fails_its_job_and_resumes_on_a_new_node(
     for such a node; after --ray-node-wait seconds with no alive node that qualifies, the
     job fails naming what is missing and the fix, and nothing it finished is lost. With a
     demucs node back, the same command goes on from separation."""
-    cl, workers = cluster
-    if workers[0] in cl.worker_nodes:  # run alone: the fault test has not removed it
-        cl.remove_node(workers[0], allow_graceful=False)
-    envs, models = advertised(test_cache)
-    demucs = {**envs, **models, "env:demucs": 1.0}
+    cl = drop_demucs_worker(cluster)
     out = tmp_path / "out"
-    media = tmp_path / "media" / "minute.wav"
-    media.parent.mkdir()
-    ffmpeg("-stream_loop", "5", "-i", str(speech / "jfk.flac"), str(media))
-    job_id = prepare("--media", str(media), "-s", "en", "--workflow", "transcribe",
-                     "--separate", out=out)
-    added = [cl.add_node(num_cpus=1, node_ip_address=LOOPBACK, resources=demucs)]
+    job_id = separation_job(speech, tmp_path, out)
+    added = [add_demucs_node(cl, test_cache)]
     try:
         cl.wait_for_nodes(timeout=120)
         jobs = ["-j", job_id, "--out", str(out), "--executor", "ray", "--ray-address",
@@ -342,7 +361,7 @@ def test_a_stage_whose_only_node_died_fails_its_job_and_resumes_on_a_new_node(
         assert "run the same command again" in output
         stages = lock(out / job_id)["stages"]
         assert "demux" in stages and "source_separation" not in stages, stages
-        added.append(cl.add_node(num_cpus=1, node_ip_address=LOOPBACK, resources=demucs))
+        added.append(add_demucs_node(cl, test_cache))
         cl.wait_for_nodes(timeout=120)
         again = run_script("run-pipeline.sh", *jobs, timeout=600)
         assert again.returncode in (0, 3), again.stdout + again.stderr  # 3: degraded, ok
@@ -362,22 +381,13 @@ def test_a_part_whose_retries_run_out_fails_its_job_and_not_the_others(cluster, 
     audio, so the first attempt and both of Ray's retries die: the part fails for good (a
     RayError), the job fails with the fix, and the batch's other job (no separation) still
     finishes on the workers."""
-    cl, workers = cluster
-    if workers[0] in cl.worker_nodes:  # run alone: the fault test has not removed it
-        cl.remove_node(workers[0], allow_graceful=False)
-    envs, models = advertised(test_cache)
-    demucs = {**envs, **models, "env:demucs": 1.0}
+    cl = drop_demucs_worker(cluster)
     out = tmp_path / "out"
-    media = tmp_path / "media" / "minute.wav"
-    media.parent.mkdir()
-    ffmpeg("-stream_loop", "5", "-i", str(speech / "jfk.flac"), str(media))
-    separated = prepare("--media", str(media), "-s", "en", "--workflow", "transcribe",
-                        "--separate", out=out)
+    separated = separation_job(speech, tmp_path, out)
     plain = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--workflow",
                     "transcribe", out=out)
     added = {node.node_id[:8]: node for node in
-             [cl.add_node(num_cpus=1, node_ip_address=LOOPBACK, resources=demucs)
-              for _ in range(3)]}
+             [add_demucs_node(cl, test_cache) for _ in range(3)]}
     log = out / separated / "logs" / "source_separation.log"
     mark = "# source_separation: running on node "
     try:
@@ -403,10 +413,7 @@ def test_a_part_whose_retries_run_out_fails_its_job_and_not_the_others(cluster, 
 def test_what_no_node_offers_fails_before_anything_runs(cluster, speech, tmp_path):
     """After the fault test (or alone): only the worker without env:demucs is left, and no
     node has a GPU. Both problems are named at once, exit 2, before any stage runs."""
-    cl, workers = cluster
-    if workers[0] in cl.worker_nodes:
-        cl.remove_node(workers[0], allow_graceful=False)
-    cl.wait_for_nodes(timeout=120)  # a node killed just now stays 'alive' until the GCS sees it
+    cl = drop_demucs_worker(cluster)
     out = tmp_path / "out"
     separate = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--separate", out=out)
     on_gpu = prepare("--media", str(speech / "jfk.flac"), "-s", "en", "--workflow",
