@@ -91,9 +91,10 @@ class AsrParams(StageParams):
         "translation or invented text). Skipped for the model's weak languages "
         "(config/models.toml) and the mlx backend; hi and ur are one")
     language_check_logprob: float = Field(
-        -0.5, le=0, description="-s auto: text whose segments' mean avg log-probability is under "
-        "this is doubtful (measured with base: English lines -0.1 to -0.35; espeak French "
-        "decoded as English -0.92, as Thai, which base hears in it, -0.56)")
+        -0.5, le=0, description="-s auto: text whose segments' mean log-probability (each "
+        "segment's own words', not its 30-s window's) is under this is doubtful (measured with "
+        "base: English lines -0.02 to -0.17; espeak Spanish decoded at the end of an English "
+        "film -0.74, an English line made up there -0.56)")
     max_chunk_s: float = Field(30.0, gt=0, description="speech regions (the vad stage's, else "
                                "faster-whisper's own VAD) are merged into chunks of at most "
                                "this many seconds of speech; each chunk is decoded in one call "

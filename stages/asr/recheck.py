@@ -18,6 +18,7 @@ unconfirmed region (qc.json ``doubtful_language``)."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 
 from shared.model_registry import better_model_fix
@@ -40,22 +41,34 @@ def _mostly_in(segment, region: Region) -> bool:
 def doubtful_regions(regions: list[Region], segments: list, min_logprob: float,
                      min_s: float) -> list[Region]:
     """The regions of at least ``min_s`` seconds that no segment overlaps, or whose
-    overlapping segments have a mean avg log-probability under ``min_logprob``."""
+    overlapping segments have a mean log-probability (segment_logprob) under ``min_logprob``."""
     found = []
     for start, end in regions:
         if end - start < min_s:
             continue
         inside = [s for s in segments if _overlap(s, (start, end)) > 0]
-        if not inside or sum(float(s.avg_logprob) for s in inside) / len(inside) < min_logprob:
+        if not inside or mean_logprob(inside) < min_logprob:
             found.append((start, end))
     return found
 
 
+def segment_logprob(segment) -> float:
+    """How sure the decoder was of this segment's own text: the mean log-probability of its
+    words. faster-whisper's ``avg_logprob`` is its whole 30-s window's, so a hallucinated
+    line shares a window's good score with the lines around it (espeak Spanish at the end
+    of an English film: words -0.74 and -0.56, the window -0.69 and -0.25; English lines
+    -0.02 to -0.17). Without word times, the window's."""
+    words = [w for w in (getattr(segment, "words", None) or []) if w.probability is not None]
+    if not words:
+        return float(segment.avg_logprob)
+    return sum(math.log(max(float(w.probability), 1e-6)) for w in words) / len(words)
+
+
 def mean_logprob(segments: list) -> float:
-    """The segments' mean avg log-probability (-inf for none: no text at all)."""
+    """The segments' mean log-probability (segment_logprob; -inf for none: no text at all)."""
     if not segments:
         return float("-inf")
-    return sum(float(s.avg_logprob) for s in segments) / len(segments)
+    return sum(segment_logprob(s) for s in segments) / len(segments)
 
 
 def verdict(language: str, detected: str, probability: float, again: float, params,
