@@ -2,16 +2,21 @@
 local executor, and by the ray executor on a cluster of 1 and of 2 simulated nodes (one CPU
 each, ray.cluster_utils.Cluster on 127.0.0.1, a head with no CPU).
 
-A Ray task computes with the CPUs it was given (one here: asr and alignment run one thread),
-so the local reference for ray on one node is the local executor with one thread
-(``--set asr.cpu_threads=1 --set alignment.cpu_threads=1``); the local executor with the
-machine's default threads (every core) is printed too.
+A Ray task computes with the CPUs it was given (one here: asr, alignment and songs run one
+thread), so the local reference for ray on one node is the local executor with one thread
+(``--set asr.cpu_threads=1 --set alignment.cpu_threads=1 --set songs.cpu_threads=1``); the
+local executor with the machine's default threads (every core) is printed too.
 
 Printed: each configuration's wall time, throughput (audio-minutes per wall-minute), the
 speed-up of 2 nodes over 1, the scaling efficiency (speed-up / 2) and ray-on-1-node against
 local with one thread. Goals (issue 15): efficiency >= 0.85 at two nodes; ray on one node
 within 10% of local. On a 2-core machine two one-CPU nodes already use every core, so what
 others run at the same time weighs on the figures: the load average is printed.
+
+The comparison: faster-whisper called directly (bench.common's DIRECT_CHILD, one thread,
+the same audio), N children one after another and then two streams of N/2 side by side;
+their efficiency is what two one-CPU workers on this machine give for the work that is 90%
+of a job, with no pipeline and no Ray: the pipeline's efficiency is printed against it.
 
 Run:  .venvs/common/bin/python bench/cluster_scaling.py [--jobs 4] [--minutes 1]
       [--json figures.json] [--keep]
@@ -23,6 +28,7 @@ import hashlib
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +40,14 @@ from bench.common import (  # noqa: E402
     build_speech,
     busy_note,
     check,
+    direct_settings,
     log,
     machine_info,
     media_duration,
     prepare_job,
     print_machine,
     print_table,
+    run_direct,
     run_measured,
     setup_cache,
     work_folder,
@@ -49,7 +57,8 @@ from bench.common import (  # noqa: E402
 LOOPBACK = "127.0.0.1"
 
 
-ONE_THREAD = ("--set", "asr.cpu_threads=1", "--set", "alignment.cpu_threads=1")
+ONE_THREAD = ("--set", "asr.cpu_threads=1", "--set", "alignment.cpu_threads=1",
+              "--set", "songs.cpu_threads=1")
 
 
 def prepare_jobs(audio: Path, folder: Path, n: int, *args: str) -> list[str]:
@@ -103,6 +112,30 @@ def on_cluster(audio: Path, folder: Path, n_jobs: int, nodes: int, cache
         cluster.shutdown()
 
 
+def direct(audio: Path, folder: Path, n_jobs: int, cache) -> dict[str, float]:
+    """Wall times of faster-whisper called directly with one thread on ``audio``: ``n_jobs``
+    children one after another ("1 process"), then two streams of n_jobs / 2 children side
+    by side ("2 processes")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = direct_settings(cache, audio, "en")
+    settings["model_kwargs"]["cpu_threads"] = 1
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def stream(name: str, count: int) -> None:
+        for i in range(count):
+            run_direct(settings, cache, folder, f"{name}{i}")
+
+    started = time.perf_counter()
+    stream("one", n_jobs)
+    walls = {"1 process": time.perf_counter() - started}
+    started = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(stream, ("a", "b"), (n_jobs // 2, n_jobs - n_jobs // 2)))
+    walls["2 processes"] = time.perf_counter() - started
+    return walls
+
+
 def main() -> None:
     parser = bench_parser(__doc__, rounds=1, rounds_help="unused (one round)")
     parser.add_argument("--jobs", type=int, default=4, help="number of jobs")
@@ -124,6 +157,8 @@ def main() -> None:
             log(f"ray executor, {nodes} node(s)")
             runs[f"ray {nodes} node"] = on_cluster(audio, folder / f"ray{nodes}", args.jobs,
                                                    nodes, cache)
+        log("faster-whisper called directly, one thread: one process, then two side by side")
+        plain = direct(audio, folder / "direct", args.jobs, cache)
     walls = {k: wall for k, (wall, _) in runs.items()}
     same = {k: made == runs["local"][1] for k, (_, made) in runs.items()}
     machine = {**machine_info(), "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
@@ -134,8 +169,13 @@ def main() -> None:
     print_table(["executor", "wall s", "audio-min / wall-min"],
                 [[k, f"{w:.1f}", f"{throughput[k]:.2f}"] for k, w in walls.items()])
     ratio = walls["ray 1 node"] / walls["local 1 thread"]
+    ceiling = plain["1 process"] / (2 * plain["2 processes"])
     print(f"\nspeed-up 2 nodes / 1 node {speedup:.2f}, efficiency {speedup / 2:.2f} "
           "(goal >= 0.85)")
+    print(f"faster-whisper directly, one thread, the same {args.jobs} inputs: 1 process "
+          f"{plain['1 process']:.1f} s, 2 side by side {plain['2 processes']:.1f} s, "
+          f"efficiency {ceiling:.2f} (this machine's two one-CPU workers, no pipeline)")
+    print(f"pipeline efficiency / direct efficiency {speedup / 2 / ceiling:.2f}")
     print(f"ray on 1 node / local with one thread, wall {ratio:.2f} (goal <= 1.10)")
     print(f"ray on 2 nodes / local with the default threads, wall "
           f"{walls['ray 2 node'] / walls['local']:.2f}")
@@ -146,6 +186,7 @@ def main() -> None:
         print(f"caution: {note}")
     write_figures({"machine": machine, "walls": walls, "throughput": throughput,
                    "speedup": speedup, "efficiency": speedup / 2, "ray1_over_local": ratio,
+                   "direct_walls": plain, "direct_efficiency": ceiling,
                    "same_subtitles": same},
                   args.json)
 

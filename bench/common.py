@@ -33,6 +33,11 @@ if str(ROOT) not in sys.path:
 
 from tests.helpers import ffmpeg, speech_dir, stage_dir  # noqa: E402,F401 (stage_dir: re-exported)
 
+# What a user's machine does: Python keeps the compiled bytecode of the project's modules
+# (__pycache__, git-ignored) after their first import. A sandbox that sets
+# PYTHONDONTWRITEBYTECODE makes every process the benchmarks start compile them again.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 SPEECH_FILES = ("jfk.flac", "stereo_diarization.wav", "hotwords.mp3")
 WHISPERX_PYTHON = ROOT / ".venvs" / "whisperx" / "bin" / "python"
 

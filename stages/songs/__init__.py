@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from shared.stage import StageParams, StageSpec
+from shared.stage import ResolveContext, StageParams, StageSpec
 
 ANALYSIS_RATE = 16000
 
@@ -146,6 +146,8 @@ class SongsParams(StageParams):
         "the segment's centre (a beat needs a few periods)")
     min_beat_s: float = Field(0.3, gt=0, description="shortest beat period (200 bpm)")
     max_beat_s: float = Field(1.5, gt=0, description="longest beat period (40 bpm)")
+    cpu_threads: int = Field(0, ge=0, description="segments measured at once (numpy's FFTs "
+                             "free the GIL); 0 = the machine default")
 
     @model_validator(mode="after")
     def _consistent(self) -> SongsParams:
@@ -166,6 +168,13 @@ class SongsParams(StageParams):
         return self
 
 
+def resolve(params: SongsParams, ctx: ResolveContext) -> SongsParams:
+    """The machine's threads, where the job sets none (not fingerprinted: the measures do
+    not depend on them)."""
+    return params.model_copy(update={
+        "cpu_threads": params.cpu_threads or ctx.hardware.defaults.cpu_threads})
+
+
 SPEC = StageSpec(
     name="songs",
     version=2,
@@ -180,4 +189,5 @@ SPEC = StageSpec(
     environments=("whisperx",),
     process="stages.songs.run:process",
     setup="stages.songs.run:setup",
+    resolve=resolve,
 )

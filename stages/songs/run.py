@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared import atomic, transcript
+from shared.fingerprint import params_part
 from shared.stage import StageOutcome, StageRequest, report_progress
 from shared.transcript import Segment, Transcript
 from stages.songs import SongsParams
@@ -104,29 +105,40 @@ class Scored:
 
 def _score(timeline: Timeline, evidence, params: SongsParams, weights: dict) -> Scored:
     """Measure each segment's audio and text and combine them (progress about once a second)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     texts = repetition(timeline.segments, params.ngram, params.repeat_window_s)
     out = Scored()
     last_report = 0.0
-    for n, (segment, span, text) in enumerate(
-            zip(timeline.segments, timeline.spans, texts, strict=True), 1):
-        measures = evidence.measure(span.start, span.end)
-        parts = audio_parts(measures, params, evidence.separated)
-        audio = weighted(parts, weights) if measures else 0.0
-        sung = weighted(singing_parts(parts), params.singing_weights) if measures else 0.0
-        text_part = text_score(text.words, text.repetition, params)
-        out.scores.append(combine(audio, text_part, params.text_weight, sung))
-        out.singing.append(sung)
-        out.records.append({
-            "id": segment.id, "start": span.start, "end": span.end, "text": segment.text,
-            "audio_score": round(audio, 4), "singing_score": round(sung, 4),
-            "text_score": round(text_part, 4), "measures": measures,
-            "parts": {k: None if v is None else round(v, 4) for k, v in parts.items()},
-            "words": text.words, "repetition": text.repetition,
-            "repeated": list(text.repeated)})
-        if time.monotonic() - last_report > 1.0 or n == len(timeline.segments):
-            report_progress(n, len(timeline.segments), "segments")
-            last_report = time.monotonic()
+    with ThreadPoolExecutor(max(1, params.cpu_threads)) as pool:
+        # each segment's measures are its own: threads change the time, not the numbers
+        measured = pool.map(lambda span: evidence.measure(span.start, span.end),
+                            timeline.spans)
+        for n, (segment, span, text, measures) in enumerate(
+                zip(timeline.segments, timeline.spans, texts, measured, strict=True), 1):
+            _add(out, segment, span, text, measures, evidence, params, weights)
+            if time.monotonic() - last_report > 1.0 or n == len(timeline.segments):
+                report_progress(n, len(timeline.segments), "segments")
+                last_report = time.monotonic()
     return out
+
+
+def _add(out: Scored, segment: Segment, span: Span, text, measures: dict, evidence,
+         params: SongsParams, weights: dict) -> None:
+    """One segment's scores and record, from its audio measures and text evidence."""
+    parts = audio_parts(measures, params, evidence.separated)
+    audio = weighted(parts, weights) if measures else 0.0
+    sung = weighted(singing_parts(parts), params.singing_weights) if measures else 0.0
+    text_part = text_score(text.words, text.repetition, params)
+    out.scores.append(combine(audio, text_part, params.text_weight, sung))
+    out.singing.append(sung)
+    out.records.append({
+        "id": segment.id, "start": span.start, "end": span.end, "text": segment.text,
+        "audio_score": round(audio, 4), "singing_score": round(sung, 4),
+        "text_score": round(text_part, 4), "measures": measures,
+        "parts": {k: None if v is None else round(v, 4) for k, v in parts.items()},
+        "words": text.words, "repetition": text.repetition,
+        "repeated": list(text.repeated)})
 
 
 def _decide(timeline: Timeline, scored: Scored, tracks: list[dict], params: SongsParams):
@@ -173,7 +185,7 @@ def _report(source_name: str, evidence, weights: dict, params: SongsParams,
     return {
         "mode": evidence.mode, "source": source_name, "weights": weights,
         "thresholds": {k: getattr(params, k) for k in THRESHOLD_FIELDS},
-        "params": params.model_dump(mode="json"),
+        "params": params_part(params.model_dump(mode="json")),  # not the machine's threads
         "soundtrack": {"tracks": tracks},
         "summary": {"segments": len(timeline.segments),
                     "lyrics_segments": sum(decision.lyrics),

@@ -163,6 +163,19 @@ def test_no_soundtrack_found_and_no_separation_stay_quiet(clip, tmp_path):
     assert [s["lyrics"] for s in report["segments"]] == truth(clip)["truth"]
 
 
+def test_threads_change_nothing_in_what_the_stage_writes(clip, tmp_path):
+    """Segments are measured on cpu_threads threads at once: the files equal one thread's."""
+    written = []
+    for threads in (1, 3):
+        request = make_job(tmp_path / f"t{threads}", clip, separated=False,
+                           params={"cpu_threads": threads})
+        run_stage(request)
+        written.append([request.output(name).read_bytes()
+                        for name in ("segments.json", "songs.json")])
+    assert written[0] == written[1]
+    assert json.loads(written[0][1])["summary"]["lyrics_segments"] == sum(truth(clip)["truth"])
+
+
 @pytest.fixture(scope="module")
 def repeated_dialogue(tmp_path_factory) -> Path:
     """tests/song_audio.py's repeated_noise clip: four lines said again and again (five
