@@ -81,7 +81,10 @@ class AsrParams(StageParams):
         "that got no text or only doubtful text (language_check_logprob) has its own language "
         "detected; when that is confidently another (language_switch_probability) the region "
         "is decoded again in it, kept if confident, else the job ends degraded naming the "
-        "region; segments.json's language_detection.rechecks lists each check")
+        "region. A language the user set (checked: language_verify): a region's doubtful "
+        "text is never replaced but, unless its detection hears the set language, doubted "
+        "(degraded, its cues flagged). segments.json's language_detection.rechecks lists "
+        "each check")
     language_verify: bool = Field(
         True, description="a language the user set (-s ta) is checked against the audio: "
         "every chunk, from the encoder output its decoding computes anyway (no encoder pass "
@@ -91,7 +94,7 @@ class AsrParams(StageParams):
         "translation or invented text). Skipped for the model's weak languages "
         "(config/models.toml) and the mlx backend; hi and ur are one")
     language_check_logprob: float = Field(
-        -0.5, le=0, description="-s auto: text whose segments' mean log-probability (each "
+        -0.5, le=0, description="text whose segments' mean log-probability (each "
         "segment's own words', not its 30-s window's) is under this is doubtful (measured with "
         "base: English lines -0.02 to -0.17; espeak Spanish decoded at the end of an English "
         "film -0.74, an English line made up there -0.56)")

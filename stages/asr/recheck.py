@@ -13,7 +13,8 @@ as Thai, p=0.82, and writes Thai gibberish at -0.56). A region whose doubtful te
 detection neither confirms nor confidently places elsewhere is "unconfirmed": kept and a
 degraded reason too. Each check is recorded in segments.json's
 ``language_detection.rechecks``; the subtitles stage flags the cues over a doubtful or
-unconfirmed region (qc.json ``doubtful_language``)."""
+unconfirmed region (qc.json ``doubtful_language``). A language the user set gets the same
+check in a form of its own (set_language_check): its text is never replaced, only doubted."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from shared.model_registry import better_model_fix
 logger = logging.getLogger("stages.asr")
 
 Region = tuple[float, float]
-DOUBTFUL = ("doubtful", "unconfirmed")  # outcomes whose first text is kept, and doubted
+# outcomes whose first text is kept, and doubted ("contradicted": a language the user set)
+DOUBTFUL = ("doubtful", "unconfirmed", "contradicted")
 
 
 def _overlap(segment, region: Region) -> float:
@@ -90,12 +92,15 @@ def verdict(language: str, detected: str, probability: float, again: float, para
 
 def checked_chunk(model, audio, params, chunk, result: dict) -> Iterator[tuple]:
     """chunk -> (faster-whisper segment, its language) in time order: the chunk decoded in
-    its language, its doubtful regions in their own when that gives confident text. Only for
-    -s auto (a language the user set is kept) with asr.language_check on."""
+    its language, its doubtful regions in their own when that gives confident text: -s auto
+    with asr.language_check on. A language the user set keeps its text; its doubtful
+    regions are checked (set_language_check) and doubted, never replaced."""
     from stages.asr.decode import MIN_DETECT_S, JoinedSpeech, _detect, decode_chunk
 
     groups, language = chunk
     segments = list(decode_chunk(model, audio, params, chunk, result))
+    if params.language is not None and params.language_check and language is not None:
+        set_language_check(model, audio, params, groups, segments, result)
     if params.language is not None or not params.language_check or language is None:
         yield from ((s, language) for s in segments)
         return
@@ -121,6 +126,57 @@ def checked_chunk(model, audio, params, chunk, result: dict) -> Iterator[tuple]:
     yield from sorted(kept + switched, key=lambda item: float(item[0].start))
 
 
+def set_verdict(language: str, detected: str, probability: float, params,
+                wrote_text: bool) -> str:
+    """What a doubtful region of a language the user set becomes (its text is never
+    replaced: the user said what is spoken): "same" (its own detection hears the set
+    language, or hears nothing with confidence where nothing was written), "contradicted"
+    (it confidently hears another) or "unconfirmed" (doubtful text, nothing confident)."""
+    from stages.asr.verify import alike
+
+    if alike(detected, language):
+        return "same"
+    if probability >= params.language_switch_probability:
+        return "contradicted"
+    return "unconfirmed" if wrote_text else "same"
+
+
+def set_language_check(model, audio, params, groups, segments: list, result: dict) -> None:
+    """A language the user set (-s en), checked where its text is doubtful: the per-chunk
+    check (stages.asr.verify) hears each window of ~30 s, so a short scene in another
+    language inside one (12 s of espeak Hindi among English lines: the window still said en
+    0.79) is decoded as the set language into gibberish ("Mackelsober Billy Jarrahafu",
+    word log-probabilities -0.78 to -1.46) and nothing said so. Every region of 2 s or more
+    with no confident text gets a detection of its own (one encoder pass); its text is kept
+    and, unless the detection hears the set language, doubted (recorded in ``rechecks``,
+    a degraded reason, its cues flagged). Only where the set language is checked at all
+    (not for the model's weak languages, asr.language_verify); a region inside a window
+    the per-chunk check already hears in another language is left to that check."""
+    from stages.asr.decode import MIN_DETECT_S, JoinedSpeech, _detect
+    from stages.asr.verify import alike
+
+    detection = result.get("language_detection") or {}
+    verification = detection.get("verification")
+    if not verification:
+        return
+    language = verification["language"]
+    heard = [(w["start"], w["end"]) for w in detection.get("windows", [])
+             if not alike(w["language"], language)
+             and w["probability"] >= params.language_switch_probability]
+    regions = [region for group in groups for region in group]
+    for start, end in doubtful_regions(regions, segments, params.language_check_logprob,
+                                       MIN_DETECT_S):
+        if any(a < end and b > start for a, b in heard):
+            continue
+        first = [s for s in segments if _overlap(s, (start, end)) > 0]
+        if not first:
+            continue  # no text: nothing untrue was written (coverage names unsubtitled speech)
+        detected, probability, _ = _detect(
+            model, JoinedSpeech(audio, [[(start, end)]]).audio, None, result)
+        _record(result, (start, end), language, detected, probability, first, [],
+                set_verdict(language, detected, probability, params, True))
+
+
 def _record(result: dict, region: Region, language: str, detected: str, probability: float,
             first: list, again: list, outcome: str) -> None:
     """One check in segments.json (and the log when it matters)."""
@@ -139,7 +195,8 @@ def _record(result: dict, region: Region, language: str, detected: str, probabil
                        probability, {"switched": "decoded in it", "doubtful": "decoded in "
                                      "it, no more confident: the first text is kept",
                                      "unconfirmed": "not confidently: the doubtful text is "
-                                     "kept"}[outcome])
+                                     "kept", "contradicted": "the language the job sets is "
+                                     "kept, its text doubted"}[outcome])
 
 
 def degraded_reasons(result: dict, fix: str) -> list[str]:
@@ -150,11 +207,25 @@ def degraded_reasons(result: dict, fix: str) -> list[str]:
             f"({row['start']:.1f}-{row['end']:.1f} s) may not be '{row['decoded_as']}': "
             + (f"Whisper detected '{row['detected']}' there (p={row['probability']:.2f}) but "
                "decoded it with confidence in neither" if row["outcome"] == "doubtful" else
+               f"it sounds like '{row['detected']}' (p={row['probability']:.2f}) and its text "
+               f"is doubtful (mean log-probability {row['logprob']}): decoded as the job's "
+               f"'{row['decoded_as']}' it may be invented text or a translation"
+               if row["outcome"] == "contradicted" else
                f"its text there is doubtful (mean log-probability {row['logprob']}) and "
                f"its language unconfirmed (detected '{row['detected']}', "
-               f"p={row['probability']:.2f})") + f"; fix: {fix}"
+               f"p={row['probability']:.2f})") + f"; fix: {_fix(row, fix)}"
             for row in result.get("language_detection", {}).get("rechecks", [])
             if row["outcome"] in DOUBTFUL]
+
+
+def _fix(row: dict, fix: str) -> str:
+    """A contradicted region (a language the user set) is fixed by letting each region be
+    decoded in its own language; the others by listening and a model that hears more."""
+    if row["outcome"] != "contradicted":
+        return fix
+    pair = f'["{row["decoded_as"]}", "{row["detected"]}"]'
+    return (f"prepare the job with -s auto, which decodes each region in its own language "
+            f"(--set asr.language_candidates='{pair}' to choose between the two); or {fix}")
 
 
 def recheck_fix(language: str, model: str | None) -> str:

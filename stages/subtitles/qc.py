@@ -261,7 +261,7 @@ def doubtful_language(cues: list[Cue], checks: list[dict[str, Any]], offset: flo
     region is a translation of doubtful text, so each of its cues is flagged."""
     spans = []
     for row in checks:
-        if row.get("outcome") not in ("doubtful", "unconfirmed"):  # asr.recheck.DOUBTFUL
+        if row.get("outcome") not in ("doubtful", "unconfirmed", "contradicted"):  # DOUBTFUL
             continue
         start, end = round((row["start"] + offset) * 1000), round((row["end"] + offset) * 1000)
         windows = [(start, end)] + [

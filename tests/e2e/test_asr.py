@@ -67,6 +67,51 @@ def test_a_set_language_the_speech_contradicts_ends_degraded_naming_it(test_cach
         assert checked == pytest.approx(output["speech_decoded_s"], abs=0.05)  # all of it
 
 
+def test_a_short_scene_in_another_language_under_a_set_language_is_doubted(
+        test_cache, jobs_root, tmp_path):
+    """-s en on tests/song_audio's clip (English lines, a sung song, three lines of espeak
+    Hindi, recited lyrics over a beat, English lines): the per-chunk check hears the chunk's
+    window as English (the Hindi is a minority of it), and Whisper, told English, writes
+    romanised gibberish over the Hindi ("Dumbi Chalo", word log-probabilities about -1.0).
+    Each doubtful region gets a detection of its own: the job ends degraded naming the
+    regions, the contradicted ones with -s auto as the fix, their cues are flagged in
+    qc.json, and no English line is doubted."""
+    import os
+    import subprocess
+
+    from tests.helpers import ROOT, degraded_stages
+
+    subprocess.run([str(ROOT / ".venvs" / "whisperx" / "bin" / "python"), "-m",
+                    "tests.song_audio", str(tmp_path / "clip")], check=True, cwd=ROOT,
+                   env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    truth = json.loads((tmp_path / "clip" / "aligned.json").read_text("utf-8"))["segments"]
+    hindi = [s for s in truth if any("\u0900" <= ch <= "\u097f" for ch in s["text"])]
+    hindi_start, hindi_end = hindi[0]["start"], hindi[-1]["end"]
+    job = prepare("--media", str(tmp_path / "clip" / "audio_16k.wav"), "-s", "en",
+                  out=jobs_root)
+    proc = run_pipeline(job, out=jobs_root, check=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+
+    detection = asr_output(jobs_root / job)["language_detection"]
+    assert not any(w.get("contradicts") for w in detection["windows"])  # windows: English
+    doubted = [r for r in detection["rechecks"] if r["outcome"] != "same"]
+    assert doubted and {r["outcome"] for r in doubted} <= {"contradicted", "unconfirmed"}
+    assert all(hindi_start - 1.0 <= r["start"] and r["end"] <= hindi_end + 1.0
+               for r in doubted), (doubted, hindi_start, hindi_end)
+    assert detection["calls"] == len(detection["rechecks"])  # one pass per doubtful region
+    reasons = degraded_stages(jobs_root / job)["asr"]
+    assert len([r for r in reasons if "may not be 'en'" in r]) == len(doubted), reasons
+    for row, reason in zip(doubted, [r for r in reasons if "may not be 'en'" in r],
+                           strict=True):
+        assert ("-s auto" in reason) == (row["outcome"] == "contradicted"), reason
+
+    qc = json.loads(next((jobs_root / job).glob("stages/*_subtitles_source/qc.json"))
+                    .read_text("utf-8"))
+    spans = qc["doubtful_language"]["spans"]
+    assert qc["doubtful_language"]["cues"] and spans
+    assert all(hindi_start - 1.0 <= span["start_s"] <= hindi_end for span in spans)
+
+
 def test_glossary_terms_reach_whisper_and_fix_a_name_it_mishears(test_cache, speech, jobs_root,
                                                                   tmp_path, record_property):
     glossary = tmp_path / "terms.tsv"

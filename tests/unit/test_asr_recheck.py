@@ -1,13 +1,20 @@
 """The per-chunk language check of -s auto (stages/asr/recheck.py): which regions are
 doubtful, what a region's detection and second decode make of it, and the degraded sentence,
-from the figures measured on a 2:52 English film closing with 5 s of espeak French (base)."""
+from the figures measured on a 2:52 English film closing with 5 s of espeak French (base);
+and its form for a language the user set (espeak Hindi under -s en)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from stages.asr import AsrParams
-from stages.asr.recheck import degraded_reasons, doubtful_regions, mean_logprob, verdict
+from stages.asr.recheck import (
+    degraded_reasons,
+    doubtful_regions,
+    mean_logprob,
+    set_verdict,
+    verdict,
+)
 
 
 def seg(start: float, end: float, logprob: float) -> SimpleNamespace:
@@ -66,3 +73,26 @@ def test_each_doubtful_region_is_one_degraded_sentence_with_time_languages_and_f
         "fix: listen"]
     assert degraded_reasons({"language_detection": {"calls": 4, "windows": []}}, "x") == []
     assert degraded_reasons({}, "x") == []
+
+
+def test_a_set_language_is_never_switched_only_doubted():
+    # its own detection hears the set language (hi and ur are one): nothing more
+    assert set_verdict("en", "en", 0.47, PARAMS, True) == "same"
+    assert set_verdict("hi", "ur", 0.9, PARAMS, True) == "same"
+    # espeak Hindi under -s en, written as romanised gibberish and heard as Thai: contradicted
+    assert set_verdict("en", "th", 0.9354, PARAMS, True) == "contradicted"
+    # heard as nothing with confidence: unconfirmed where text was written, else nothing
+    assert set_verdict("en", "th", 0.1749, PARAMS, True) == "unconfirmed"
+    assert set_verdict("en", "th", 0.1749, PARAMS, False) == "same"
+
+
+def test_a_contradicted_region_names_what_it_sounds_like_and_minus_s_auto():
+    result = {"language_detection": {"rechecks": [
+        {"start": 278.288, "end": 282.016, "decoded_as": "en", "logprob": -0.825,
+         "detected": "th", "probability": 0.9354, "outcome": "contradicted"}]}}
+    assert degraded_reasons(result, "listen") == [
+        "3.7 s of speech at 4:38 (278.3-282.0 s) may not be 'en': it sounds like 'th' "
+        "(p=0.94) and its text is doubtful (mean log-probability -0.825): decoded as the "
+        "job's 'en' it may be invented text or a translation; fix: prepare the job with "
+        "-s auto, which decodes each region in its own language (--set "
+        "asr.language_candidates='[\"en\", \"th\"]' to choose between the two); or listen"]

@@ -227,3 +227,7 @@ def test_cues_over_a_doubtful_language_region_are_flagged_with_its_span_and_lang
                              "it detected as 'fr' (p=0.86): flagged doubtful_language"), reason
     _, none = make_cues(segs, PROFILE, 24.0, rechecks=checks[:1])
     assert none["doubtful_language"]["count"] == 0 and none["ok"]
+    # a language the user set is never switched, its doubtful text "contradicted": flagged too
+    contradicted = [checks[0], {**checks[1], "outcome": "contradicted"}]
+    _, flagged = make_cues(segs, PROFILE, 24.0, rechecks=contradicted)
+    assert [row["cue"] for row in flagged["doubtful_language"]["cues"]] == [2, 3]
