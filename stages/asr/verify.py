@@ -63,7 +63,8 @@ def prepare(params, regions: list[Region], result: dict) -> None:
     from stages.asr.languages import window_size
 
     language = params.language
-    entry = load_models().models.get(params.model or "")
+    # params.model is the resolved repo id (Systran/faster-whisper-base) or a registry name
+    entry = load_models().by_repo_or_name(params.model or "")
     weak = entry is not None and language in entry.weak_languages
     if not params.language_verify or weak:
         if weak:

@@ -54,3 +54,18 @@ def test_a_majority_names_the_language_heard_and_hindi_never_contradicts_urdu():
     judge(AsrParams(language="ur"), alike)
     assert degraded_reasons(alike) == []
     assert alike["language_detection"]["verification"]["contradicting"] == 0
+
+
+def test_a_weak_language_of_the_model_is_not_checked_by_repo_id_or_name():
+    """The asr stage's params hold the resolved repo id: base's weak 'hi' is skipped either
+    way (before, only the registry name was looked up, so espeak Hindi under -s hi was
+    checked against a detector that hears it as Latin or Japanese)."""
+    from stages.asr.verify import prepare
+
+    regions = [(0.0, 10.0)]
+    for model in ("Systran/faster-whisper-base", "faster-whisper-base"):
+        result: dict = {}
+        prepare(AsrParams(language="hi", model=model), regions, result)
+        assert result == {}, model
+        prepare(AsrParams(language="en", model=model), regions, result)
+        assert result["language_detection"]["verification"]["language"] == "en"
