@@ -153,16 +153,15 @@ def set_language_check(model, audio, params, groups, segments: list, result: dic
     (not for the model's weak languages, asr.language_verify); a region inside a window
     the per-chunk check already hears in another language is left to that check."""
     from stages.asr.decode import MIN_DETECT_S, JoinedSpeech, _detect
-    from stages.asr.verify import alike
+    from stages.asr.verify import contradicting
 
     detection = result.get("language_detection") or {}
     verification = detection.get("verification")
     if not verification:
         return
     language = verification["language"]
-    heard = [(w["start"], w["end"]) for w in detection.get("windows", [])
-             if not alike(w["language"], language)
-             and w["probability"] >= params.language_switch_probability]
+    heard = [(w["start"], w["end"]) for w in
+             contradicting(detection.get("windows", []), language, params)]
     regions = [region for group in groups for region in group]
     for start, end in doubtful_regions(regions, segments, params.language_check_logprob,
                                        MIN_DETECT_S):

@@ -217,6 +217,12 @@ def listening(model, audio, params, groups: list[list[Region]],
     result["language_detection"]["windows"].extend(windows)
 
 
+def contradicting(windows: list[dict], language: str, params) -> list[dict]:
+    """The windows that confidently (language_switch_probability) hear another language."""
+    return [w for w in windows if not alike(w["language"], language)
+            and w["probability"] >= params.language_switch_probability]
+
+
 def judge(params, result: dict) -> None:
     """After the last chunk: the windows judged against the set language (the verdict in
     ``language_detection.verification``; contradicting windows marked ``contradicts``)."""
@@ -225,8 +231,7 @@ def judge(params, result: dict) -> None:
     if verification is None:
         return
     language, windows = verification["language"], detection["windows"]
-    others = [w for w in windows if not alike(w["language"], language)
-              and w["probability"] >= params.language_switch_probability]
+    others = contradicting(windows, language, params)
     for window in others:
         window["contradicts"] = True
     total = sum(w["speech_s"] for w in windows) or 1.0
