@@ -158,6 +158,7 @@ class Runner:
         self.default_timeout, self.timeouts = stage_timeouts()
         self.batch: list[JobRun] = []
         self.running: dict[str, dict[str, int]] = {}  # stage key -> node -> jobs running
+        self.order: list[str] = []  # the run's stage keys in the order they run
         # stages that remake the pruned inputs a stage about to run reads (shared/prune.py)
         self.remaker = Remaker(self._decision, self._launch, self.display)
 
@@ -184,7 +185,8 @@ class Runner:
                     self._record_environments(jr)
                     jr.record = RunRecord(jr.job_dir, {
                         k: v for k, v in dataclasses.asdict(options).items() if v})
-            order = list(dict.fromkeys(i.key for jr in job_runs for i in jr.job.stages))
+            order = self.order = list(dict.fromkeys(i.key for jr in job_runs
+                                                    for i in jr.job.stages))
             self.display.begin([(jr.job.job_id, len(jr.selected)) for jr in job_runs],
                                options.dry_run)
             try:
@@ -335,7 +337,8 @@ class Runner:
                         self.timeouts.get(stage, self.default_timeout),
                         {"SUBPIPE_PARENT_PID": str(os.getpid()),
                          "SUBPIPE_LOG_LEVEL": self.log_level},
-                        combined([plan.needs for _, plan in group]))
+                        combined([plan.needs for _, plan in group]),
+                        self._next_elsewhere(key, env, [jr for jr, _ in group]))
         running = self.running.setdefault(key, {})
 
         def started(indices: list[int], node: str) -> None:
@@ -360,6 +363,17 @@ class Runner:
                 jr.record.ended(key, jr.error)  # as lock.json has it: not when the group ends
             self._progress()
         self.running.pop(key, None)
+
+    def _next_elsewhere(self, key: str, env: str, job_runs: list[JobRun]
+                        ) -> tuple[str, str] | None:
+        """(stage, venv) of the first stage instance after ``key`` that these jobs plan in
+        another venv than ``env``: what an executor may start ahead."""
+        later = self.order[self.order.index(key) + 1:] if key in self.order else []
+        for k in later:
+            planned = [jr.plan[k] for jr in job_runs if k in jr.plan and k in jr.selected]
+            if planned and planned[0].env != env:
+                return planned[0].spec.name, planned[0].env
+        return None
 
     def _progress(self) -> None:
         """The batch's progress line (a batch of several jobs): jobs done, what runs on

@@ -156,6 +156,9 @@ class StageSpec(Generic[P]):
     # (params, seconds of audio, media bytes) -> bytes its outputs take, for the disk check
     # before a run (shared/disk_need.py); None: small files (JSON, subtitles) only
     disk_estimate: Callable[[P, float, int], float] | None = None
+    # heavy libraries its functions import when they run: a warm process started ahead of the
+    # stage's launch (shared/stage_worker.py) imports them while the stages before it run
+    warm_imports: tuple[str, ...] = ()
 
     def environment(self, params: P, ctx: ResolveContext) -> str:
         """The venv this stage runs in for these (resolved) params."""

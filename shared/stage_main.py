@@ -8,7 +8,9 @@ job is done: a crash in job 7 loses nothing of jobs 1-6.
 `python -m shared.stage_main --serve` is a warm stage process (shared/stage_worker.py starts
 it): it reads one order per line on stdin (``{"stage", "jobs", "key", "token"}``), runs that
 batch exactly as above, and prints ``@@stage-done <token> <exit code>`` when it is done, so
-consecutive stages of one venv pay the interpreter start and the imports once.
+consecutive stages of one venv pay the interpreter start and the imports once. An order
+``{"ahead": "stages.<name>"}`` (a process started while the stages before run) imports that
+stage's modules and its ``warm_imports`` and prints one line saying so, no done line.
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ def serve() -> int:
         if not line.strip():
             continue
         order = json.loads(line)
+        if "ahead" in order:
+            import_ahead(order["ahead"])
+            continue
         _reset_peak_rss()
         try:
             spec = load_spec(order["stage"].removeprefix("stages."))
@@ -116,6 +121,34 @@ def serve() -> int:
         sys.stdout.write(f"{DONE_PREFIX}{order.get('token', '')} {code}\n")
         sys.stdout.flush()
     return 0
+
+
+def import_ahead(stage: str) -> None:
+    """Import what ``stage``'s first launch will (its modules, its warm_imports) before it is
+    ordered; one line on stderr says what and how long. What fails to import is left to the
+    launch, which reports it as it always does; a warm import this venv lacks is skipped."""
+    import importlib
+
+    started = time.perf_counter()
+    done = []
+    stage = stage.removeprefix("stages.")
+    try:
+        spec = load_spec(stage)
+        for reference in filter(None, (spec.process, spec.setup)):
+            load_callable(reference)
+            done.append(reference.partition(":")[0])
+        for module in spec.warm_imports:
+            try:
+                importlib.import_module(module)
+            except ImportError:  # not in this venv (an engine that does without it)
+                continue
+            done.append(module)
+    except Exception as e:  # noqa: BLE001 - the launch imports them again and says why
+        sys.stderr.write(f"[warm] importing ahead for {stage} stopped: {e}\n")
+    sys.stderr.write(f"[warm] imported ahead for {stage} while earlier stages ran: "
+                     f"{', '.join(dict.fromkeys(done)) or 'nothing'} "
+                     f"({time.perf_counter() - started:.2f} s)\n")
+    sys.stderr.flush()
 
 
 def _reset_peak_rss() -> None:

@@ -8,6 +8,10 @@ each job's result.json, and the runner reads them and records lock.json after th
 for a one-shot process. Its output goes to that launch's own logs (the process marks the end
 of each launch with ``@@stage-done <token> <code>``). A launch that fails, times out or is
 interrupted ends the warm process; the next launch starts a fresh one.
+
+A process may be started ahead (``ahead``): the local executor starts the next venv's
+process while the stages before it run and has it import that stage's modules and heavy
+libraries, so the interpreter start and the imports overlap the earlier stages' work.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class StageWorker:
         self.proc = manager.start(self.command, manager.build_env(env, extra=self.extra_env),
                                   stdin=subprocess.PIPE)
         self.launches = 0
+        self.ahead: str | None = None  # the stage it was started ahead for
         self._lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True, name=f"worker-{env}").start()
 
@@ -57,6 +62,12 @@ class StageWorker:
     def fits(self, env: str, extra_env: dict[str, str]) -> bool:
         """Can this process run a launch in ``env`` with ``extra_env``?"""
         return self.proc.poll() is None and env == self.env and extra_env == self.extra_env
+
+    def import_ahead(self, stage: str) -> None:
+        """Have the idle process import what ``stage``'s launch will (stage_main.import_ahead);
+        its line goes to the log of the launch that follows."""
+        self.ahead = stage
+        self._send({"ahead": f"stages.{stage}"})
 
     def resident_mb(self) -> float | None:
         """The idle process's resident memory (Linux /proc), None where unknown or gone."""
@@ -76,8 +87,9 @@ class StageWorker:
         stopped if the launch does not end well."""
         argv = stage_argv(stage, job_dirs, key)
         self.launches += 1
+        started_ahead = ", started ahead" if self.ahead and self.launches == 1 else ""
         header = (f"$ [{self.env}] {' '.join(self.command[:1] + argv)}  "
-                  f"(warm stage process {self.proc.pid}, launch {self.launches})")
+                  f"(warm stage process {self.proc.pid}, launch {self.launches}{started_ahead})")
         handles = open_logs(log_paths, header)
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         started = time.monotonic()
@@ -105,8 +117,10 @@ class StageWorker:
                          tail=list(tail))
 
     def _order(self, stage: str, job_dirs: Sequence[Path], key: str, token: str) -> None:
-        order = {"stage": f"stages.{stage}", "jobs": [str(j) for j in job_dirs], "key": key,
-                 "token": token}
+        self._send({"stage": f"stages.{stage}", "jobs": [str(j) for j in job_dirs], "key": key,
+                    "token": token})
+
+    def _send(self, order: dict) -> None:
         assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(json.dumps(order) + "\n")

@@ -54,11 +54,14 @@ class Launch:
     timeout: float
     extra_env: dict[str, str]
     needs: Needs | None = None  # None: the venv only
+    # (stage, venv) of the next launch the runner expects in another venv: an executor with
+    # warm processes may start that one now (shared/stage_worker.py, started ahead)
+    then: tuple[str, str] | None = None
 
     def part(self, indices: list[int]) -> Launch:
         return Launch(self.key, self.stage, self.env, [self.job_dirs[i] for i in indices],
                       [self.log_paths[i] for i in indices], self.timeout, dict(self.extra_env),
-                      self.needs)
+                      self.needs, self.then)
 
     @property
     def requirements(self) -> Needs:

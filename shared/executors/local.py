@@ -4,7 +4,9 @@ Launches in the same venv share one warm stage process (shared/stage_worker.py) 
 config/pipeline.toml says ``warm_stage_processes = false``. When a launch goes to another
 venv, the warm processes of the others are ended, except small ones (resident memory under
 IDLE_KEEP_MB: the common venv's, which the subtitles stage uses again after asr): a process
-that held a model never waits idle beside the next stage's.
+that held a model never waits idle beside the next stage's. The process of the venv the
+runner expects next (``Launch.then``) is started ahead, as the launch before it begins, and
+imports that stage's libraries meanwhile; it holds no model until its own launch.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ class LocalExecutor:
         for env, worker in list(self.workers.items()):
             if env == launch.env and worker.fits(launch.env, launch.extra_env):
                 continue
+            if env != launch.env and worker.launches == 0 and worker.proc.poll() is None:
+                continue  # started ahead: it holds no model
             if env == launch.env or (worker.resident_mb() or IDLE_KEEP_MB) >= IDLE_KEEP_MB:
                 del self.workers[env]
                 worker.close()
@@ -69,11 +73,28 @@ class LocalExecutor:
         if worker is None:
             worker = self.workers[launch.env] = StageWorker(self.manager, launch.env,
                                                             launch.extra_env)
+        self.start_ahead(launch.then, launch.extra_env)
         result = worker.run(launch.stage, launch.job_dirs, launch.key,
                             log_paths=launch.log_paths, timeout=launch.timeout, on_line=on_line)
         if not result.ok:
             del self.workers[launch.env]  # it ended the process
         return result
+
+    def start_ahead(self, then: tuple[str, str] | None, extra_env: dict[str, str]) -> None:
+        """Start the process of the launch expected next, in another venv, and have it import
+        that stage's libraries while this launch runs (nothing when it is there already, or
+        the venv is not ready: that launch will say so)."""
+        if then is None:
+            return
+        stage, env = then
+        if env in self.workers:
+            return
+        try:
+            worker = StageWorker(self.manager, env, extra_env)
+        except PipelineError:
+            return
+        worker.import_ahead(stage)
+        self.workers[env] = worker
 
     def slots(self) -> int:
         return 1

@@ -201,4 +201,5 @@ SPEC = StageSpec(
     models=model_refs,
     process="stages.asr.decode:process",
     setup="stages.asr.decode:setup",
+    warm_imports=("ctranslate2", "faster_whisper"),
 )

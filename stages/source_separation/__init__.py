@@ -175,6 +175,7 @@ SPEC = StageSpec(
     resolve=resolve,
     models=model_refs,
     process="stages.source_separation.run:process",
+    warm_imports=("torch", "demucs.apply", "demucs.pretrained"),
     disk_estimate=disk_estimate,
     setup="stages.source_separation.run:setup",
 )

@@ -138,4 +138,5 @@ SPEC = StageSpec(
     models=model_refs,
     process="stages.translation.run:process",
     setup="stages.translation.run:setup",
+    warm_imports=("torch", "transformers"),
 )

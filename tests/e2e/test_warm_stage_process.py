@@ -1,6 +1,7 @@
 """Consecutive stages of one venv run in one warm stage process (shared/stage_worker.py), yet
 each keeps its own log, result.json and lock.json entry, and a stage that fails after others
-ran in the same process loses nothing of theirs: the re-run skips them and runs only it."""
+ran in the same process loses nothing of theirs: the re-run skips them and runs only it. The
+next venv's process starts ahead and imports its stage's libraries meanwhile."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from tests.helpers import lock, prepare, run_pipeline, stage_dir, stages_ran, st
 pytestmark = pytest.mark.e2e
 
 GOOD_GLOSSARY = "Americans\tAmericans\t\tthe speech's audience\tjob\n"
-WARM = re.compile(r"^\$ \[(\w+)\] .* \(warm stage process (\d+), launch (\d+)\)$", re.M)
+WARM = re.compile(r"^\$ \[(\w+)\] .* \(warm stage process (\d+), launch (\d+)"
+                  r"(?:, started ahead)?\)$", re.M)
 
 
 def warm_launch(job_dir: Path, key: str) -> tuple[str, int, int]:
@@ -68,3 +70,37 @@ def warm_launch_last(job_dir: Path, key: str) -> tuple[str, int, int]:
     found = WARM.findall((job_dir / "logs" / f"{key}.log").read_text("utf-8"))
     env, pid, launch = found[-1]
     return env, int(pid), int(launch)
+
+
+AHEAD = re.compile(r"^\[warm\] imported ahead for asr while earlier stages ran: (.*) \([\d.]+ s\)$",
+                   re.M)
+
+
+def test_the_next_venvs_process_starts_ahead_and_imports_while_earlier_stages_run(
+        test_cache, speech, tmp_path):
+    jobs_root = tmp_path / "out"
+    media = Path(shutil.copy(speech / "jfk.flac", tmp_path / "jfk.flac"))
+    job_id = prepare("--media", str(media), "-s", "en", "--workflow", "transcribe",
+                     out=jobs_root)
+    job_dir = jobs_root / job_id
+    run = run_pipeline(job_id, out=jobs_root, check=False)
+    assert run.returncode in (0, 3), run.stdout + run.stderr
+    assert stages_ran(run)[:4] == ["demux", "metadata", "glossary", "asr"]
+
+    asr_log = (job_dir / "logs" / "asr.log").read_text("utf-8")
+    header = next(line for line in asr_log.splitlines() if line.startswith("$ "))
+    assert header.endswith("launch 1, started ahead)"), header
+    # the order to import ahead reached the process before asr's own order
+    imported = AHEAD.findall(asr_log)
+    assert len(imported) == 1, asr_log
+    assert {"stages.asr.decode", "ctranslate2", "faster_whisper"} <= set(
+        imported[0].split(", ")), imported
+    assert asr_log.index(header) < asr_log.index("[warm] imported ahead")
+    # and it is the process asr and the whisperx stages after it run in (as one started on
+    # demand would be), while demux's common process carries on to subtitles
+    launches = {key: warm_launch(job_dir, key) for key in ("demux", "asr", "alignment", "songs",
+                                                           "subtitles_source")}
+    assert launches["asr"][0] == "whisperx" and launches["asr"][2] == 1
+    assert launches["alignment"][1] == launches["songs"][1] == launches["asr"][1]
+    assert launches["subtitles_source"][1] == launches["demux"][1] != launches["asr"][1]
+    assert (job_dir / "subtitles").is_dir() and any((job_dir / "subtitles").iterdir())
